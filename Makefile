@@ -1,0 +1,30 @@
+# make serve: create .venv, install, serve the demo catalog on http://127.0.0.1:8000
+# make test:  the whole suite (lint + tests)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+system-deps:
+	./scripts/system-deps.sh --all
+
+serve: $(STAMP)
+	./scripts/system-deps.sh
+	$(BIN)/transformer serve --demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) system-deps lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache

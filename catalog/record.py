@@ -1,0 +1,45 @@
+"""A catalog record: what the service knows about one dataset."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+DESCRIPTIVE = ("title", "description", "species", "technique", "license", "citation", "doi")
+
+
+@dataclass
+class Record:
+    id: str
+    source: str  # server-side path: private, never in a response
+    reader: str
+    format: str
+    title: str
+    shape: list[int]
+    dtype: str
+    voxel_size: list[float]  # z, y, x in micrometres
+    channels: list[dict]
+    native_levels: int
+    byte_size: int
+    description: str = ""
+    species: str = ""
+    technique: str = ""
+    license: str = ""
+    citation: str = ""
+    doi: str = ""
+    contributors: list[str] = field(default_factory=list)
+    manifest: list[dict] = field(default_factory=list)  # name relative to the dataset, size, sha256
+    public: bool = True
+    voxel_size_source: str = "default"
+    added: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def public_dict(self) -> dict:
+        """Everything but the server path."""
+        out = asdict(self)
+        out.pop("source")
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Record:
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})

@@ -1,0 +1,147 @@
+"""Find datasets under a root and describe them as catalog records."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from catalog.ids import dataset_id
+from catalog.record import Record
+from catalog.sidecar import SIDECAR, SidecarError, load_sidecar
+from catalog.store import Catalog
+from readers.base import ReaderError, UnsupportedSource, Volume
+from readers.registry import claimants, open_volume
+
+
+@dataclass
+class ScanReport:
+    added: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)  # (name relative to root, reason)
+    folders: int = 0
+
+
+def describe(
+    source: Path,
+    root: Path,
+    catalog: Catalog,
+    reader: str | None = None,
+    overrides: dict | None = None,
+    checksums: bool = False,
+) -> Record:
+    """Open ``source`` and build its record; raises ReaderError / SidecarError when it cannot be served."""
+    source = source.resolve()
+    root = root.resolve()
+    plugin, volume = open_volume(source, reader)
+    with volume:
+        files = [Path(f).resolve() for f in (volume.files or [source])]
+        outside = [f.name for f in files if not f.is_relative_to(root)]
+        if outside:
+            raise UnsupportedSource(f"{source.name}: refers to files outside the registered root: {outside}")
+        meta = {**load_sidecar(source), **(overrides or {})}
+        base = source if source.is_dir() else source.parent
+        manifest = [_manifest_entry(f, base, checksums) for f in files]
+        record = Record(
+            id=_free_id(catalog, str(source)),
+            source=str(source),
+            reader=plugin.name,
+            format=volume.format,
+            title=meta.get("title") or source.name,
+            shape=list(volume.shape),
+            dtype=str(volume.dtype),
+            voxel_size=list(meta.get("voxel_size") or volume.voxel_size),
+            channels=_channels(volume, meta.get("channels")),
+            native_levels=len(volume.levels),
+            byte_size=sum(m["size"] for m in manifest),
+            manifest=manifest,
+            voxel_size_source="metadata" if meta.get("voxel_size") else volume.metadata.get(
+                "voxel_size_source", "reader"),
+            added=datetime.now(UTC).isoformat(timespec="seconds"),
+            extra={**meta.get("extra", {}), **({"native_voxel_size": list(volume.voxel_size)})},
+        )
+    for key in ("description", "species", "technique", "license", "citation", "doi", "contributors", "public"):
+        if key in meta:
+            setattr(record, key, meta[key])
+    return record
+
+
+def _free_id(catalog: Catalog, source: str) -> str:
+    existing = catalog.id_for_source(source)
+    if existing:
+        return existing  # re-registering keeps the id stable
+    attempt = 0
+    while True:
+        candidate = dataset_id(source, attempt)
+        if catalog.get(candidate) is None:
+            return candidate
+        attempt += 1
+
+
+def _channels(volume: Volume, override: list[dict] | None) -> list[dict]:
+    out = [{"name": c.name, "color": c.color, "window": list(c.window) if c.window else None}
+           for c in volume.channels]
+    for ch, extra in zip(out, override or [], strict=False):
+        ch.update(extra)
+    return out
+
+
+def _manifest_entry(path: Path, base: Path, checksums: bool) -> dict:
+    stat = path.stat()
+    entry = {"name": path.relative_to(base).as_posix() if path.is_relative_to(base) else path.name,
+             "size": stat.st_size, "sha256": None}
+    if checksums:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        entry["sha256"] = digest.hexdigest()
+    return entry
+
+
+def scan(
+    root: Path,
+    catalog: Catalog,
+    progress: Callable[[ScanReport, str], None] | None = None,
+    checksums: bool = False,
+) -> ScanReport:
+    """Register every dataset under ``root``: folders of slices as one dataset, other files one each."""
+    root = root.resolve()
+    report = ScanReport()
+
+    def consider(path: Path) -> bool:
+        name = path.relative_to(root).as_posix() if path != root else path.name
+        try:
+            record = describe(path, root, catalog, checksums=checksums)
+        except (ReaderError, SidecarError, OSError) as exc:
+            if not path.is_dir():  # a folder that is not a stack is simply walked into
+                report.refused.append((name, str(exc)))
+            return False
+        catalog.put(record)
+        report.added.append(record.id)
+        if progress:
+            progress(report, name)
+        return True
+
+    for folder, dirs, files in os.walk(root, followlinks=False):
+        here = Path(folder)
+        report.folders += 1
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        image_files = [f for f in files if not f.startswith(".") and f != SIDECAR]
+        if _is_stack(here) and consider(here):
+            dirs[:] = []
+            continue
+        for name in sorted(image_files):
+            path = here / name
+            if claimants(path):
+                consider(path)
+        if progress and report.folders % 100 == 0:
+            progress(report, here.name)
+    return report
+
+
+def _is_stack(folder: Path) -> bool:
+    """A folder some reader opens as one dataset (a stack of slices)."""
+    return any(plugin for plugin in claimants(folder))

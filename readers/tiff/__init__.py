@@ -1,0 +1,50 @@
+"""TIFF reader plugin: folders of 2-D slices, multipage, OME-TIFF, ImageJ, BigTIFF, pyramids."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from readers.base import ReaderPlugin, Volume
+
+TIFF_EXTENSIONS = (".tif", ".tiff", ".btf", ".tf8", ".svs", ".ome.tif", ".ome.tiff")
+_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def is_tiff_name(name: str) -> bool:
+    return name.lower().endswith(TIFF_EXTENSIONS) and not name.startswith(".")
+
+
+def natural_key(name: str) -> list:
+    """Sort key so that z2 comes before z10."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def slice_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and is_tiff_name(p.name)]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def has_magic(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in _MAGIC
+
+
+class TiffPlugin(ReaderPlugin):
+    name = "tiff"
+    priority = 50
+    extensions = TIFF_EXTENSIONS
+
+    def claims(self, path: Path) -> bool:
+        if path.is_dir():
+            files = slice_files(path)
+            return len(files) >= 2 and has_magic(files[0])
+        return path.is_file() and is_tiff_name(path.name) and has_magic(path)
+
+    def open(self, path: Path) -> Volume:
+        from readers.tiff.volume import open_file, open_folder
+
+        return open_folder(path) if path.is_dir() else open_file(path)
+
+
+PLUGIN = TiffPlugin()

@@ -1,0 +1,94 @@
+"""Read a region of one TIFF page by decoding only the tiles or strips it touches."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from readers.base import SourceError
+
+
+class PageRegion:
+    """Region reads on one page (or frame sharing a keyframe's layout).
+
+    A page's normalized shape is (separate samples, depth, length, width, contig samples); its
+    segments are stored sample-major, then depth, row and column of the segment grid.
+    """
+
+    def __init__(self, page, lock: threading.RLock) -> None:
+        keyframe = page.keyframe
+        self.page = page
+        self.keyframe = keyframe
+        self.lock = lock
+        self.shaped = keyframe.shaped
+        planes, depth, length, width, _ = self.shaped
+        if keyframe.is_tiled:
+            seg = (keyframe.tiledepth, keyframe.tilelength, keyframe.tilewidth)
+        else:
+            seg = (1, keyframe.rowsperstrip or length, width)
+        self.segment_shape = (min(seg[0], depth) if keyframe.is_tiled else 1, min(seg[1], length), seg[2])
+        self.grid = (
+            math.ceil(depth / max(seg[0], 1)) if keyframe.is_tiled else depth,
+            math.ceil(length / seg[1]),
+            math.ceil(width / seg[2]),
+        )
+        self._seg = seg
+        expected = planes * self.grid[0] * self.grid[1] * self.grid[2]
+        if len(page.dataoffsets) != expected:
+            raise SourceError(
+                f"page {page.index}: {len(page.dataoffsets)} segments where the layout needs {expected}"
+            )
+
+    def read(self, sample: int, d: slice, y: slice, x: slice) -> np.ndarray:
+        """The (depth, y, x) region of one sample (channel) of this page."""
+        kf = self.keyframe
+        planes, _, _, _, contig = self.shaped
+        plane, comp = (sample, 0) if planes > 1 else (0, sample)
+        sd, sy, sx = self._seg
+        gd = range(d.start // sd, (d.stop - 1) // sd + 1) if kf.is_tiled else range(d.start, d.stop)
+        gy = range(y.start // sy, (y.stop - 1) // sy + 1)
+        gx = range(x.start // sx, (x.stop - 1) // sx + 1)
+        nd, ny, nx = self.grid
+        indices = [
+            ((plane * nd + i) * ny + j) * nx + k for i in gd for j in gy for k in gx
+        ]
+        out = np.zeros((d.stop - d.start, y.stop - y.start, x.stop - x.start), dtype=kf.dtype)
+        offsets = [self.page.dataoffsets[i] for i in indices]
+        counts = [self.page.databytecounts[i] for i in indices]
+        decode = kf.decode
+        jpegtables = getattr(kf, "jpegtables", None)
+        fh = self.page.parent.filehandle
+        try:
+            with self.lock:
+                raw = list(fh.read_segments(offsets, counts, indices, lock=self.lock, sort=True))
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"reading page {self.page.index} failed: {exc}") from exc
+        for data, index in raw:
+            if data is None and self.page.databytecounts[index] > 0:
+                raise SourceError(f"page {self.page.index}: segment {index} could not be read")
+            try:
+                block, (_, d0, y0, x0, _), shape = decode(data, index, jpegtables=jpegtables)
+            except Exception as exc:  # codec errors come in many types
+                raise SourceError(f"page {self.page.index}: segment {index} failed to decode: {exc}") from exc
+            if block is None:
+                if self.page.databytecounts[index] == 0:
+                    continue  # sparse TIFF: an absent segment means fill value 0
+                raise SourceError(f"page {self.page.index}: segment {index} decoded to nothing")
+            block = block.reshape(block.shape[-4:])[..., comp]  # (depth, length, width)
+            _paste(out, block, (d0, y0, x0), (d.start, y.start, x.start))
+        return out
+
+
+def _paste(out: np.ndarray, block: np.ndarray, origin: tuple, region_start: tuple) -> None:
+    """Copy the overlap of ``block`` (placed at ``origin``) into ``out`` (placed at ``region_start``)."""
+    src, dst = [], []
+    for o, r, bn, on in zip(origin, region_start, block.shape, out.shape, strict=True):
+        lo = max(o, r)
+        hi = min(o + bn, r + on)
+        if hi <= lo:
+            return
+        src.append(slice(lo - o, hi - o))
+        dst.append(slice(lo - r, hi - r))
+    out[tuple(dst)] = block[tuple(src)]

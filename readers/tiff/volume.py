@@ -1,0 +1,200 @@
+"""Open TIFF sources as Volumes: a single (multi-page, OME, pyramidal) file or a folder of slices."""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+from readers.base import Level, SourceError, UnsupportedSource, Volume
+from readers.handles import POOL
+from readers.tiff import slice_files
+from readers.tiff.channels import channels as ome_channels
+from readers.tiff.layout import SeriesLayout, layout_of
+from readers.tiff.segments import PageRegion
+from readers.tiff.voxels import voxel_size
+
+
+class _Handle:
+    """An open TiffFile with the lock that serialises its file-position-dependent reads."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self.tif = tifffile.TiffFile(path)
+            self.series = self.tif.series
+        except Exception as exc:  # tifffile raises many types on garbage input
+            raise UnsupportedSource(f"{path.name}: not a readable TIFF ({exc})") from exc
+        self.lock = threading.RLock()
+        self.regions: dict[int, PageRegion] = {}
+
+    def close(self) -> None:
+        self.tif.close()
+
+
+def _handle(key: tuple, path: Path) -> _Handle:
+    return POOL.get(key, lambda: _Handle(path), _Handle.close)
+
+
+class TiffLevel(Level):
+    """One pyramid level of a single TIFF file's first series."""
+
+    def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, dtype, vsize, chunks):
+        self.key, self.path, self.index, self.layout = key, path, index, layout
+        self.shape = layout.shape
+        self.dtype = np.dtype(dtype)
+        self.voxel_size = vsize
+        self.read_chunks = chunks
+
+    def _region(self, frame: int) -> PageRegion:
+        handle = _handle(self.key, self.path)
+        cache_key = (self.index, frame)
+        region = handle.regions.get(cache_key)
+        if region is None:
+            with handle.lock:
+                page = handle.series[0].levels[self.index].pages[frame]
+                region = PageRegion(page, handle.lock)
+            handle.regions[cache_key] = region
+        return region
+
+    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        self.check_region(t, c, z, y, x)
+        out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
+        zi = z.start
+        while zi < z.stop:
+            frame, sample, depth = self.layout.locate(t, c, zi)
+            n = min(z.stop - zi, self.layout.page_depth - depth)
+            block = self._region(frame).read(sample, slice(depth, depth + n), y, x)
+            out[zi - z.start : zi - z.start + n] = block
+            zi += n
+        return out
+
+
+def open_file(path: Path) -> Volume:
+    key = ("tiff", str(path))
+    POOL.discard(key)  # a re-open (e.g. a rescan) must see the file as it is now
+    handle = _handle(key, path)
+    try:
+        return _volume_of_file(key, path, handle)
+    except Exception:
+        POOL.discard(key)
+        raise
+
+
+def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
+    if not handle.series:
+        raise UnsupportedSource(f"{path.name}: no image series")
+    series = handle.series[0]
+    tif = handle.tif
+    base_vsize, vsource = voxel_size(tif, series.keyframe)
+    levels: list[Level] = []
+    files = {path}
+    for index, level in enumerate(series.levels):
+        keyframe = level.keyframe
+        layout = layout_of(level.axes, level.shape, keyframe.axes)
+        pages = level.pages
+        nframes = math.prod(s for _, s in layout.frame_axes)
+        if len(pages) < nframes or any(p is None for p in pages[:nframes]):
+            raise UnsupportedSource(f"{path.name}: planes are missing from the file (dangling IFD references)")
+        if keyframe.dtype is None:
+            raise UnsupportedSource(f"{path.name}: unsupported sample format")
+        for page in pages[:nframes]:
+            files.add(Path(page.parent.filehandle.path))
+        if index == 0:
+            y0, x0 = layout.shape[3:]
+            vsize = base_vsize
+        else:
+            ny, nx = layout.shape[3:]
+            vsize = (base_vsize[0], base_vsize[1] * y0 / ny, base_vsize[2] * x0 / nx)
+        if levels and layout.shape[:3] != levels[0].shape[:3]:
+            break  # a reduced level that also reduces z or channels is not a pyramid level we can use
+        chunks = _native_chunks(keyframe, layout)
+        levels.append(TiffLevel(key, path, index, layout, keyframe.dtype, vsize, chunks))
+    vol = Volume(
+        levels=levels,
+        channels=ome_channels(tif.ome_metadata, levels[0].shape[1]),
+        format="tiff",
+        downsampling="mean",
+        metadata={"voxel_size_source": vsource, "tiff_axes": series.axes},
+        files=sorted(files),
+    )
+    vol._closers.append(lambda: POOL.discard(key))
+    return vol
+
+
+def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
+    _, _, _, ny, nx = layout.shape
+    if keyframe.is_tiled:
+        return (layout.page_depth if layout.page_depth > 1 else 1, min(keyframe.tilelength, ny),
+                min(keyframe.tilewidth, nx))
+    return (1, min(keyframe.rowsperstrip or ny, ny), nx)
+
+
+class SliceFolderLevel(Level):
+    """A folder of 2-D TIFF files, one per z, in natural order."""
+
+    def __init__(self, folder: Path, files: list[Path], shape, dtype, vsize, chunks, samples: int):
+        self.folder, self.files = folder, files
+        self.shape, self.dtype, self.voxel_size, self.read_chunks = shape, np.dtype(dtype), vsize, chunks
+        self.samples = samples
+
+    def _region(self, zi: int) -> PageRegion:
+        path = self.files[zi]
+        handle = _handle(("tiff", str(self.folder), path.name), path)
+        region = handle.regions.get(0)
+        if region is None:
+            with handle.lock:
+                page = handle.series[0].keyframe
+                if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype:
+                    raise SourceError(f"slice {path.name} differs in size or type from the first slice")
+                region = PageRegion(page, handle.lock)
+            handle.regions[0] = region
+        return region
+
+    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        self.check_region(t, c, z, y, x)
+        out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
+        for zi in range(z.start, z.stop):
+            try:
+                region = self._region(zi)
+            except UnsupportedSource as exc:
+                raise SourceError(str(exc)) from exc
+            out[zi - z.start] = region.read(c, slice(0, 1), y, x)[0]
+        return out
+
+
+def open_folder(folder: Path) -> Volume:
+    files = slice_files(folder)
+    if not files:
+        raise UnsupportedSource(f"{folder.name}: no TIFF slices")
+    POOL.discard_prefix(("tiff", str(folder)))
+    first = _handle(("tiff", str(folder), files[0].name), files[0])
+    page = first.series[0].keyframe
+    if page.dtype is None:
+        raise UnsupportedSource(f"{files[0].name}: unsupported sample format")
+    planes, depth, ny, nx, contig = page.shaped
+    if depth != 1 or len(first.series[0].pages) != 1:
+        raise UnsupportedSource(f"{folder.name}: slices must be single 2-D images")
+    samples = max(planes, contig)
+    vsize, vsource = voxel_size(first.tif, page)
+    vsize = (vsize[2] if vsource != "ome-xml" else vsize[0], vsize[1], vsize[2])
+    # Check a sample of slices up front so a mixed folder is refused at scan, not mid-request.
+    step = max(1, len(files) // 16)
+    for path in sorted(set(files[::step]) | {files[-1]}):
+        other = _handle(("tiff", str(folder), path.name), path).series[0].keyframe
+        if other.shaped != page.shaped or other.dtype != page.dtype:
+            raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
+    chunks = (1, min(page.tilelength if page.is_tiled else (page.rowsperstrip or ny), ny),
+              min(page.tilewidth, nx) if page.is_tiled else nx)
+    level = SliceFolderLevel(folder, files, (1, samples, len(files), ny, nx), page.dtype, vsize, chunks, samples)
+    vol = Volume(
+        levels=[level],
+        channels=ome_channels(None, samples),
+        format="tiff-slices",
+        metadata={"voxel_size_source": vsource, "slices": len(files)},
+        files=files,
+    )
+    vol._closers.append(lambda: POOL.discard_prefix(("tiff", str(folder))))
+    return vol

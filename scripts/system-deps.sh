@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# System libraries the project needs beyond PyPI: OpenJPEG for glymur's reduced-resolution JPEG2000
+# decoding, Chromium + its driver for the real-browser Neuroglancer test, nginx for the benchmark baseline.
+set -euo pipefail
+want=()
+ldconfig -p 2>/dev/null | grep -q libopenjp2 || want+=(libopenjp2-7)
+[ "${1:-}" = "--all" ] && { command -v chromium >/dev/null || want+=(chromium); command -v chromedriver >/dev/null || want+=(chromium-driver); command -v nginx >/dev/null || want+=(nginx); }
+[ ${#want[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing system packages: ${want[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${want[@]}" >/dev/null
+else
+  echo "warning: missing system packages ${want[*]} (install them with your package manager)" >&2
+fi

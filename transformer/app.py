@@ -1,0 +1,53 @@
+"""The starlette application factory."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from catalog.store import Catalog
+from transformer.config import Config
+from transformer.errors import BadRequest, NotFound
+from transformer.http import error_response
+from transformer.middleware import CORS
+from transformer.routes import catalog_api, health, home, zarr_v2
+from transformer.service import Service
+
+log = logging.getLogger(__name__)
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    return error_response(exc)
+
+
+async def _on_http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(NotFound(f"no route for {request.url.path!r}"))
+    if exc.status_code == 405:
+        resp = error_response(BadRequest(f"{request.method} is not allowed here"))
+        resp.status_code = 405
+        return resp
+    return error_response(BadRequest(exc.detail))
+
+
+def create_app(config: Config | None = None, catalog: Catalog | None = None) -> Starlette:
+    config = config or Config.from_env()
+    service = Service(config, catalog)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        yield
+        service.close()
+
+    app = Starlette(
+        routes=[*catalog_api.routes, *zarr_v2.routes, *health.routes, *home.routes],
+        exception_handlers={Exception: _on_error, HTTPException: _on_http_error},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return CORS(app)

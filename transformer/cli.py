@@ -1,0 +1,176 @@
+"""Command line: transformer serve | scan | add | info | remove | demo | readers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from transformer.config import Config, data_dir
+
+
+def _catalog(args):
+    from catalog.store import Catalog
+
+    return Catalog(Config.from_env(catalog=args.catalog).catalog)
+
+
+def cmd_scan(args) -> int:
+    from catalog.scan import scan
+
+    catalog = _catalog(args)
+    root = Path(args.root)
+    if not root.exists():
+        print(f"error: {root} does not exist", file=sys.stderr)
+        return 2
+
+    def progress(report, name):
+        print(f"\r{report.folders} folders, {len(report.added)} datasets, {len(report.refused)} refused: "
+              f"{name[:60]:<60}", end="", file=sys.stderr, flush=True)
+
+    report = scan(root, catalog, progress=progress, checksums=args.checksums)
+    print(file=sys.stderr)
+    for name, reason in report.refused:
+        print(f"refused {name}: {reason}", file=sys.stderr)
+    for dataset_id in report.added:
+        record = catalog.get(dataset_id)
+        print(f"{dataset_id}\t{record.format}\t{record.title}")
+    return 0
+
+
+def cmd_add(args) -> int:
+    from catalog.scan import describe
+    from catalog.sidecar import SidecarError, parse_options
+    from readers.base import ReaderError
+
+    catalog = _catalog(args)
+    path = Path(args.path).resolve()
+    try:
+        meta = parse_options(args.meta or [])
+        if args.title:
+            meta["title"] = args.title
+        root = path if path.is_dir() else path.parent
+        record = describe(path, root, catalog, reader=args.reader, overrides=meta, checksums=args.checksums)
+    except (ReaderError, SidecarError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    catalog.put(record)
+    print(record.id)
+    return 0
+
+
+def cmd_info(args) -> int:
+    catalog = _catalog(args)
+    record = catalog.get(args.id)
+    if record is None:
+        print(f"error: no dataset {args.id!r}", file=sys.stderr)
+        return 1
+    print(json.dumps(record.public_dict() | ({"source": record.source} if args.source else {}), indent=2))
+    return 0
+
+
+def cmd_remove(args) -> int:
+    return 0 if _catalog(args).remove(args.id) else 1
+
+
+def cmd_readers(args) -> int:
+    from readers.registry import plugins
+
+    for plugin in plugins():
+        print(f"{plugin.name}\tpriority {plugin.priority}\t{' '.join(plugin.extensions)}")
+    return 0
+
+
+def demo_root() -> Path:
+    return data_dir() / "demo"
+
+
+def cmd_demo(args) -> int:
+    from catalog.scan import scan
+    from transformer.demo import write_demo
+
+    root = write_demo(Path(args.dir) if args.dir else demo_root())
+    report = scan(root, _catalog(args))
+    for name, reason in report.refused:
+        print(f"refused {name}: {reason}", file=sys.stderr)
+    print(f"demo catalog: {len(report.added)} datasets from {root}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from transformer.app import create_app
+
+    if args.demo:
+        cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
+    config = Config.from_env(host=args.host, port=args.port, catalog=args.catalog, data_root=args.data_root,
+                             cache_mb=args.cache_mb, public_url=args.public_url, compressor=args.compressor)
+    if config.data_root:
+        from catalog.scan import scan
+        from catalog.store import Catalog
+
+        report = scan(config.data_root, Catalog(config.catalog))
+        print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
+    print(f"serving on http://{config.host}:{config.port}/  (catalog {config.catalog})", file=sys.stderr)
+    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=args.log_level,
+                http="httptools", loop="uvloop", access_log=args.access_log)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="transformer", description=__doc__)
+    parser.add_argument("--catalog", help="catalog database (default: $TRANSFORMER_CATALOG or user data dir)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve the catalog over HTTP")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--data-root", help="scan this folder at start-up")
+    p.add_argument("--cache-mb", type=int, help="cache budget in MiB (decoded + encoded)")
+    p.add_argument("--public-url", help="base URL clients use, when behind a proxy")
+    p.add_argument("--compressor", help="zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
+    p.add_argument("--demo", action="store_true", help="generate and register the demo datasets first")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--access-log", action="store_true")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("scan", help="register every dataset under ROOT")
+    p.add_argument("root")
+    p.add_argument("--checksums", action="store_true", help="record sha256 of every file (slow)")
+    p.set_defaults(fn=cmd_scan)
+
+    p = sub.add_parser("add", help="register one dataset")
+    p.add_argument("path")
+    p.add_argument("--title")
+    p.add_argument("--reader", help="force a reader plugin")
+    p.add_argument("--meta", action="append", metavar="KEY=VALUE",
+                   help="descriptive metadata, e.g. species=mouse or voxel_size=2,0.5,0.5 (z,y,x µm)")
+    p.add_argument("--checksums", action="store_true")
+    p.set_defaults(fn=cmd_add)
+
+    p = sub.add_parser("info", help="print a dataset's record")
+    p.add_argument("id")
+    p.add_argument("--source", action="store_true", help="include the server-side path")
+    p.set_defaults(fn=cmd_info)
+
+    p = sub.add_parser("remove", help="unregister a dataset")
+    p.add_argument("id")
+    p.set_defaults(fn=cmd_remove)
+
+    p = sub.add_parser("demo", help="generate and register the demo datasets")
+    p.add_argument("--dir", help="where to write them (default: user data dir)")
+    p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("readers", help="list installed reader plugins")
+    p.set_defaults(fn=cmd_readers)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    return args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+"""Open datasets on demand: catalog record -> reader Volume (with metadata overrides) -> Pyramid."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from catalog.record import Record
+from catalog.store import Catalog
+from readers.base import Channel, Level, Volume
+from readers.registry import open_volume
+from transformer.cache import ComputeCache
+from transformer.errors import NotFound
+from transformer.pyramid import Pyramid
+
+
+class Dataset:
+    def __init__(self, record: Record, pyramid: Pyramid) -> None:
+        self.record = record
+        self.pyramid = pyramid
+        # the version in every cache key and ETag: a re-registered dataset never serves stale bytes
+        self.version = f"{record.id}@{record.added}"
+        self.spec = pyramid.image_spec(record.title)
+
+
+class DatasetRegistry:
+    """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that."""
+
+    def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64):
+        self.catalog = catalog
+        self.blocks = blocks
+        self.chunk = chunk
+        self.max_open = max_open
+        self._open: OrderedDict[str, Dataset] = OrderedDict()
+        self._lock = threading.Lock()
+        self._gates: dict[str, threading.Lock] = {}
+
+    def record(self, dataset_id: str) -> Record:
+        record = self.catalog.get(dataset_id)
+        if record is None or not record.public:
+            raise NotFound(f"no dataset {dataset_id!r}")
+        return record
+
+    def get(self, dataset_id: str) -> Dataset:
+        """The open dataset (blocking: call from a worker thread)."""
+        record = self.record(dataset_id)
+        with self._lock:
+            ds = self._open.get(dataset_id)
+            if ds is not None and ds.record.added == record.added:
+                self._open.move_to_end(dataset_id)
+                return ds
+            gate = self._gates.setdefault(dataset_id, threading.Lock())
+        with gate:
+            with self._lock:
+                ds = self._open.get(dataset_id)
+                if ds is not None and ds.record.added == record.added:
+                    return ds
+            volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
+            ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk))
+            with self._lock:
+                old = self._open.pop(dataset_id, None)
+                self._open[dataset_id] = ds
+                evicted = [old] if old else []
+                while len(self._open) > self.max_open:
+                    evicted.append(self._open.popitem(last=False)[1])
+        for stale in evicted:
+            stale.pyramid.volume.close()
+        return ds
+
+    def close(self) -> None:
+        with self._lock:
+            items = list(self._open.values())
+            self._open.clear()
+        for ds in items:
+            ds.pyramid.volume.close()
+
+
+class _ScaledLevel(Level):
+    """A native level whose voxel size the catalog overrides (sidecar or --meta)."""
+
+    def __init__(self, inner: Level, factors: tuple[float, float, float]) -> None:
+        self.inner = inner
+        self.shape, self.dtype, self.read_chunks = inner.shape, inner.dtype, inner.read_chunks
+        self.voxel_size = tuple(v * f for v, f in zip(inner.voxel_size, factors, strict=True))
+
+    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        return self.inner.read(t, c, z, y, x)
+
+
+def apply_overrides(volume: Volume, record: Record) -> Volume:
+    native = volume.voxel_size
+    wanted = tuple(record.voxel_size)
+    if tuple(native) != wanted:
+        factors = tuple(w / n for w, n in zip(wanted, native, strict=True))
+        volume.levels = [_ScaledLevel(level, factors) for level in volume.levels]
+    channels = []
+    for native_ch, ch in zip(volume.channels, record.channels, strict=False):
+        window = ch.get("window")
+        channels.append(Channel(ch.get("name") or native_ch.name, ch.get("color") or native_ch.color,
+                                tuple(window) if window else native_ch.window))
+    volume.channels = channels or volume.channels
+    return volume

@@ -1,0 +1,50 @@
+"""Block reductions that make one pyramid level from the next finer one."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def mean(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """Mean over (fz, fy, fx) blocks of a (z, y, x) array; partial edge blocks average what they have.
+
+    Integers are rounded to nearest (half to even) so a level is a faithful, not a biased, mean.
+    """
+    if factors == (1, 1, 1):
+        return block
+    padded_shape = tuple(-(-n // f) * f for n, f in zip(block.shape, factors, strict=True))
+    work = np.zeros(padded_shape, dtype=np.float64)
+    work[: block.shape[0], : block.shape[1], : block.shape[2]] = block
+    out_shape = tuple(n // f for n, f in zip(padded_shape, factors, strict=True))
+    fz, fy, fx = factors
+    sums = work.reshape(out_shape[0], fz, out_shape[1], fy, out_shape[2], fx).sum(axis=(1, 3, 5))
+    counts = np.outer(
+        np.outer(_counts(block.shape[0], fz), _counts(block.shape[1], fy)), _counts(block.shape[2], fx)
+    ).reshape(out_shape)
+    result = sums / counts
+    if np.issubdtype(block.dtype, np.integer):
+        info = np.iinfo(block.dtype)
+        return np.clip(np.rint(result), info.min, info.max).astype(block.dtype)
+    return result.astype(block.dtype)
+
+
+def _counts(n: int, f: int) -> np.ndarray:
+    """How many source voxels fall in each output voxel along one axis."""
+    full, rest = divmod(n, f)
+    return np.array([f] * full + ([rest] if rest else []), dtype=np.float64)
+
+
+def mode(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """Most frequent label of each block (ties: the smallest label), for segmentation volumes."""
+    if factors == (1, 1, 1):
+        return block
+    nz, ny, nx = (-(-n // f) for n, f in zip(block.shape, factors, strict=True))
+    out = np.empty((nz, ny, nx), dtype=block.dtype)
+    fz, fy, fx = factors
+    for k in range(nz):
+        for j in range(ny):
+            cells = block[k * fz : (k + 1) * fz, j * fy : (j + 1) * fy].reshape(-1, block.shape[2])
+            for i in range(nx):
+                values, counts = np.unique(cells[:, i * fx : (i + 1) * fx], return_counts=True)
+                out[k, j, i] = values[np.argmax(counts)]
+    return out

@@ -1,0 +1,48 @@
+"""The one table that maps every layer's exceptions to HTTP status codes."""
+
+from __future__ import annotations
+
+import logging
+
+from readers.base import ReaderError
+from writers.errors import MalformedKey, NoSuchKey, WriterError
+
+log = logging.getLogger(__name__)
+
+
+class BadRequest(ValueError):
+    """A malformed request parameter (HTTP 400)."""
+
+
+class NotFound(LookupError):
+    """Nothing of that name (HTTP 404)."""
+
+
+# (exception class, status, short error code); first match wins
+TABLE: list[tuple[type[BaseException], int, str]] = [
+    (MalformedKey, 400, "malformed_key"),
+    (BadRequest, 400, "bad_request"),
+    (NoSuchKey, 404, "not_found"),
+    (NotFound, 404, "not_found"),
+    (IndexError, 404, "outside_volume"),
+    (ReaderError, 500, "source_error"),
+    (WriterError, 500, "encoding_error"),
+    (OSError, 500, "source_error"),
+    (MemoryError, 503, "overloaded"),
+]
+
+
+def classify(exc: BaseException) -> tuple[int, str, str]:
+    """(status, code, reason) for an exception; unknown ones are 500 with a generic reason."""
+    for cls, status, code in TABLE:
+        if isinstance(exc, cls):
+            return status, code, _reason(exc)
+    log.exception("unexpected error", exc_info=exc)
+    return 500, "internal_error", "the server failed to handle this request"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc.args[0]) if exc.args else exc.__class__.__name__
+    if isinstance(exc, OSError) and not isinstance(exc, ReaderError):
+        return f"reading the source failed ({exc.strerror or exc.__class__.__name__})"  # no paths
+    return text

@@ -1,0 +1,44 @@
+"""CORS on every response, with preflight answered directly."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+EXPOSE = "ETag, Content-Encoding, Content-Length, Content-Range, Content-Type"
+CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-expose-headers", EXPOSE.encode()),
+]
+
+
+class CORS:
+    """Every route is public read-only data: allow any origin, answer preflights directly."""
+
+    def __init__(self, app: ASGIApp, max_age: int = 86400) -> None:
+        self.app = app
+        self.max_age = max_age
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if scope["method"] == "OPTIONS":
+            asked = headers.get("access-control-request-headers", "*")
+            await send({"type": "http.response.start", "status": 204, "headers": [
+                *CORS_HEADERS,
+                (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                (b"access-control-allow-headers", asked.encode("latin-1")),
+                (b"access-control-max-age", str(self.max_age).encode()),
+                (b"content-length", b"0"),
+            ]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

@@ -1,0 +1,70 @@
+"""Catalog JSON API: search, retrieve, and the BIL-style aliases /api/query and /api/retrieve."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from transformer.errors import BadRequest
+from transformer.http import base_url, json_response
+from transformer.routes.links import dataset_links
+
+
+def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name}={raw!r} is not an integer") from exc
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def _public(record, base: str, manifest: bool = True) -> dict:
+    out = {**record.public_dict(), "links": dataset_links(base, record.id)}
+    if not manifest:  # search results stay small; the file list is in the full record
+        out["files"] = len(out.pop("manifest"))
+    return out
+
+
+async def search(request: Request) -> Response:
+    svc = request.app.state.service
+    params = request.query_params
+    limit = _int(request, "limit", 50, 1, 1000)
+    offset = _int(request, "offset", 0, 0, 10**9)
+    total, records = await svc.run(
+        svc.catalog.search, params.get("q", ""), params.get("species", ""), params.get("technique", ""),
+        limit, offset,
+    )
+    base = base_url(request, svc.config.public_url)
+    return json_response(request, {
+        "total": total, "limit": limit, "offset": offset,
+        "datasets": [_public(r, base, manifest=False) for r in records],
+    })
+
+
+async def retrieve(request: Request) -> Response:
+    svc = request.app.state.service
+    dataset_id = request.path_params.get("id") or request.query_params.get("id")
+    if not dataset_id:
+        raise BadRequest("give the dataset id: /api/retrieve?id=...")
+    ds = await svc.dataset(dataset_id)
+    base = base_url(request, svc.config.public_url)
+    levels = [
+        {"shape": list(lv.shape), "chunks": list(lv.chunks), "voxel_size": list(lv.voxel_size),
+         "native": ds.pyramid.levels[i].native is not None}
+        for i, lv in enumerate(ds.spec.levels)
+    ]
+    return json_response(request, {**_public(ds.record, base), "levels": levels})
+
+
+routes = [
+    Route("/api/datasets", search),
+    Route("/api/datasets/{id}", retrieve),
+    Route("/api/query", search),
+    Route("/api/retrieve", retrieve),
+]

@@ -1,0 +1,56 @@
+"""The running service's state: catalog, open datasets, caches, worker pool, counters."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import Counter
+from collections.abc import Callable, Hashable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from catalog.store import Catalog
+from transformer.cache import ByteLRU, ComputeCache
+from transformer.config import Config
+from transformer.datasets import Dataset, DatasetRegistry
+from transformer.singleflight import SingleFlight
+
+
+class Service:
+    def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
+        self.config = config
+        self.catalog = catalog or Catalog(config.catalog)
+        budget = config.cache_bytes
+        self.blocks = ComputeCache(budget // 2)  # decoded blocks the pyramid reads through
+        self.encoded = ByteLRU(budget - budget // 2)  # encoded chunk bytes, ready to send
+        self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets)
+        self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
+        self.flights = SingleFlight()
+        self.counters: Counter[str] = Counter()
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Blocking work (file reads, decoding, encoding) goes to the bounded pool, never the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args))
+
+    async def dataset(self, dataset_id: str) -> Dataset:
+        return await self.run(self.datasets.get, dataset_id)
+
+    async def encoded_chunk(self, key: Hashable, produce: Callable[[], bytes]) -> bytes:
+        """Cached encoded bytes for ``key``; concurrent identical requests compute once."""
+        cached = self.encoded.get(key)
+        if cached is not None:
+            self.counters["chunk_cache_hits"] += 1
+            return cached
+
+        async def work() -> bytes:
+            self.counters["chunks_computed"] += 1
+            body = await self.run(produce)
+            self.encoded.put(key, body, len(body))
+            return body
+
+        return await self.flights.run(key, work)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.datasets.close()
+        self.catalog.close()
