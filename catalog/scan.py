@@ -14,7 +14,7 @@ from catalog.record import Record
 from catalog.sidecar import SIDECAR, SidecarError, load_sidecar
 from catalog.store import Catalog
 from readers.base import ReaderError, UnsupportedSource, Volume
-from readers.registry import claimants, open_volume
+from readers.registry import claimants, open_volume, plugins
 
 
 @dataclass
@@ -137,9 +137,16 @@ def scan(
             path = here / name
             if claimants(path):
                 consider(path)
+            elif _has_known_extension(name):  # looks like ours but no reader accepts its content
+                report.refused.append((path.relative_to(root).as_posix(), f"{name}: not a valid image file"))
         if progress and report.folders % 100 == 0:
             progress(report, here.name)
     return report
+
+
+def _has_known_extension(name: str) -> bool:
+    lower = name.lower()
+    return any(lower.endswith(ext) for plugin in plugins() for ext in plugin.extensions)
 
 
 def _is_stack(folder: Path) -> bool:

@@ -29,6 +29,10 @@ class SourceError(ReaderError):
     """The source exists but could not be read (corrupt, truncated, broken link)."""
 
 
+class OutsideVolume(IndexError):
+    """A requested region lies outside a level (the caller asked for something that does not exist)."""
+
+
 @dataclass(frozen=True)
 class Channel:
     """Display facts of one channel; ``window`` is the (start, end) contrast range if known."""
@@ -58,13 +62,13 @@ class Level(abc.ABC):
         """
 
     def check_region(self, t: int, c: int, z: slice, y: slice, x: slice) -> None:
-        """Raise IndexError unless the request lies inside this level."""
+        """Raise OutsideVolume (an IndexError) unless the request lies inside this level."""
         nt, nc, nz, ny, nx = self.shape
         if not (0 <= t < nt and 0 <= c < nc):
-            raise IndexError(f"t={t}, c={c} outside shape {self.shape}")
+            raise OutsideVolume(f"t={t}, c={c} outside shape {self.shape}")
         for s, n in ((z, nz), (y, ny), (x, nx)):
             if s.start is None or s.stop is None or not (0 <= s.start < s.stop <= n):
-                raise IndexError(f"region {s} outside 0..{n}")
+                raise OutsideVolume(f"region {s} outside 0..{n}")
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from readers.base import ReaderPlugin, UnsupportedSource, Volume
+from readers.base import ReaderError, ReaderPlugin, UnsupportedSource, Volume
 
 log = logging.getLogger(__name__)
 GROUP = "transformer.readers"
@@ -61,6 +61,9 @@ def open_volume(path: Path, reader: str | None = None) -> tuple[ReaderPlugin, Vo
     for plugin in candidates:
         try:
             return plugin, plugin.open(path)
-        except UnsupportedSource as exc:
+        except ReaderError as exc:
             errors.append(f"{plugin.name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a plugin choking on a bad file is a refusal, not a crash
+            log.debug("reader %s failed on %s", plugin.name, path, exc_info=True)
+            errors.append(f"{plugin.name}: {path.name}: cannot be read ({exc.__class__.__name__}: {exc})")
     raise UnsupportedSource("; ".join(errors))

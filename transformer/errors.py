@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from readers.base import ReaderError
+from readers.base import OutsideVolume, ReaderError
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (BadRequest, 400, "bad_request"),
     (NoSuchKey, 404, "not_found"),
     (NotFound, 404, "not_found"),
-    (IndexError, 404, "outside_volume"),
+    (OutsideVolume, 404, "outside_volume"),
     (ReaderError, 500, "source_error"),
     (WriterError, 500, "encoding_error"),
     (OSError, 500, "source_error"),

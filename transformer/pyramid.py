@@ -13,7 +13,7 @@ from itertools import product
 
 import numpy as np
 
-from readers.base import Level, Volume
+from readers.base import Level, OutsideVolume, ReaderError, SourceError, Volume
 from transformer import downsample
 from transformer.cache import ComputeCache
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
@@ -116,7 +116,12 @@ class Pyramid:
         plan = self.levels[level]
         t, c, z, y, x = plan.spec.chunk_region(index)
         if plan.native is not None:
-            return plan.native.read(t.start, c.start, z, y, x)
+            try:
+                return plan.native.read(t.start, c.start, z, y, x)
+            except (ReaderError, OutsideVolume):
+                raise
+            except Exception as exc:  # a codec or library failing on damaged bytes
+                raise SourceError(f"reading the source failed: {exc.__class__.__name__}: {exc}") from exc
         fz, fy, fx = plan.factors
         finer = self.levels[level - 1].spec.shape
         src = (

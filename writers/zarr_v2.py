@@ -85,6 +85,7 @@ def _canonical_int(text: str, key: str) -> int:
 
 
 def encode_chunk(block: np.ndarray, level: LevelSpec, comp: Compressor) -> bytes:
-    """A (possibly edge-clipped) block as a full-size little-endian zarr v2 chunk."""
+    """A (possibly edge-clipped) (z, y, x) or 5-D block as a full-size little-endian zarr v2 chunk."""
     block = block.astype(block.dtype.newbyteorder("<"), copy=False)
+    block = block.reshape((1,) * (len(level.chunks) - block.ndim) + block.shape)
     return comp.encode(pad_to(block, level.chunks))

@@ -1,0 +1,154 @@
+"""Pure units: pyramid planning, block means, caches, single flight, zarr v2 keys, handle pool."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from readers.handles import HandlePool
+from tests.helpers import reference_mean
+from transformer.cache import ByteLRU, ComputeCache
+from transformer.downsample import mean, mode
+from transformer.pyramid import plan_factors
+from transformer.singleflight import SingleFlight
+from writers import zarr_v2
+from writers.codecs import compressor
+from writers.errors import MalformedKey, NoSuchKey
+from writers.spec import ChannelSpec, ImageSpec, LevelSpec
+
+
+@pytest.mark.parametrize("shape,voxel,expected", [
+    ((100, 1000, 1000), (4.0, 1.0, 1.0), (1, 2, 2)),
+    ((100, 500, 500), (4.0, 2.0, 2.0), (1, 2, 2)),
+    ((100, 250, 250), (4.0, 4.0, 4.0), (2, 2, 2)),
+    ((100, 250, 250), (3.0, 2.0, 2.0), (2, 2, 2)),  # within 1.5x: near-isotropic
+    ((1, 250, 250), (1.0, 1.0, 1.0), (1, 2, 2)),  # a 2-D image never halves z
+    ((50, 1, 1), (1.0, 1.0, 1.0), (2, 1, 1)),
+    ((1, 1, 1), (1.0, 1.0, 1.0), (1, 1, 1)),
+])
+def test_plan_factors(shape, voxel, expected):
+    assert plan_factors(shape, voxel) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32])
+@pytest.mark.parametrize("shape", [(8, 8, 8), (5, 7, 9), (1, 3, 3)])
+def test_mean_matches_reference(dtype, shape):
+    rng = np.random.default_rng(1)
+    a = (rng.random(shape) * 200).astype(dtype)
+    for f in ((2, 2, 2), (1, 2, 2)):
+        np.testing.assert_allclose(mean(a, f), reference_mean(a, f), rtol=1e-6)
+
+
+def test_mode_picks_most_frequent_label():
+    a = np.array([[[1, 1], [2, 3]], [[1, 4], [5, 6]]], dtype=np.uint32)
+    assert mode(a, (2, 2, 2)).item() == 1
+
+
+def test_byte_lru_respects_budget():
+    cache = ByteLRU(100)
+    for i in range(10):
+        cache.put(i, b"x" * 30, 30)
+    assert cache.used <= 100 and cache.get(9) is not None and cache.get(0) is None
+    cache.put("huge", b"x", 1000)
+    assert cache.get("huge") is None
+
+
+def test_compute_cache_single_flight_across_threads():
+    cache = ComputeCache(10_000)
+    calls = []
+
+    def compute():
+        calls.append(1)
+        time.sleep(0.05)
+        return np.zeros(10)
+
+    threads = [threading.Thread(target=cache.get_or_compute, args=("k", compute, lambda a: a.nbytes))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+
+
+def test_compute_cache_shares_errors_and_retries_later():
+    cache = ComputeCache(10_000)
+    with pytest.raises(ValueError):
+        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(ValueError("boom")), len)
+    assert cache.get_or_compute("k", lambda: b"ok", len) == b"ok"
+
+
+def test_async_single_flight():
+    async def main():
+        flights = SingleFlight()
+        calls = []
+
+        async def work():
+            calls.append(1)
+            await asyncio.sleep(0.02)
+            return 42
+
+        results = await asyncio.gather(*[flights.run("k", work) for _ in range(10)])
+        return results, calls
+
+    results, calls = asyncio.run(main())
+    assert results == [42] * 10 and len(calls) == 1
+
+
+def test_handle_pool_is_bounded():
+    closed = []
+    pool = HandlePool(max_open=3)
+    for i in range(5):
+        pool.get(i, lambda i=i: f"h{i}", closed.append)
+    assert len(pool) == 3 and closed == ["h0", "h1"]
+    pool.close_all()
+    assert len(pool) == 0 and len(closed) == 5
+
+
+def _spec() -> ImageSpec:
+    level = LevelSpec((1, 2, 10, 100, 130), (1, 1, 10, 64, 64), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    return ImageSpec("x", "uint16", (level,), (ChannelSpec("a", "FFFFFF", (0, 1), (0, 1)),) * 2)
+
+
+def test_zarr_v2_keys_are_canonical():
+    spec = _spec()
+    assert zarr_v2.parse_key("0/0/1/0/1/2", spec) == zarr_v2.ChunkKey(0, (0, 1, 0, 1, 2))
+    assert zarr_v2.parse_key("0/.zarray", spec) == zarr_v2.MetadataKey("0/.zarray")
+    for bad in ("0/0/01/0/1/2", "0/0/0/0/1", "a", "0/0/0/0/0/x", "0/0/0/0/0/٣"):
+        with pytest.raises(MalformedKey):
+            zarr_v2.parse_key(bad, spec)
+    for absent in ("0/0/2/0/0/0", "1/.zarray", "0/0/0/0/2/0", "zarr.json", "0/.zattrs"):
+        with pytest.raises(NoSuchKey):
+            zarr_v2.parse_key(absent, spec)
+
+
+def test_edge_chunks_are_padded_to_full_size():
+    spec = _spec()
+    comp = compressor("none")
+    body = zarr_v2.encode_chunk(np.ones((10, 36, 2), np.uint16), spec.levels[0], comp)
+    chunk = np.frombuffer(body, "<u2").reshape(1, 1, 10, 64, 64)
+    assert chunk[0, 0, :, :36, :2].all() and not chunk[0, 0, :, 36:, :].any()
+
+
+@pytest.mark.parametrize("name", ["blosc-zstd", "blosc-lz4", "zstd", "gzip", "none"])
+def test_compressors_round_trip(name):
+    import numcodecs
+
+    comp = compressor(name)
+    data = np.arange(1000, dtype=np.uint16)
+    body = comp.encode(data)
+    config = comp.v2_config()
+    decoded = body if config is None else numcodecs.get_codec(config).decode(body)
+    np.testing.assert_array_equal(np.frombuffer(decoded, np.uint16), data)
+
+
+def test_ngff_04_attrs_validate():
+    from ome_zarr_models.v04.image import ImageAttrs
+
+    from writers.ngff import zattrs_v04
+
+    ImageAttrs.model_validate(zattrs_v04(_spec()))
