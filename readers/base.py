@@ -53,6 +53,9 @@ class Level(abc.ABC):
     dtype: np.dtype
     voxel_size: tuple[float, float, float]
     read_chunks: tuple[int, int, int]
+    #: (z, y, x) µm position of this level's first voxel centre relative to level 0's; None means
+    #: "a block mean": (voxel_size - level-0 voxel size) / 2. Wavelet LL bands sit at 0.
+    origin: tuple[float, float, float] | None = None
 
     @abc.abstractmethod
     def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:

@@ -67,8 +67,11 @@ class Pyramid:
         zyx0 = self.volume.shape[2:]
         levels: list[PyramidLevel] = []
         for native in self.volume.levels:
-            levels.append(PyramidLevel(self._spec(native.shape, native.voxel_size, v0, chunk, zyx0), native,
-                                       (1, 1, 1)))
+            origin = native.origin
+            if origin is None:
+                origin = tuple((v - b) / 2 for v, b in zip(native.voxel_size, v0, strict=True))
+            spec = self._spec(native.shape, native.voxel_size, origin, chunk, zyx0)
+            levels.append(PyramidLevel(spec, native, (1, 1, 1)))
         while max(levels[-1].spec.shape[2:]) > top:
             last = levels[-1].spec
             factors = plan_factors(last.shape[2:], last.voxel_size)
@@ -76,13 +79,14 @@ class Pyramid:
                 break
             shape = (*last.shape[:2], *(math.ceil(n / f) for n, f in zip(last.shape[2:], factors, strict=True)))
             voxel = tuple(v * f for v, f in zip(last.voxel_size, factors, strict=True))
-            levels.append(PyramidLevel(self._spec(shape, voxel, v0, chunk, zyx0), None, factors))
+            # a block mean's first voxel centre moves by half the growth of the voxel
+            origin = tuple(o + (v - p) / 2 for o, v, p in zip(last.translation, voxel, last.voxel_size, strict=True))
+            levels.append(PyramidLevel(self._spec(shape, voxel, origin, chunk, zyx0), None, factors))
         return levels
 
     @staticmethod
-    def _spec(shape, voxel, v0, chunk, zyx0) -> LevelSpec:
-        translation = tuple((v - b) / 2 for v, b in zip(voxel, v0, strict=True))
-        return LevelSpec(tuple(shape), chunk_shape(zyx0, shape[2:], chunk), tuple(voxel), translation)
+    def _spec(shape, voxel, origin, chunk, zyx0) -> LevelSpec:
+        return LevelSpec(tuple(shape), chunk_shape(zyx0, shape[2:], chunk), tuple(voxel), tuple(origin))
 
     def image_spec(self, name: str) -> ImageSpec:
         return ImageSpec(

@@ -1,0 +1,55 @@
+"""A small byte-bounded LRU of decoded arrays.
+
+Two decodes are worth keeping: an RGB region (the service asks for red, green and blue separately,
+and each request would otherwise decode all three components again) and, in imagecodecs mode, a
+whole decoded slice (imagecodecs cannot decode a region, so every chunk of a slice shares one decode).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+
+class ArrayLRU:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """The cached array for ``key``; otherwise ``make()`` it (outside the lock) and keep it if it fits."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        if value.nbytes > self.max_bytes:
+            return value
+        value.flags.writeable = False  # shared between callers: nobody may modify it
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = value
+                self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
+        return value
+
+    def discard_prefix(self, prefix: tuple) -> None:
+        """Forget every entry whose (tuple) key starts with ``prefix``, e.g. one closed volume's."""
+        with self._lock:
+            for key in [k for k in self._items if isinstance(k, tuple) and k[: len(prefix)] == prefix]:
+                self._bytes -= self._items.pop(key).nbytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0

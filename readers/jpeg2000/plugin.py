@@ -1,0 +1,32 @@
+"""The JPEG2000 reader plugin: a cheap sniff for scanning and a lazy ``open``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from readers.base import ReaderPlugin, Volume
+from readers.jpeg2000.files import EXTENSIONS, first_slice, has_magic
+
+
+class Jpeg2000Plugin(ReaderPlugin):
+    """JPEG2000 slices (.jp2 .j2k .j2c .jpx .jph): one file, or a folder of them as a z stack.
+
+    ``backend`` is ``"glymur"``, ``"imagecodecs"`` or ``"auto"``; None defers to the environment
+    variable ``TRANSFORMER_JP2_BACKEND`` (read at each open), then to auto.
+    """
+
+    name = "jpeg2000"
+    extensions = EXTENSIONS
+
+    def __init__(self, backend: str | None = None) -> None:
+        self.backend = backend
+
+    def claims(self, path: Path) -> bool:
+        # extension of one file plus its first 12 bytes: no header parsing, no decoding
+        one = first_slice(Path(path))
+        return one is not None and has_magic(one)
+
+    def open(self, path: Path) -> Volume:
+        from readers.jpeg2000.volume import open_jpeg2000  # numpy/glymur only when really opening
+
+        return open_jpeg2000(Path(path), self.backend)
