@@ -29,6 +29,7 @@ class Record:
     contributors: list[str] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)  # name relative to the dataset, size, sha256
     public: bool = True
+    kind: str = "intensity"  # or "labels": segmentations are downsampled by mode and served as such
     voxel_size_source: str = "default"
     added: str = ""
     extra: dict = field(default_factory=dict)

@@ -62,7 +62,8 @@ def describe(
             added=datetime.now(UTC).isoformat(timespec="seconds"),
             extra={**meta.get("extra", {}), **({"native_voxel_size": list(volume.voxel_size)})},
         )
-    for key in ("description", "species", "technique", "license", "citation", "doi", "contributors", "public"):
+    for key in ("description", "species", "technique", "license", "citation", "doi", "contributors", "public",
+                "kind"):
         if key in meta:
             setattr(record, key, meta[key])
     return record

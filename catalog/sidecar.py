@@ -59,11 +59,15 @@ def normalise(data: dict) -> dict:
     if "public" in data:
         value = data["public"]
         out["public"] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    if "kind" in data:
+        if data["kind"] not in ("intensity", "labels"):
+            raise SidecarError(f"kind {data['kind']!r}: expected 'intensity' or 'labels'")
+        out["kind"] = data["kind"]
     if "voxel_size" in data:
         out["voxel_size"] = _voxel_size(data["voxel_size"])
     if "channels" in data:
         out["channels"] = _channels(data["channels"])
-    unknown = set(data) - set(DESCRIPTIVE) - {"contributors", "public", "voxel_size", "channels"}
+    unknown = set(data) - set(DESCRIPTIVE) - {"contributors", "public", "voxel_size", "channels", "kind"}
     if unknown:
         out["extra"] = {k: data[k] for k in sorted(unknown)}
     return out

@@ -34,6 +34,7 @@ class Server:
     """``transformer serve`` on a free loopback port, as a real uvicorn process."""
 
     def __init__(self, catalog: Path, *extra: str, env: dict | None = None) -> None:
+        catalog = Path(catalog)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = [sys.executable, "-m", "transformer.cli", "--catalog", str(catalog), "serve",

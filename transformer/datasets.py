@@ -102,4 +102,5 @@ def apply_overrides(volume: Volume, record: Record) -> Volume:
         channels.append(Channel(ch.get("name") or native_ch.name, ch.get("color") or native_ch.color,
                                 tuple(window) if window else native_ch.window))
     volume.channels = channels or volume.channels
+    volume.kind = record.kind
     return volume

@@ -49,3 +49,10 @@ def pad_to(block: np.ndarray, shape: tuple[int, ...], fill: float = 0) -> np.nda
     out = np.full(shape, fill, dtype=block.dtype)
     out[tuple(slice(0, n) for n in block.shape)] = block
     return out
+
+
+def encode_full_chunk(block: np.ndarray, chunks: tuple[int, ...], comp: Compressor) -> bytes:
+    """A (z, y, x) or full-rank block as a full-size little-endian zarr chunk (v2 and v3 alike)."""
+    block = block.astype(block.dtype.newbyteorder("<"), copy=False)
+    block = block.reshape((1,) * (len(chunks) - block.ndim) + block.shape)
+    return comp.encode(pad_to(block, chunks))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from writers import ngff
-from writers.codecs import Compressor, pad_to
+from writers.codecs import Compressor, encode_full_chunk
 from writers.errors import MalformedKey, NoSuchKey
 from writers.spec import ImageSpec, LevelSpec
 
@@ -85,7 +85,4 @@ def _canonical_int(text: str, key: str) -> int:
 
 
 def encode_chunk(block: np.ndarray, level: LevelSpec, comp: Compressor) -> bytes:
-    """A (possibly edge-clipped) (z, y, x) or 5-D block as a full-size little-endian zarr v2 chunk."""
-    block = block.astype(block.dtype.newbyteorder("<"), copy=False)
-    block = block.reshape((1,) * (len(level.chunks) - block.ndim) + block.shape)
-    return comp.encode(pad_to(block, level.chunks))
+    return encode_full_chunk(block, level.chunks, comp)

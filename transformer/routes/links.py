@@ -7,4 +7,6 @@ def dataset_links(base: str, dataset_id: str) -> dict:
     return {
         "self": f"{base}/api/datasets/{dataset_id}",
         "zarr": f"{base}/zarr/{dataset_id}.ome.zarr",
+        "zarr3": f"{base}/zarr3/{dataset_id}.ome.zarr",
+        "precomputed": f"{base}/precomputed/{dataset_id}",
     }
