@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEMO_SHAPE = (96, 320, 384)  # z, y, x
 DEMO_VOXEL = (4.0, 2.0, 2.0)  # µm: anisotropic, like most light-sheet data
 
@@ -99,8 +99,47 @@ def write_demo(root: Path) -> Path:
     )
     _sidecar(root / "brain-2ch.ome.tif.json", "Synthetic mouse brain, two channels, OME-TIFF",
              "Demo: a multichannel OME-TIFF (zstd, tiled 64x64) at half resolution.", None)
+
+    # the same brain as JPEG2000 slices (lossless, tiled, 5 wavelet levels) and as an Imaris file
+    write_jp2_slices(root / "brain-jp2", brain)
+    _sidecar(root / "brain-jp2" / "dataset.json", "Synthetic mouse brain, JPEG2000 slices",
+             "Demo: lossless JPEG2000 slices (128x128 tiles, 5 wavelet levels) of the same brain.", DEMO_VOXEL)
+    from readers.imaris.writer import write_ims
+
+    write_ims(root / "brain.ims", np.stack([brain, second])[None], DEMO_VOXEL, chunks=(16, 128, 128),
+              channel_names=["autofluorescence", "nuclei"], colors=["FFFFFF", "FF00FF"], levels=3)
+    _sidecar(root / "brain.ims.json", "Synthetic mouse brain, two channels, Imaris",
+             "Demo: an Imaris 5.5 file with 3 native resolution levels of the same brain.", None)
     marker.write_text(GENERATOR_VERSION)
     return root
+
+
+def write_jp2_slices(folder: Path, volume: np.ndarray, tile: int = 128, resolutions: int = 6) -> None:
+    """One lossless JPEG2000 codestream per z plane, tiled so region reads decode little.
+
+    glymur (system OpenJPEG) writes tiles; without it imagecodecs writes untiled codestreams.
+    """
+    import warnings
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        import glymur
+
+        if glymur.lib.openjp2.OPENJP2 is None:
+            raise ImportError("no system OpenJPEG")
+    except ImportError:
+        glymur = None
+    for z, plane in enumerate(volume):
+        path = folder / f"brain_z{z}.j2k"
+        if glymur is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                glymur.Jp2k(path, data=plane, tilesize=(tile, tile), numres=resolutions)
+        else:
+            import imagecodecs
+
+            path.write_bytes(imagecodecs.jpeg2k_encode(plane, level=0, reversible=True, resolutions=resolutions,
+                                                       codecformat="j2k"))
 
 
 def _sidecar(path: Path, title: str, description: str, voxel: tuple | None) -> None:
