@@ -101,8 +101,10 @@ def test_region_read_touches_only_needed_tiles(monkeypatch):
     decoded = []
     _, vol = open_volume(TIFF / "cog.tif")
     with vol:
-        region = vol.levels[0]._region(0)
-        keyframe = region.keyframe
+        from readers.tiff.volume import _handle
+
+        level = vol.levels[0]
+        keyframe = level._region(_handle(level.key, level.path), 0).keyframe
         original = keyframe.decode
 
         def counting(data, index, **kw):

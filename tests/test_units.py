@@ -152,3 +152,14 @@ def test_ngff_04_attrs_validate():
     from writers.ngff import zattrs_v04
 
     ImageAttrs.model_validate(zattrs_v04(_spec()))
+
+
+def test_leased_handle_survives_eviction_until_released():
+    closed = []
+    pool = HandlePool(max_open=1)
+    with pool.lease("a", lambda: "ha", closed.append) as handle:
+        pool.get("b", lambda: "hb", closed.append)  # evicts "a" while it is being read
+        assert handle == "ha" and closed == []
+    assert closed == ["ha"]
+    pool.discard("b")
+    assert closed == ["ha", "hb"]

@@ -38,6 +38,11 @@ def _handle(key: tuple, path: Path) -> _Handle:
     return POOL.get(key, lambda: _Handle(path), _Handle.close)
 
 
+def _leased(key: tuple, path: Path):
+    """The handle, kept open for the duration of a read even if the pool evicts it meanwhile."""
+    return POOL.lease(key, lambda: _Handle(path), _Handle.close)
+
+
 class TiffLevel(Level):
     """One pyramid level of a single TIFF file's first series."""
 
@@ -48,8 +53,7 @@ class TiffLevel(Level):
         self.voxel_size = vsize
         self.read_chunks = chunks
 
-    def _region(self, frame: int) -> PageRegion:
-        handle = _handle(self.key, self.path)
+    def _region(self, handle: _Handle, frame: int) -> PageRegion:
         cache_key = (self.index, frame)
         region = handle.regions.get(cache_key)
         if region is None:
@@ -63,12 +67,13 @@ class TiffLevel(Level):
         self.check_region(t, c, z, y, x)
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         zi = z.start
-        while zi < z.stop:
-            frame, sample, depth = self.layout.locate(t, c, zi)
-            n = min(z.stop - zi, self.layout.page_depth - depth)
-            block = self._region(frame).read(sample, slice(depth, depth + n), y, x)
-            out[zi - z.start : zi - z.start + n] = block
-            zi += n
+        with _leased(self.key, self.path) as handle:
+            while zi < z.stop:
+                frame, sample, depth = self.layout.locate(t, c, zi)
+                n = min(z.stop - zi, self.layout.page_depth - depth)
+                block = self._region(handle, frame).read(sample, slice(depth, depth + n), y, x)
+                out[zi - z.start : zi - z.start + n] = block
+                zi += n
         return out
 
 
@@ -140,9 +145,7 @@ class SliceFolderLevel(Level):
         self.shape, self.dtype, self.voxel_size, self.read_chunks = shape, np.dtype(dtype), vsize, chunks
         self.samples = samples
 
-    def _region(self, zi: int) -> PageRegion:
-        path = self.files[zi]
-        handle = _handle(("tiff", str(self.folder), path.name), path)
+    def _region(self, handle: _Handle, path: Path) -> PageRegion:
         region = handle.regions.get(0)
         if region is None:
             with handle.lock:
@@ -157,11 +160,12 @@ class SliceFolderLevel(Level):
         self.check_region(t, c, z, y, x)
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         for zi in range(z.start, z.stop):
+            path = self.files[zi]
             try:
-                region = self._region(zi)
-            except UnsupportedSource as exc:
+                with _leased(("tiff", str(self.folder), path.name), path) as handle:
+                    out[zi - z.start] = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
+            except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
-            out[zi - z.start] = region.read(c, slice(0, 1), y, x)[0]
         return out
 
 
