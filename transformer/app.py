@@ -15,7 +15,7 @@ from transformer.config import Config
 from transformer.errors import BadRequest, NotFound
 from transformer.http import error_response
 from transformer.middleware import CORS
-from transformer.routes import catalog_api, health, home, precomputed, zarr_v2, zarr_v3
+from transformer.routes import catalog_api, health, home, neuroglancer, precomputed, zarr_v2, zarr_v3
 from transformer.service import Service
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
         service.close()
 
     app = Starlette(
-        routes=[*catalog_api.routes, *zarr_v2.routes, *zarr_v3.routes, *precomputed.routes, *health.routes,
-                *home.routes],
+        routes=[*catalog_api.routes, *zarr_v2.routes, *zarr_v3.routes, *precomputed.routes, *neuroglancer.routes,
+                *health.routes, *home.routes],
         exception_handlers={Exception: _on_error, HTTPException: _on_http_error},
         lifespan=lifespan,
     )

@@ -107,7 +107,8 @@ def cmd_serve(args) -> int:
     if args.demo:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
     config = Config.from_env(host=args.host, port=args.port, catalog=args.catalog, data_root=args.data_root,
-                             cache_mb=args.cache_mb, public_url=args.public_url, compressor=args.compressor)
+                             cache_mb=args.cache_mb, public_url=args.public_url, compressor=args.compressor,
+                             viewer_url=args.viewer_url)
     if config.data_root:
         from catalog.scan import scan
         from catalog.store import Catalog
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-mb", type=int, help="cache budget in MiB (decoded + encoded)")
     p.add_argument("--public-url", help="base URL clients use, when behind a proxy")
     p.add_argument("--compressor", help="zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
+    p.add_argument("--viewer-url", help="neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
     p.add_argument("--demo", action="store_true", help="generate and register the demo datasets first")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true")

@@ -28,6 +28,7 @@ class Config:
     compressor: str = "blosc-zstd"
     chunk: tuple[int, int, int] = (64, 64, 64)
     max_open_datasets: int = 64
+    viewer_url: str | None = None  # neuroglancer links open this viewer instead of the bundled {base}/viewer/
 
     @classmethod
     def from_env(cls, **overrides) -> Config:

@@ -9,4 +9,5 @@ def dataset_links(base: str, dataset_id: str) -> dict:
         "zarr": f"{base}/zarr/{dataset_id}.ome.zarr",
         "zarr3": f"{base}/zarr3/{dataset_id}.ome.zarr",
         "precomputed": f"{base}/precomputed/{dataset_id}",
+        "neuroglancer": f"{base}/neuroglancer/{dataset_id}",
     }

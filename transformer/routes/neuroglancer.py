@@ -1,0 +1,176 @@
+"""Neuroglancer: viewer states and links for a dataset, and the viewer itself at /viewer/.
+
+- ``GET /api/datasets/{id}/neuroglancer?source=zarr|zarr3|precomputed&t=0`` → ``{"state", "url", "source"}``.
+  The default source is ``zarr`` (OME-Zarr 0.4 on zarr v2): neuroglancer reads its OME transform natively
+  (no half-voxel compensation needed), it carries every time point and channel in one source, any dtype is
+  served as is (precomputed has no float64/int64), and every neuroglancer build and most other viewers read
+  zarr v2.
+- ``GET /neuroglancer/{id}`` (same query) → 307 to the link.
+- ``/viewer/`` serves the neuroglancer client bundled in the ``neuroglancer`` pip package, so links work
+  with no network. That bundle is neuroglancer's Python-integration build: it needs its page under
+  ``.../v/{token}/`` and opens an event stream to the Python server. ``/viewer/`` therefore serves its
+  ``index.html`` with a small inline script that moves the address to ``/viewer/v/standalone/`` (same page, no
+  reload) and stands in for that event stream, and every file name of the bundle is served at any depth
+  under ``/viewer/``. With ``viewer_url`` configured, links open that viewer instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import re
+import threading
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from transformer.errors import BadRequest, NotFound
+from transformer.http import base_url, json_response, respond
+from transformer.routes.links import dataset_links
+from writers import neuroglancer, precomputed
+from writers.errors import WriterError
+
+DEFAULT_SOURCE = "zarr"
+STANDALONE = "v/standalone/"  # where the shim moves the page: the bundle needs ".../v/{token}/"
+
+# Runs before the bundle: give it the ".../v/{token}/" address it parses at start-up, a state fragment (so
+# it keeps the state in the address bar instead of posting it to a Python server), and an event stream
+# that "connects" without a server. Everything else in the bundle is the unmodified neuroglancer client.
+SHIM = """<script>(function () {
+  var path = location.pathname;
+  if (!/\\/v\\/[^/]+/.test(path)) {
+    path = path.replace(/\\/?$/, "/") + "STANDALONE";
+  }
+  history.replaceState(null, "", path + location.search + (location.hash || "#!%7B%7D"));
+  var Real = window.EventSource;
+  window.EventSource = function (url, options) {
+    if (String(url).indexOf("/events/") < 0) return new Real(url, options);
+    var self = this;
+    self.readyState = 1;
+    self.url = String(url);
+    self.close = function () { self.readyState = 2; };
+    setTimeout(function () { if (self.onopen) self.onopen({}); }, 0);
+  };
+})();</script>""".replace("STANDALONE", STANDALONE)
+
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "application/javascript",
+    ".css": "text/css",
+    ".map": "application/json",
+    ".wasm": "application/wasm",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(?:js|map|css|wasm|html)$")
+
+
+def client_dir() -> Path | None:
+    """The built client inside the installed neuroglancer package (found without importing it)."""
+    spec = importlib.util.find_spec("neuroglancer")
+    if spec is None or not spec.origin:
+        return None
+    folder = Path(spec.origin).parent / "static" / "client"
+    return folder if (folder / "index.html").is_file() else None
+
+
+class _Bundle:
+    """The client's files, read once (the ~10 MB of source maps are read per request, never kept)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[bytes, bytes | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> tuple[bytes, bytes | None]:
+        """(body, gzipped body or None) of one file of the bundle; raises NotFound."""
+        cached = self._files.get(name)
+        if cached is not None:
+            return cached
+        folder = client_dir()
+        if folder is None:
+            raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
+        path = folder / name
+        if not _NAME.match(name) or not path.is_file():
+            raise NotFound(f"the viewer has no file {name!r}")
+        body = path.read_bytes()
+        if name == "index.html":
+            body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
+        text = not name.endswith(".wasm")
+        entry = (body, gzip.compress(body, compresslevel=6) if text else None)
+        if not name.endswith(".map"):
+            with self._lock:
+                self._files[name] = entry
+        return entry
+
+
+BUNDLE = _Bundle()
+
+
+def _source(request: Request) -> str:
+    kind = request.query_params.get("source") or DEFAULT_SOURCE
+    if kind not in neuroglancer.SOURCE_KINDS:
+        raise BadRequest(f"source={kind!r}: choose one of {', '.join(neuroglancer.SOURCE_KINDS)}")
+    return kind
+
+
+def _time(request: Request, n_times: int) -> int:
+    raw = request.query_params.get("t") or "0"
+    if not raw.isdigit():
+        raise BadRequest(f"t={raw!r} is not a non-negative integer")
+    t = int(raw)
+    if t >= n_times:
+        raise NotFound(f"time point {t} does not exist (0..{n_times - 1})")
+    return t
+
+
+async def _state(request: Request) -> tuple[str, dict, str]:
+    svc = request.app.state.service
+    kind = _source(request)
+    ds = await svc.dataset(request.path_params["id"])
+    spec = ds.spec
+    t = _time(request, spec.levels[0].shape[0])
+    base = base_url(request, svc.config.public_url)
+    url = dataset_links(base, ds.record.id)[kind]
+    if kind == "precomputed":
+        try:
+            precomputed.served_dtype(spec.dtype, spec.kind)
+        except WriterError as exc:
+            raise NotFound(f"no precomputed view of this dataset: {exc}") from exc
+        if t:
+            url = f"{url}/t/{t}"
+    state = neuroglancer.viewer_state(spec, kind, url, t)
+    link = neuroglancer.state_url(state, svc.config.viewer_url or f"{base}/viewer/")
+    return kind, state, link
+
+
+async def state_api(request: Request) -> Response:
+    kind, state, link = await _state(request)
+    return json_response(request, {"source": kind, "state": state, "url": link}, max_age=0)
+
+
+async def open_viewer(request: Request) -> Response:
+    _, _, link = await _state(request)
+    return RedirectResponse(link, status_code=307, headers={"Cache-Control": "no-store"})
+
+
+async def viewer_file(request: Request) -> Response:
+    path: str = request.path_params.get("path", "")
+    name = "index.html" if path == "" or path.endswith("/") else path.rsplit("/", 1)[-1]
+    body, gzipped = BUNDLE.get(name)
+    media = _TYPES.get(Path(name).suffix, "application/octet-stream")
+    if name == "index.html":  # small and rewritten per release: always revalidate
+        return respond(request, body, media, max_age=0, compressible=True, gzipped=gzipped)
+    return respond(request, body, media, max_age=86400, compressible=gzipped is not None, gzipped=gzipped)
+
+
+async def viewer_root(request: Request) -> Response:
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"viewer/{query}", status_code=307)  # relative: right behind a path prefix too
+
+
+routes = [
+    Route("/api/datasets/{id}/neuroglancer", state_api),
+    Route("/neuroglancer/{id}", open_viewer),
+    Route("/viewer", viewer_root),
+    Route("/viewer/{path:path}", viewer_file),
+]
