@@ -13,6 +13,7 @@ from catalog.ids import dataset_id
 from catalog.record import Record
 from catalog.sidecar import SIDECAR, SidecarError, load_sidecar
 from catalog.store import Catalog
+from catalog.windows import estimate_windows
 from readers.base import ReaderError, UnsupportedSource, Volume
 from readers.registry import claimants, open_volume, plugins
 
@@ -82,8 +83,11 @@ def _free_id(catalog: Catalog, source: str) -> str:
 
 
 def _channels(volume: Volume, override: list[dict] | None) -> list[dict]:
-    out = [{"name": c.name, "color": c.color, "window": list(c.window) if c.window else None}
-           for c in volume.channels]
+    estimated = estimate_windows(volume) if any(c.window is None for c in volume.channels) else []
+    out = []
+    for i, c in enumerate(volume.channels):
+        window = c.window or (estimated[i] if i < len(estimated) else None)
+        out.append({"name": c.name, "color": c.color, "window": list(window) if window else None})
     for ch, extra in zip(out, override or [], strict=False):
         ch.update(extra)
     return out

@@ -113,3 +113,13 @@ def test_cli_add_info_scan(tmp_path):
     assert cli("info", "nob-ody-her").returncode == 1
     bad = cli("add", str(root / "missing.tif"))
     assert bad.returncode != 0
+
+
+def test_channels_without_a_window_get_one_from_a_sample(server, generated):
+    g = generated["slices"]
+    record = httpx.get(f"{server.url}/api/datasets/{g.dataset_id}").json()
+    start, end = record["channels"][0]["window"]
+    assert g.data.min() <= start < end <= g.data.max()
+    omero = httpx.get(f"{server.url}/zarr/{g.dataset_id}.ome.zarr/.zattrs").json()["omero"]["channels"][0]
+    assert (omero["window"]["start"], omero["window"]["end"]) == (start, end)
+    assert (omero["window"]["min"], omero["window"]["max"]) == (0, 65535)
