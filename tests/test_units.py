@@ -163,3 +163,52 @@ def test_leased_handle_survives_eviction_until_released():
     assert closed == ["ha"]
     pool.discard("b")
     assert closed == ["ha", "hb"]
+
+
+class _CountingLevel:
+    """An in-memory native level that counts source reads."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        from readers.base import Level
+
+        self.data, self.reads = data, 0
+        outer = self
+
+        class _L(Level):
+            shape = data.shape
+            dtype = data.dtype
+            voxel_size = (1.0, 1.0, 1.0)
+            read_chunks = (1, data.shape[3], data.shape[4])
+
+            def read(self, t, c, z, y, x):
+                outer.reads += 1
+                return outer.data[t, c, z, y, x].copy()
+
+        self.level = _L()
+
+
+def test_coarser_levels_never_reread_level0_even_after_eviction():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from readers.base import Channel, Volume
+    from transformer.pyramid import Pyramid
+
+    data = np.random.default_rng(0).integers(0, 4000, (1, 1, 150, 200, 170), dtype=np.uint16)
+    counting = _CountingLevel(data)
+    leaves = ThreadPoolExecutor(2)
+    cache = ComputeCache(1 << 30)
+    pyr = Pyramid("k", Volume([counting.level], [Channel("c")], "mem"), cache, leaves=leaves)
+    grid0 = pyr.levels[0].spec.grid
+    for idx in np.ndindex(*grid0):
+        pyr.chunk(0, idx)
+    leaves.shutdown(wait=True)  # the background reductions have landed
+    reads = counting.reads
+    cache.drop_where(lambda key: key[1] == 0)  # level-0 blocks gone, as under memory pressure
+    pyr.leaves = None
+    expected = reference_mean(data[0, 0], pyr.levels[1].factors)
+    got = pyr.region(1, 0, 0, *(slice(0, n) for n in pyr.levels[1].spec.shape[2:]))
+    np.testing.assert_array_equal(got, expected)
+    assert counting.reads == reads
+    for level in range(2, len(pyr.levels)):
+        pyr.region(level, 0, 0, *(slice(0, n) for n in pyr.levels[level].spec.shape[2:]))
+    assert counting.reads == reads

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
+from concurrent.futures import Executor
 from pathlib import Path
 
 import numpy as np
@@ -23,20 +25,33 @@ class Dataset:
         self.pyramid = pyramid
         # the version in every cache key and ETag: a re-registered dataset never serves stale bytes
         self.version = f"{record.id}@{record.added}"
+        self.checked = time.monotonic()  # when the catalog last confirmed this record
         self.spec = pyramid.image_spec(record.title)
 
 
 class DatasetRegistry:
     """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that."""
 
-    def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64):
+    def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64,
+                 leaves: Executor | None = None):
         self.catalog = catalog
         self.blocks = blocks
+        self.leaves = leaves
         self.chunk = chunk
         self.max_open = max_open
         self._open: OrderedDict[str, Dataset] = OrderedDict()
         self._lock = threading.Lock()
         self._gates: dict[str, threading.Lock] = {}
+
+    #: how long an open dataset is served before its catalog record is looked at again
+    RECHECK_SECONDS = 5.0
+
+    def peek(self, dataset_id: str) -> Dataset | None:
+        """The open dataset if its record was confirmed within RECHECK_SECONDS (no I/O: safe on the loop)."""
+        ds = self._open.get(dataset_id)
+        if ds is not None and time.monotonic() - ds.checked < self.RECHECK_SECONDS:
+            return ds
+        return None
 
     def record(self, dataset_id: str) -> Record:
         record = self.catalog.get(dataset_id)
@@ -51,6 +66,7 @@ class DatasetRegistry:
             ds = self._open.get(dataset_id)
             if ds is not None and ds.record.added == record.added:
                 self._open.move_to_end(dataset_id)
+                ds.checked = time.monotonic()
                 return ds
             gate = self._gates.setdefault(dataset_id, threading.Lock())
         with gate:
@@ -59,7 +75,8 @@ class DatasetRegistry:
                 if ds is not None and ds.record.added == record.added:
                     return ds
             volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
-            ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk))
+            ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk,
+                                              leaves=self.leaves))
             with self._lock:
                 old = self._open.pop(dataset_id, None)
                 self._open[dataset_id] = ds

@@ -37,9 +37,12 @@ def respond(
     headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
     if compressible:
         headers["Vary"] = "Accept-Encoding"
+    gzip_it = compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
+    if gzip_it:  # a different representation needs its own validator
+        headers["ETag"] = etag = etag[:-1] + '-gz"'
     if _matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
-    if compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", ""):
+    if gzip_it:
         body = gzipped if gzipped is not None else gzip.compress(body, compresslevel=5)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=headers)

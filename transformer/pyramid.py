@@ -8,6 +8,8 @@ chunk re-reads nothing whose finer blocks are cached.
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import product
 
@@ -54,10 +56,14 @@ class Pyramid:
         blocks: ComputeCache,
         chunk: tuple[int, int, int] = DEFAULT_CHUNK,
         top: int = 64,
+        leaves: Executor | None = None,
+        leaf_split: int = os.cpu_count() or 2,
     ) -> None:
         self.key = key
         self.volume = volume
         self.blocks = blocks
+        self.leaves = leaves
+        self.leaf_split = leaf_split
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
         self.levels = self._plan(chunk, top)
@@ -114,18 +120,50 @@ class Pyramid:
     def chunk(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         """The decoded (z, y, x) block of chunk ``index`` (t, c, zi, yi, xi), clipped at the edges."""
         key = (self.key, level, *index)
-        return self.blocks.get_or_compute(key, lambda: self._compute(level, index), lambda a: a.nbytes)
+        computed = []
+
+        def compute() -> np.ndarray:
+            block = self._compute(level, index)
+            computed.append(block)
+            return block
+
+        block = self.blocks.get_or_compute(key, compute, lambda a: a.nbytes)
+        if computed and self.leaves is not None and self._reduces_by_parts(level + 1):
+            # Reduce this block for the next level now, in the background: 1/8 of its size, so the
+            # next level never needs this block again, even after the cache has dropped it.
+            self.leaves.submit(self._partial, level + 1, index, block)
+        return block
+
+    def _reduces_by_parts(self, level: int) -> bool:
+        """Whether ``level`` is computed and every finer chunk maps onto whole output voxels."""
+        if level >= len(self.levels) or self.levels[level].native is not None:
+            return False
+        finer = self.levels[level - 1].spec
+        return all(c % f == 0 or g == 1 for c, f, g in
+                   zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:], strict=True))
+
+    def _partial(self, level: int, finer_index: tuple[int, ...], block: np.ndarray | None = None) -> np.ndarray:
+        """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``)."""
+        key = (self.key, "part", level, *finer_index)
+
+        def reduce() -> np.ndarray:
+            finer = block if block is not None else self.chunk(level - 1, finer_index)
+            return self.reduce(finer, self.levels[level].factors)
+
+        return self.blocks.get_or_compute(key, reduce, lambda a: a.nbytes)
 
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]
         t, c, z, y, x = plan.spec.chunk_region(index)
         if plan.native is not None:
             try:
-                return plan.native.read(t.start, c.start, z, y, x)
+                return self._read_native(plan.native, t.start, c.start, z, y, x)
             except (ReaderError, OutsideVolume):
                 raise
             except Exception as exc:  # a codec or library failing on damaged bytes
                 raise SourceError(f"reading the source failed: {exc.__class__.__name__}: {exc}") from exc
+        if self._reduces_by_parts(level):
+            return self._assemble_parts(level, index)
         fz, fy, fx = plan.factors
         finer = self.levels[level - 1].spec.shape
         src = (
@@ -134,6 +172,42 @@ class Pyramid:
             slice(x.start * fx, min(x.stop * fx, finer[4])),
         )
         return self.reduce(self.region(level - 1, t.start, c.start, *src), plan.factors)
+
+    def _assemble_parts(self, level: int, index: tuple[int, ...]) -> np.ndarray:
+        """A computed chunk from the reduced parts of the finer chunks it covers."""
+        spec, finer = self.levels[level].spec, self.levels[level - 1].spec
+        factors = self.levels[level].factors
+        t, c, *region = spec.chunk_region(index)
+        out = np.empty(tuple(s.stop - s.start for s in region), self.dtype)
+        ranges = []
+        for s, f, fc in zip(region, factors, finer.chunks[2:], strict=True):
+            ranges.append(range(s.start * f // fc, (s.stop * f - 1) // fc + 1))
+        for j in product(*ranges):
+            finer_index = (t.start, c.start, *j)
+            if any(i >= g for i, g in zip(j, finer.grid[2:], strict=True)):
+                continue
+            part = self._partial(level, finer_index)
+            origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
+            src, dst = [], []
+            for s, o, n in zip(region, origin, part.shape, strict=True):
+                a, b = max(s.start, o), min(s.stop, o + n)
+                src.append(slice(a - o, b - o))
+                dst.append(slice(a - s.start, b - s.start))
+            out[tuple(dst)] = part[tuple(src)]
+        return out
+
+    def _read_native(self, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        """Read from the source; slabs of slice-based sources (one file per z) decode in parallel.
+
+        Leaf reads never wait on other pool work, so sharing one pool among requests cannot deadlock.
+        """
+        depth = z.stop - z.start
+        if self.leaves is None or native.read_chunks[0] != 1 or depth < 2 * self.leaf_split:
+            return native.read(t, c, z, y, x)
+        step = -(-depth // self.leaf_split)
+        starts = range(z.start, z.stop, step)
+        slabs = [self.leaves.submit(native.read, t, c, slice(a, min(a + step, z.stop)), y, x) for a in starts]
+        return np.concatenate([f.result() for f in slabs])
 
     def region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         """Any (z, y, x) region of one level, assembled from cached chunks."""

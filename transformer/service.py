@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections import Counter
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 from catalog.store import Catalog
 from transformer.cache import ByteLRU, ComputeCache
 from transformer.config import Config
 from transformer.datasets import Dataset, DatasetRegistry
+from transformer.http import etag_of
 from transformer.singleflight import SingleFlight
+
+
+class Encoded(NamedTuple):
+    body: bytes
+    etag: str
 
 
 class Service:
@@ -23,8 +30,11 @@ class Service:
         budget = config.cache_bytes
         self.blocks = ComputeCache(budget // 2)  # decoded blocks the pyramid reads through
         self.encoded = ByteLRU(budget - budget // 2)  # encoded chunk bytes, ready to send
-        self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets)
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
+        # source reads split across cores (decoders release the GIL); never waits on other work
+        self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
+        self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets,
+                                        leaves=self.leaves)
         self.flights = SingleFlight()
         self.counters: Counter[str] = Counter()
 
@@ -33,24 +43,30 @@ class Service:
         return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args))
 
     async def dataset(self, dataset_id: str) -> Dataset:
-        return await self.run(self.datasets.get, dataset_id)
+        # an open dataset whose record was checked moments ago needs no thread hop or database read
+        return self.datasets.peek(dataset_id) or await self.run(self.datasets.get, dataset_id)
 
-    async def encoded_chunk(self, key: Hashable, produce: Callable[[], bytes]) -> bytes:
-        """Cached encoded bytes for ``key``; concurrent identical requests compute once."""
+    async def encoded_chunk(self, key: Hashable, produce: Callable[[], bytes]) -> Encoded:
+        """Cached encoded bytes (and their ETag) for ``key``; concurrent identical requests compute once."""
         cached = self.encoded.get(key)
         if cached is not None:
             self.counters["chunk_cache_hits"] += 1
             return cached
 
-        async def work() -> bytes:
+        def produce_tagged() -> Encoded:
+            body = produce()
+            return Encoded(body, etag_of(body))
+
+        async def work() -> Encoded:
             self.counters["chunks_computed"] += 1
-            body = await self.run(produce)
-            self.encoded.put(key, body, len(body))
-            return body
+            encoded = await self.run(produce_tagged)
+            self.encoded.put(key, encoded, len(encoded.body))
+            return encoded
 
         return await self.flights.run(key, work)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.leaves.shutdown(wait=False, cancel_futures=True)
         self.datasets.close()
         self.catalog.close()

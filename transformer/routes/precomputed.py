@@ -58,11 +58,11 @@ async def precomputed_key(request: Request) -> Response:
         return precomputed.encode(np.stack(blocks), spec, encoding)
 
     key = ("precomputed", ds.version, encoding, t, chunk.level, zi, yi, xi)
-    body = await svc.encoded_chunk(key, produce)
+    raw = await svc.encoded_chunk(key, produce)
     if encoding == "raw" and "gzip" in request.headers.get("accept-encoding", ""):
-        gz = await svc.encoded_chunk((*key, "gzip"), lambda: gzip.compress(body, compresslevel=3))
-        return respond(request, body, compressible=True, gzipped=gz)
-    return respond(request, body, compressible=encoding == "raw")
+        gz = await svc.encoded_chunk((*key, "gzip"), lambda: gzip.compress(raw.body, compresslevel=3))
+        return respond(request, raw.body, etag=raw.etag, compressible=True, gzipped=gz.body)
+    return respond(request, raw.body, etag=raw.etag, compressible=encoding == "raw")
 
 
 async def no_view(request: Request) -> Response:

@@ -41,8 +41,8 @@ async def zarr_key(request: Request) -> Response:
         block = ds.pyramid.chunk(key.level, index)
         return zarr_v2.encode_chunk(block, level, comp)
 
-    body = await svc.encoded_chunk(("zarr2", ds.version, comp.name, key.level, index), produce)
-    return respond(request, body)
+    chunk = await svc.encoded_chunk(("zarr2", ds.version, comp.name, key.level, index), produce)
+    return respond(request, chunk.body, etag=chunk.etag)
 
 
 routes = [Route("/zarr/{name}/{key:path}", zarr_key)]

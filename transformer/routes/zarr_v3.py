@@ -35,8 +35,8 @@ async def zarr3_key(request: Request) -> Response:
     def produce() -> bytes:
         return zarr_v3.encode_chunk(ds.pyramid.chunk(key.level, key.index), level, comp)
 
-    body = await svc.encoded_chunk(("zarr3", ds.version, comp.name, key.level, key.index), produce)
-    return respond(request, body)
+    chunk = await svc.encoded_chunk(("zarr3", ds.version, comp.name, key.level, key.index), produce)
+    return respond(request, chunk.body, etag=chunk.etag)
 
 
 routes = [Route("/zarr3/{name}/{key:path}", zarr3_key)]
