@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numcodecs
@@ -27,8 +28,9 @@ class Compressor:
         return bytes(self.codec.encode(raw))
 
 
-def compressor(name: str, itemsize: int = 1) -> Compressor:
-    """A compressor by its service name; blosc shuffles by the item size of the data."""
+@functools.cache
+def compressor(name: str) -> Compressor:
+    """A compressor by its service name (one shared, stateless instance per name)."""
     if name == "blosc-zstd":
         return Compressor(name, numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE))
     if name == "blosc-lz4":
