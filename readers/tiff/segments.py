@@ -35,6 +35,13 @@ class PageRegion:
             math.ceil(width / seg[2]),
         )
         self._seg = seg
+        # Uncompressed strips are often whole planes (one strip per page): read just the rows a region
+        # needs instead of the whole strip, which for a 2048^2 plane is 32x less for a 64-row region.
+        self.raw_rows = (
+            not keyframe.is_tiled and keyframe.compression == 1 and keyframe.predictor == 1
+            and keyframe.fillorder == 1 and keyframe.bitspersample in (8, 16, 32, 64)
+            and not keyframe.is_subsampled and keyframe.dtype is not None
+        )
         expected = planes * self.grid[0] * self.grid[1] * self.grid[2]
         if len(page.dataoffsets) != expected:
             raise SourceError(
@@ -43,6 +50,8 @@ class PageRegion:
 
     def read(self, sample: int, d: slice, y: slice, x: slice) -> np.ndarray:
         """The (depth, y, x) region of one sample (channel) of this page."""
+        if self.raw_rows:
+            return self._read_raw_rows(sample, d, y, x)
         kf = self.keyframe
         planes, _, _, _, contig = self.shaped
         plane, comp = (sample, 0) if planes > 1 else (0, sample)
@@ -78,6 +87,42 @@ class PageRegion:
                 raise SourceError(f"page {self.page.index}: segment {index} decoded to nothing")
             block = block.reshape(block.shape[-4:])[..., comp]  # (depth, length, width)
             _paste(out, block, (d0, y0, x0), (d.start, y.start, x.start))
+        return out
+
+
+    def _read_raw_rows(self, sample: int, d: slice, y: slice, x: slice) -> np.ndarray:
+        planes, _, length, width, contig = self.shaped
+        plane, comp = (sample, 0) if planes > 1 else (0, sample)
+        dtype = np.dtype(self.keyframe.dtype).newbyteorder(self.page.parent.byteorder)
+        rowbytes = width * contig * dtype.itemsize
+        rows_per_strip = self._seg[1]
+        nd, ny, nx = self.grid
+        out = np.zeros((d.stop - d.start, y.stop - y.start, x.stop - x.start), dtype=dtype.newbyteorder("="))
+        fh = self.page.parent.filehandle
+        for di in range(d.start, d.stop):
+            row = y.start
+            while row < y.stop:
+                strip = row // rows_per_strip
+                end = min(y.stop, (strip + 1) * rows_per_strip, length)
+                index = ((plane * nd + di) * ny + strip) * nx
+                size = (end - row) * rowbytes
+                start = (row - strip * rows_per_strip) * rowbytes
+                if self.page.databytecounts[index] == 0:  # sparse TIFF: absent strip = zeros
+                    row = end
+                    continue
+                if start + size > self.page.databytecounts[index]:
+                    raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
+                try:
+                    with self.lock:
+                        fh.seek(self.page.dataoffsets[index] + start)
+                        buf = fh.read(size)
+                except (OSError, ValueError) as exc:
+                    raise SourceError(f"reading page {self.page.index} failed: {exc}") from exc
+                if len(buf) != size:
+                    raise SourceError(f"page {self.page.index}: strip {index} is truncated")
+                rows = np.frombuffer(buf, dtype).reshape(end - row, width, contig)
+                out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
+                row = end
         return out
 
 
