@@ -10,9 +10,11 @@ from readers.registry import open_volume
 
 def test_region_of_a_whole_plane_strip_reads_only_its_rows(tmp_path, monkeypatch):
     data = np.arange(3 * 1024 * 512, dtype=np.uint16).reshape(3, 1024, 512)
-    path = tmp_path / "raw.tif"
-    tifffile.imwrite(path, data, metadata={"axes": "ZYX"}, byteorder=">", rowsperstrip=1024)  # a strip per page
-    with tifffile.TiffFile(path) as tif:
+    path = tmp_path / "slices"
+    path.mkdir()
+    for z, plane in enumerate(data):  # big-endian, one strip per plane, as many scanners write them
+        tifffile.imwrite(path / f"z{z}.tif", plane, byteorder=">", rowsperstrip=1024)
+    with tifffile.TiffFile(path / "z0.tif") as tif:
         assert len(tif.pages.first.dataoffsets) == 1
     _, vol = open_volume(path)
     with vol:
