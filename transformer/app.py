@@ -13,6 +13,7 @@ from starlette.responses import Response
 from catalog.store import Catalog
 from transformer.config import Config
 from transformer.errors import BadRequest, NotFound
+from transformer.fastpath import FastChunks
 from transformer.http import error_response
 from transformer.middleware import CORS
 from transformer.routes import catalog_api, health, home, neuroglancer, precomputed, zarr_v2, zarr_v3
@@ -51,4 +52,4 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
         lifespan=lifespan,
     )
     app.state.service = service
-    return CORS(app)
+    return CORS(FastChunks(app, service.responses, service.datasets))

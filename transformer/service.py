@@ -14,6 +14,7 @@ from catalog.store import Catalog
 from transformer.cache import ByteLRU, ComputeCache
 from transformer.config import Config
 from transformer.datasets import Dataset, DatasetRegistry
+from transformer.fastpath import CachedResponse, cache_key
 from transformer.http import etag_of
 from transformer.singleflight import SingleFlight
 
@@ -29,7 +30,9 @@ class Service:
         self.catalog = catalog or Catalog(config.catalog)
         budget = config.cache_bytes
         self.blocks = ComputeCache(budget // 2)  # decoded blocks the pyramid reads through
-        self.encoded = ByteLRU(budget - budget // 2)  # encoded chunk bytes, ready to send
+        self.encoded = ByteLRU(budget // 4)  # encoded chunk bytes, ready to send
+        # final chunk responses for the warm path (bodies shared with ``encoded`` while both hold them)
+        self.responses = ByteLRU(budget - budget // 2 - budget // 4)
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
         # source reads split across cores (decoders release the GIL); never waits on other work
         self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
@@ -64,6 +67,14 @@ class Service:
             return encoded
 
         return await self.flights.run(key, work)
+
+    def remember(self, request, version: str, response) -> None:
+        """Keep a 200 chunk response for the warm path (transformer.fastpath)."""
+        if response.status_code != 200:
+            return
+        key = cache_key(request.url.path, request.headers.get("accept-encoding", ""))
+        entry = CachedResponse(version, response.headers["etag"], response.raw_headers, response.body)
+        self.responses.put(key, entry, len(response.body) + 512)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

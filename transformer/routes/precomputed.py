@@ -61,8 +61,11 @@ async def precomputed_key(request: Request) -> Response:
     raw = await svc.encoded_chunk(key, produce)
     if encoding == "raw" and "gzip" in request.headers.get("accept-encoding", ""):
         gz = await svc.encoded_chunk((*key, "gzip"), lambda: gzip.compress(raw.body, compresslevel=3))
-        return respond(request, raw.body, etag=raw.etag, compressible=True, gzipped=gz.body)
-    return respond(request, raw.body, etag=raw.etag, compressible=encoding == "raw")
+        response = respond(request, raw.body, etag=raw.etag, compressible=True, gzipped=gz.body)
+    else:
+        response = respond(request, raw.body, etag=raw.etag, compressible=encoding == "raw")
+    svc.remember(request, ds.version, response)
+    return response
 
 
 async def no_view(request: Request) -> Response:

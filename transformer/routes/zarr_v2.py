@@ -42,7 +42,9 @@ async def zarr_key(request: Request) -> Response:
         return zarr_v2.encode_chunk(block, level, comp)
 
     chunk = await svc.encoded_chunk(("zarr2", ds.version, comp.name, key.level, index), produce)
-    return respond(request, chunk.body, etag=chunk.etag)
+    response = respond(request, chunk.body, etag=chunk.etag)
+    svc.remember(request, ds.version, response)
+    return response
 
 
 routes = [Route("/zarr/{name}/{key:path}", zarr_key)]

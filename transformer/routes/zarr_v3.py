@@ -36,7 +36,9 @@ async def zarr3_key(request: Request) -> Response:
         return zarr_v3.encode_chunk(ds.pyramid.chunk(key.level, key.index), level, comp)
 
     chunk = await svc.encoded_chunk(("zarr3", ds.version, comp.name, key.level, key.index), produce)
-    return respond(request, chunk.body, etag=chunk.etag)
+    response = respond(request, chunk.body, etag=chunk.etag)
+    svc.remember(request, ds.version, response)
+    return response
 
 
 routes = [Route("/zarr3/{name}/{key:path}", zarr3_key)]
