@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import product
@@ -58,12 +59,14 @@ class Pyramid:
         top: int = 64,
         leaves: Executor | None = None,
         leaf_split: int = os.cpu_count() or 2,
+        stats: Counter | None = None,
     ) -> None:
         self.key = key
         self.volume = volume
         self.blocks = blocks
         self.leaves = leaves
         self.leaf_split = leaf_split
+        self.stats = stats if stats is not None else Counter()  # "source_reads": native chunk reads
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
         self.levels = self._plan(chunk, top)
@@ -201,6 +204,7 @@ class Pyramid:
 
         Leaf reads never wait on other pool work, so sharing one pool among requests cannot deadlock.
         """
+        self.stats["source_reads"] += 1
         depth = z.stop - z.start
         if self.leaves is None or native.read_chunks[0] != 1 or depth < 2 * self.leaf_split:
             return native.read(t, c, z, y, x)

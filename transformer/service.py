@@ -33,13 +33,13 @@ class Service:
         self.encoded = ByteLRU(budget // 4)  # encoded chunk bytes, ready to send
         # final chunk responses for the warm path (bodies shared with ``encoded`` while both hold them)
         self.responses = ByteLRU(budget - budget // 2 - budget // 4)
+        self.counters: Counter[str] = Counter()
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
         # source reads split across cores (decoders release the GIL); never waits on other work
         self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
         self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets,
-                                        leaves=self.leaves)
+                                        leaves=self.leaves, stats=self.counters)
         self.flights = SingleFlight()
-        self.counters: Counter[str] = Counter()
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (file reads, decoding, encoding) goes to the bounded pool, never the loop."""

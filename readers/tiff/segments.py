@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 
 import numpy as np
@@ -17,11 +18,12 @@ class PageRegion:
     segments are stored sample-major, then depth, row and column of the segment grid.
     """
 
-    def __init__(self, page, lock: threading.RLock) -> None:
+    def __init__(self, page, lock: threading.RLock, mapped=None) -> None:
         keyframe = page.keyframe
         self.page = page
         self.keyframe = keyframe
         self.lock = lock
+        self.mapped = mapped  # path -> mmap, for raw strips: copy just the region, no seek, no lock
         self.shaped = keyframe.shaped
         planes, depth, length, width, _ = self.shaped
         if keyframe.is_tiled:
@@ -99,6 +101,10 @@ class PageRegion:
         nd, ny, nx = self.grid
         out = np.zeros((d.stop - d.start, y.stop - y.start, x.stop - x.start), dtype=dtype.newbyteorder("="))
         fh = self.page.parent.filehandle
+        mm = self.mapped(fh.path) if self.mapped is not None else None
+        if mm is not None and os.stat(fh.path).st_size < len(mm):
+            # the file shrank under the map: touching the lost pages would kill the process (SIGBUS)
+            raise SourceError(f"page {self.page.index}: the file was truncated while being served")
         for di in range(d.start, d.stop):
             row = y.start
             while row < y.stop:
@@ -112,9 +118,19 @@ class PageRegion:
                     continue
                 if start + size > self.page.databytecounts[index]:
                     raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
+                begin = self.page.dataoffsets[index] + start
+                if mm is not None:
+                    if begin + size > len(mm):
+                        raise SourceError(f"page {self.page.index}: strip {index} is truncated")
+                    rows = np.frombuffer(mm, dtype, count=size // dtype.itemsize, offset=begin)
+                    rows = rows.reshape(end - row, width, contig)
+                    out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
+                    del rows  # drop the view of the map before it may be closed
+                    row = end
+                    continue
                 try:
                     with self.lock:
-                        fh.seek(self.page.dataoffsets[index] + start)
+                        fh.seek(begin)
                         buf = fh.read(size)
                 except (OSError, ValueError) as exc:
                     raise SourceError(f"reading page {self.page.index} failed: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import mmap
 import threading
 from pathlib import Path
 
@@ -29,8 +30,28 @@ class _Handle:
             raise UnsupportedSource(f"{path.name}: not a readable TIFF ({exc})") from exc
         self.lock = threading.RLock()
         self.regions: dict[int, PageRegion] = {}
+        self._maps: dict[str, mmap.mmap] = {}
+
+    def mapped(self, path: str) -> mmap.mmap | None:
+        """A read-only memory map of ``path`` (a file this TIFF reads), or None where mapping fails."""
+        with self.lock:
+            if path not in self._maps:
+                try:
+                    with open(path, "rb") as fh:
+                        self._maps[path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                except (OSError, ValueError):
+                    return None
+            return self._maps[path]
 
     def close(self) -> None:
+        with self.lock:
+            maps = list(self._maps.values())
+            self._maps.clear()
+        for m in maps:
+            try:
+                m.close()
+            except BufferError:  # an array still views it; the map closes when that array goes
+                pass
         self.tif.close()
 
 
@@ -59,7 +80,7 @@ class TiffLevel(Level):
         if region is None:
             with handle.lock:
                 page = handle.series[0].levels[self.index].pages[frame]
-                region = PageRegion(page, handle.lock)
+                region = PageRegion(page, handle.lock, handle.mapped)
             handle.regions[cache_key] = region
         return region
 
@@ -152,7 +173,7 @@ class SliceFolderLevel(Level):
                 page = handle.series[0].keyframe
                 if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype:
                     raise SourceError(f"slice {path.name} differs in size or type from the first slice")
-                region = PageRegion(page, handle.lock)
+                region = PageRegion(page, handle.lock, handle.mapped)
             handle.regions[0] = region
         return region
 
