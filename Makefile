@@ -1,5 +1,6 @@
 # make serve: create .venv, install, serve the demo catalog on http://127.0.0.1:8000
 # make test:  the whole suite (lint + tests)
+# make bench: the benchmark suite (docs/benchmarks.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q -e ".[test,bench]"
 	touch $(STAMP)
 
 system-deps:
@@ -25,6 +26,11 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest
+
+# the benchmark suite (not a test): writes docs/benchmarks.md; SHAPE=z,y,x to change the volume
+SHAPE ?= 256,2048,2048
+bench: $(STAMP) system-deps
+	$(BIN)/python -m bench --shape $(SHAPE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.sources import FORMATS, brain, ensure
+from bench.sources import FORMATS, brain, ensure, written
 from catalog.scan import describe
 from catalog.store import Catalog
 from tests.helpers import Server
@@ -42,7 +42,7 @@ def main() -> None:
     volume = None
     rows = []
     for fmt in args.formats.split(","):
-        if not (root / f".{fmt}-{'x'.join(map(str, shape))}.done").exists() and volume is None:
+        if not written(fmt, shape, root) and volume is None:
             volume = brain(shape)
         path = ensure(fmt, shape, root, volume)
         db = root / f"{fmt}.sqlite"

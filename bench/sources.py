@@ -43,10 +43,12 @@ def write(fmt: str, volume: np.ndarray, root: Path) -> Path:
 
         folder = root / fmt
         folder.mkdir(parents=True, exist_ok=True)
+        tile = tuple(min(256, n) for n in volume.shape[1:])
+        numres = min(6, min(tile).bit_length())  # OpenJPEG wants every reduction at least one pixel per tile
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for z, plane in enumerate(volume):
-                glymur.Jp2k(folder / f"z{z:05d}.j2k", data=plane, tilesize=(256, 256), numres=6)
+                glymur.Jp2k(folder / f"z{z:05d}.j2k", data=plane, tilesize=tile, numres=numres)
         return folder
     if fmt == "imaris":
         from readers.imaris.writer import write_ims
@@ -58,13 +60,19 @@ def write(fmt: str, volume: np.ndarray, root: Path) -> Path:
 
 
 def ensure(fmt: str, shape: tuple[int, int, int], root: Path, volume: np.ndarray | None = None) -> Path:
-    """The dataset for ``fmt`` at ``shape``, written once and reused by later runs."""
-    marker = root / f".{fmt}-{'x'.join(map(str, shape))}.done"
-    target = root / ("brain.ims" if fmt == "imaris" else fmt)
-    if marker.exists():
+    """The dataset for ``fmt`` at ``shape``, written once under ``root/{z}x{y}x{x}/`` and reused by later runs."""
+    folder = root / "x".join(map(str, shape))
+    marker = folder / f".{fmt}.done"
+    target = folder / ("brain.ims" if fmt == "imaris" else fmt)
+    if marker.exists() and target.exists():
         return target
     start = time.perf_counter()
     volume = brain(shape) if volume is None else volume
-    path = write(fmt, volume, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = write(fmt, volume, folder)
     marker.write_text(f"{time.perf_counter() - start:.1f} s")
     return path
+
+
+def written(fmt: str, shape: tuple[int, int, int], root: Path) -> bool:
+    return (root / "x".join(map(str, shape)) / f".{fmt}.done").exists()

@@ -4,7 +4,7 @@
 set -euo pipefail
 want=()
 ldconfig -p 2>/dev/null | grep -q libopenjp2 || want+=(libopenjp2-7)
-[ "${1:-}" = "--all" ] && { command -v chromium >/dev/null || want+=(chromium); command -v chromedriver >/dev/null || want+=(chromium-driver); command -v nginx >/dev/null || want+=(nginx); }
+[ "${1:-}" = "--all" ] && { command -v chromium >/dev/null || want+=(chromium); command -v chromedriver >/dev/null || want+=(chromium-driver); command -v nginx >/dev/null || want+=(nginx); command -v wrk >/dev/null || want+=(wrk); }
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${want[*]}" >&2

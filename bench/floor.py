@@ -1,0 +1,65 @@
+"""The in-process floor: what reading a chunk's region with the reader and encoding it costs, no server.
+
+Level 0 (and any native level): one ``Level.read`` of the chunk's region plus the zarr encode.
+A computed level: the region of the nearest finer *native* level, read in z-slabs one output plane
+thick, reduced with the service's own block mean, level by level, then encoded. No caches, no HTTP,
+no thread pool: the least work any server must do for that chunk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from readers.registry import open_volume
+from transformer import downsample
+from transformer.cache import ComputeCache
+from transformer.config import Config
+from transformer.pyramid import Pyramid
+from writers import zarr_v2
+from writers.codecs import compressor
+
+
+class Floor:
+    """The source opened in-process with the same reader and the same pyramid plan as the server."""
+
+    def __init__(self, path: Path, compressor_name: str = "blosc-zstd") -> None:
+        _, self.volume = open_volume(path)
+        self.pyramid = Pyramid("floor", self.volume, ComputeCache(0), Config().chunk)
+        self.comp = compressor(compressor_name)
+
+    def close(self) -> None:
+        self.volume.close()
+
+    def __enter__(self) -> Floor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def chunk_seconds(self, level: int, index: tuple[int, ...]) -> float:
+        start = time.perf_counter()
+        block = self.block(level, index)
+        zarr_v2.encode_chunk(block, self.pyramid.levels[level].spec, self.comp)
+        return time.perf_counter() - start
+
+    def block(self, level: int, index: tuple[int, ...]) -> np.ndarray:
+        levels = self.pyramid.levels
+        t, c, z, y, x = levels[level].spec.chunk_region(index)
+        native = max(i for i in range(level + 1) if levels[i].native is not None)
+        if native == level:
+            return levels[level].native.read(t.start, c.start, z, y, x)
+        steps = [levels[i].factors for i in range(native + 1, level + 1)]
+        fz, fy, fx = (math.prod(f[a] for f in steps) for a in range(3))
+        nz, ny, nx = levels[native].spec.shape[2:]
+        ys, xs = slice(y.start * fy, min(y.stop * fy, ny)), slice(x.start * fx, min(x.stop * fx, nx))
+        planes = []
+        for zo in range(z.start, z.stop):
+            slab = levels[native].native.read(t.start, c.start, slice(zo * fz, min((zo + 1) * fz, nz)), ys, xs)
+            for f in steps:
+                slab = downsample.mean(slab, f)
+            planes.append(slab)
+        return np.concatenate(planes, axis=0)
