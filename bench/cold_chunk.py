@@ -62,8 +62,9 @@ def main() -> None:
                                                       for k in ("shape", "chunks")), strict=True)]
                 mid = [g // 2 for g in grid0]
                 first = timed_get(client, f"{base}/0/0/0/{mid[2]}/{mid[3]}/{mid[4]}")
-                others = [timed_get(client, f"{base}/0/0/0/{mid[2]}/{mid[3] + i}/{mid[4] - 1}")
-                          for i in range(-2, 3)]
+                near = sorted({(min(max(mid[3] + i, 0), grid0[3] - 1), max(mid[4] - 1, 0)) for i in range(-2, 3)}
+                              - {(mid[3], mid[4])})  # neighbours, clamped to the grid of a small volume
+                others = [timed_get(client, f"{base}/0/0/0/{mid[2]}/{y}/{x}") for y, x in near] or [first]
                 coarse = timed_get(client, f"{base}/{top}/0/0/0/0/0")
                 native = record.native_levels
                 rows.append((fmt, native, top + 1, first * 1e3, statistics.median(others) * 1e3, coarse))

@@ -9,6 +9,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -130,12 +131,50 @@ def code_version() -> str:
     return head + ("-dirty" if dirty else "")
 
 
-def peak_rss(pid: int) -> int:
-    """VmHWM (peak resident set) of a live process, in bytes."""
+def proc_status(pid: int) -> dict[str, int]:
+    """The kB fields of /proc/PID/status, in bytes (VmHWM, VmRSS, RssAnon, RssFile, ...)."""
+    out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            out[name] = int(parts[0]) * 1024
+    return out
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM (peak resident set, file-backed mapped pages included) of a live process, in bytes."""
+    return proc_status(pid).get("VmHWM", 0)
+
+
+@dataclass
+class Peak:
+    hwm: int  # VmHWM: peak resident set, including file pages the process maps (e.g. memory-mapped TIFFs)
+    anon: int  # highest RssAnon seen by sampling (heap, caches, buffers: what the budget is about)
+    budget_mb: int
+
+
+class MemoryWatch:
+    """Samples a process's anonymous RSS ten times a second until ``peak()`` is called."""
+
+    def __init__(self, pid: int, budget_mb: int, interval: float = 0.1) -> None:
+        self.pid, self.budget_mb, self.interval = pid, budget_mb, interval
+        self.anon = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(OSError):
+                self.anon = max(self.anon, proc_status(self.pid).get("RssAnon", 0))
+            self._stop.wait(self.interval)
+
+    def peak(self) -> Peak:
+        self._stop.set()
+        self._thread.join()
+        status = proc_status(self.pid)
+        return Peak(status.get("VmHWM", 0), max(self.anon, status.get("RssAnon", 0)), self.budget_mb)
 
 
 # -- datasets and servers --------------------------------------------------------------------------
@@ -151,7 +190,7 @@ class Context:
         self.tmp = Path(self._tmp.name)
         self.tmp.chmod(0o755)  # nginx's workers (another user when run as root) serve a copy from here
         self._volume: np.ndarray | None = None
-        self.peaks: dict[str, tuple[int, int]] = {}  # label -> (peak RSS bytes, --cache-mb)
+        self.peaks: dict[str, Peak] = {}  # server label -> its memory peaks (parts 3 and 4, for part 6)
         self.extra: dict[str, object] = {}  # what one part leaves for another (e.g. part 4's copy)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.common import Context, Goal, Part, ZarrView, disk_bytes, fetch_all, get_status, peak_rss, serve, table
+from bench.common import Context, Goal, MemoryWatch, Part, ZarrView, disk_bytes, fetch_all, get_status, serve, table
 from catalog.scan import describe
 from catalog.store import Catalog
 
@@ -62,6 +62,7 @@ def first_view(ctx: Context, fmt: str) -> dict:
     Catalog(db).close()
     path = ctx.source(fmt)
     with serve(db, "--cache-mb", str(ctx.settings.memory_cache_mb)) as srv:
+        watch = MemoryWatch(srv.proc.pid, ctx.settings.memory_cache_mb)
         start = time.perf_counter()
         catalog = Catalog(db)
         record = describe(path, path if path.is_dir() else path.parent, catalog)
@@ -82,7 +83,7 @@ def first_view(ctx: Context, fmt: str) -> dict:
         except TimeoutError:
             finished = False
         total = time.perf_counter() - start
-        ctx.peaks[f"4. first view, {fmt}"] = (peak_rss(srv.proc.pid), ctx.settings.memory_cache_mb)
+        ctx.peaks[f"4. first view, {fmt}"] = watch.peak()
     if (finished and got.statuses != {200: len(chunks)}) or 500 in statuses:
         raise RuntimeError(f"first view of {fmt}: statuses {got.statuses} {statuses}")
     return {"register": registered, "metadata": metadata, "chunks": len(chunks), "finished": finished,

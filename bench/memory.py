@@ -7,7 +7,7 @@ set of each server process just before stopping it; run alone, this part runs th
 from __future__ import annotations
 
 from bench import first_view, throughput
-from bench.common import Context, Goal, Part, table
+from bench.common import Context, Goal, MiB, Part, table
 
 ALLOWANCE_MB = 300
 
@@ -21,15 +21,22 @@ def run(ctx: Context) -> Part:
     if not ctx.peaks:
         part.skipped = "parts 3 and 4 did not run a server"
         return part
-    rows, worst = [], 0.0
-    for label, (peak, budget) in ctx.peaks.items():
-        limit = budget + ALLOWANCE_MB
-        mb = peak / (1 << 20)
-        worst = max(worst, mb / limit)
-        rows.append((label, budget, mb, limit, mb / limit, "yes" if mb <= limit else "NO"))
-    part.tables.append(table(["server", "--cache-mb", "peak RSS MB", "limit MB", "÷ limit", "within"], rows))
-    part.notes.append("Peak RSS is the kernel's VmHWM of the uvicorn process (/proc/PID/status), read before it "
-                      "stops; MB here are MiB.")
-    part.goals.append(Goal(f"peak RSS ≤ --cache-mb + {ALLOWANCE_MB} MB (worst server, ÷ limit)", worst, "≤ 1.0",
-                           worst <= 1.0))
+    rows, worst, worst_hwm = [], 0.0, 0.0
+    for label, peak in ctx.peaks.items():
+        limit = peak.budget_mb + ALLOWANCE_MB
+        anon, hwm = peak.anon / MiB, peak.hwm / MiB
+        worst, worst_hwm = max(worst, anon / limit), max(worst_hwm, hwm / limit)
+        rows.append((label, peak.budget_mb, hwm, anon, limit, hwm / limit, anon / limit,
+                     "yes" if anon <= limit else "NO"))
+    part.tables.append(table(["server", "--cache-mb", "peak RSS (VmHWM) MB", "peak anonymous RSS MB", "limit MB",
+                              "VmHWM ÷ limit", "anonymous ÷ limit", "anonymous within"], rows))
+    part.notes += [
+        "VmHWM is the kernel's peak resident set of the uvicorn process (/proc/PID/status): it includes file pages "
+        "the process maps (a memory-mapped TIFF's pages count while mapped, though the kernel can drop them at any "
+        "time). Anonymous RSS (RssAnon: heap, caches, buffers — what --cache-mb bounds) is sampled ten times a "
+        "second. MB here are MiB.",
+        f"The goal is judged on anonymous RSS; the worst VmHWM ÷ limit is {worst_hwm:.2f}.",
+    ]
+    part.goals.append(Goal(f"peak anonymous RSS ≤ --cache-mb + {ALLOWANCE_MB} MB (worst server, ÷ limit)", worst,
+                           "≤ 1.0", worst <= 1.0))
     return part

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.common import Context, Goal, Part, ZarrView, fetch_all, metrics, peak_rss, serve, table
+from bench.common import Context, Goal, MemoryWatch, Part, ZarrView, fetch_all, metrics, serve, table
 from bench.loadgen import Load, missing_tools, nginx, wrk
 from bench.pyramid_cost import budget_mb
 
@@ -73,6 +73,7 @@ def run(ctx: Context) -> Part:
         root, sizes = download_copy(ctx, ZarrView(srv.url, record.id), fmt)
     ours: list[Load] = []
     with serve(db, "--cache-mb", str(cache_mb)) as srv:
+        watch = MemoryWatch(srv.proc.pid, cache_mb)
         view = ZarrView(srv.url, record.id)
         keys = url_set(view, sizes, cache_mb * (1 << 20) // 2 // 2, ctx.settings.seed)
         fetch_all(view.root, keys, 4)  # warm: every key now sits in the encoded-chunk cache
@@ -80,7 +81,7 @@ def run(ctx: Context) -> Part:
         for c in ctx.settings.concurrency:
             ours.append(wrk(srv.url, [f"{view.path}/{k}" for k in keys], c, ctx.settings.duration, ctx.tmp))
         after = metrics(srv.url)
-        ctx.peaks["3. warm throughput"] = (peak_rss(srv.proc.pid), cache_mb)
+        ctx.peaks["3. warm throughput"] = watch.peak()
     computed = after.get("transformer_chunks_computed_total", 0) - before.get("transformer_chunks_computed_total", 0)
     theirs: list[Load] = []
     with nginx(root, ctx.tmp / "nginx") as url:
