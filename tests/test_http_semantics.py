@@ -180,3 +180,17 @@ def test_corrupt_source_is_5xx_and_others_keep_serving(tmp_path, generated, dama
         assert httpx.get(srv.url + "/healthz").json()["status"] == "ok"
     finally:
         srv.stop()
+
+
+def test_errors_keep_the_connection_alive(server, generated):
+    """A 404 or 400 must not close a kept-alive connection (clients would see resets)."""
+    with httpx.Client() as client:
+        ok = client.get(zurl(server, generated) + "/.zattrs")
+        client.get(zurl(server, generated) + "/zarr.json")  # 404
+        client.get(zurl(server, generated) + "/0/0/0/x/0/0")  # 400
+        again = client.get(zurl(server, generated) + "/.zattrs")
+        assert ok.status_code == again.status_code == 200
+        pool = client._transport._pool
+        assert len(pool.connections) == 1  # the same connection served all four
+    log = open(server.log.name).read()
+    assert "Exception in ASGI application" not in log

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from catalog.store import Catalog
 from transformer.config import Config
-from transformer.errors import BadRequest, NotFound
+from transformer.errors import TABLE, BadRequest, NotFound
 from transformer.fastpath import FastChunks
 from transformer.http import error_response
 from transformer.middleware import CORS
@@ -48,7 +48,10 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
     app = Starlette(
         routes=[*catalog_api.routes, *zarr_v2.routes, *zarr_v3.routes, *precomputed.routes, *neuroglancer.routes,
                 *health.routes, *home.routes],
-        exception_handlers={Exception: _on_error, HTTPException: _on_http_error},
+        # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
+        # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
+        exception_handlers={**{cls: _on_error for cls, _, _ in TABLE}, HTTPException: _on_http_error,
+                            Exception: _on_error},
         lifespan=lifespan,
     )
     app.state.service = service
