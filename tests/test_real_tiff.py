@@ -98,6 +98,9 @@ def test_ome_plane_pointing_past_the_file_is_refused_not_zeros():
 
 def test_region_read_touches_only_needed_tiles(monkeypatch):
     """A 10x10 region of a 256-px tiled COG decodes one tile, not 121."""
+    from readers.tiff.segments import DECODED
+
+    DECODED.clear()
     decoded = []
     _, vol = open_volume(TIFF / "cog.tif")
     with vol:
@@ -113,7 +116,11 @@ def test_region_read_touches_only_needed_tiles(monkeypatch):
 
         monkeypatch.setattr(type(keyframe), "decode", property(lambda self: counting), raising=False)
         vol.levels[0].read(0, 0, slice(0, 1), slice(300, 310), slice(300, 310))
-    assert decoded == [12]  # tile row 1, column 1 of an 11x11 grid
+        assert decoded == [12]  # tile row 1, column 1 of an 11x11 grid
+        # a neighbouring region in the same tile: served from the decoded-tile cache, no new decode
+        got = vol.levels[0].read(0, 0, slice(0, 1), slice(400, 500), slice(260, 300))
+        assert decoded == [12]
+    np.testing.assert_array_equal(got[0], tifffile.imread(TIFF / "cog.tif")[400:500, 260:300])
 
 
 def test_home_page_lists_datasets(real_server):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from readers.arraycache import ArrayLRU
 from readers.base import SourceError
 from readers.handles import POOL
-from readers.jpeg2000.cache import ArrayLRU
 from readers.jpeg2000.errors import source_error
 from readers.jpeg2000.header import SliceHeader
 

@@ -8,7 +8,11 @@ import threading
 
 import numpy as np
 
+from readers.arraycache import ArrayLRU
 from readers.base import SourceError
+
+#: decoded tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks, so decode it once, not sixteen times
+DECODED = ArrayLRU(int(os.environ.get("TRANSFORMER_TILE_CACHE_MB", "256")) * 1024 * 1024)
 
 
 class PageRegion:
@@ -66,14 +70,24 @@ class PageRegion:
             ((plane * nd + i) * ny + j) * nx + k for i in gd for j in gy for k in gx
         ]
         out = np.zeros((d.stop - d.start, y.stop - y.start, x.stop - x.start), dtype=kf.dtype)
-        offsets = [self.page.dataoffsets[i] for i in indices]
-        counts = [self.page.databytecounts[i] for i in indices]
+        fh = self.page.parent.filehandle
+        keys = {i: (fh.path, self.page.dataoffsets[i], self.page.databytecounts[i]) for i in indices}
+        missing = []
+        for index in indices:
+            block = DECODED.get(keys[index])
+            if block is None:
+                missing.append(index)
+            else:
+                _paste(out, block[..., comp], self._origin(index), (d.start, y.start, x.start))
+        if not missing:
+            return out
+        offsets = [self.page.dataoffsets[i] for i in missing]
+        counts = [self.page.databytecounts[i] for i in missing]
         decode = kf.decode
         jpegtables = getattr(kf, "jpegtables", None)
-        fh = self.page.parent.filehandle
         try:
             with self.lock:
-                raw = list(fh.read_segments(offsets, counts, indices, lock=self.lock, sort=True))
+                raw = list(fh.read_segments(offsets, counts, missing, lock=self.lock, sort=True))
         except (OSError, ValueError) as exc:
             raise SourceError(f"reading page {self.page.index} failed: {exc}") from exc
         for data, index in raw:
@@ -87,10 +101,20 @@ class PageRegion:
                 if self.page.databytecounts[index] == 0:
                     continue  # sparse TIFF: an absent segment means fill value 0
                 raise SourceError(f"page {self.page.index}: segment {index} decoded to nothing")
-            block = block.reshape(block.shape[-4:])[..., comp]  # (depth, length, width)
-            _paste(out, block, (d0, y0, x0), (d.start, y.start, x.start))
+            block = block.reshape(block.shape[-4:])  # (depth, length, width, contig samples)
+            DECODED.put(keys[index], block)
+            _paste(out, block[..., comp], (d0, y0, x0), (d.start, y.start, x.start))
         return out
 
+
+    def _origin(self, index: int) -> tuple[int, int, int]:
+        """(depth, row, column) of the first voxel of segment ``index``."""
+        nd, ny, nx = self.grid
+        rest, k = divmod(index, nx)
+        rest, j = divmod(rest, ny)
+        i = rest % nd
+        sd, sy, sx = self._seg
+        return (i * sd if self.keyframe.is_tiled else i, j * sy, k * sx)
 
     def _read_raw_rows(self, sample: int, d: slice, y: slice, x: slice) -> np.ndarray:
         planes, _, length, width, contig = self.shaped

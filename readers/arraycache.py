@@ -1,8 +1,8 @@
-"""A small byte-bounded LRU of decoded arrays.
+"""A small byte-bounded LRU of decoded arrays, shared by the readers.
 
-Two decodes are worth keeping: an RGB region (the service asks for red, green and blue separately,
-and each request would otherwise decode all three components again) and, in imagecodecs mode, a
-whole decoded slice (imagecodecs cannot decode a region, so every chunk of a slice shares one decode).
+Decodes worth keeping: a TIFF tile or strip that several chunks cut (a 256^2 tile feeds sixteen 64^2
+chunks), a JPEG2000 RGB region (red, green and blue are requested separately), and in imagecodecs
+mode a whole decoded JPEG2000 slice (imagecodecs cannot decode a region).
 """
 
 from __future__ import annotations
@@ -39,6 +39,25 @@ class ArrayLRU:
                 _, old = self._items.popitem(last=False)
                 self._bytes -= old.nbytes
         return value
+
+    def get(self, key: Hashable) -> np.ndarray | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: np.ndarray) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        value.flags.writeable = False
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = value
+                self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= old.nbytes
 
     def discard_prefix(self, prefix: tuple) -> None:
         """Forget every entry whose (tuple) key starts with ``prefix``, e.g. one closed volume's."""
