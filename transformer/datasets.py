@@ -33,11 +33,12 @@ class DatasetRegistry:
     """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that."""
 
     def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64,
-                 leaves: Executor | None = None, stats: Counter | None = None):
+                 leaves: Executor | None = None, stats: Counter | None = None, parts: ComputeCache | None = None):
         self.catalog = catalog
         self.blocks = blocks
         self.leaves = leaves
         self.stats = stats if stats is not None else Counter()
+        self.parts = parts
         self.chunk = chunk
         self.max_open = max_open
         self._open: OrderedDict[str, Dataset] = OrderedDict()
@@ -77,7 +78,8 @@ class DatasetRegistry:
                     return ds
             volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
             ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk,
-                                              leaves=self.leaves, stats=self.stats))
+                                              leaves=self.leaves, stats=self.stats,
+                                              parts=self.parts))
             with self._lock:
                 old = self._open.pop(dataset_id, None)
                 self._open[dataset_id] = ds

@@ -60,10 +60,14 @@ class Pyramid:
         leaves: Executor | None = None,
         leaf_split: int = os.cpu_count() or 2,
         stats: Counter | None = None,
+        parts: ComputeCache | None = None,
     ) -> None:
         self.key = key
         self.volume = volume
         self.blocks = blocks
+        # reduced parts live apart from the blocks they summarise (1/8 their size), so a flood of
+        # level-0 blocks cannot evict them and force a re-read of level 0
+        self.parts = parts if parts is not None else blocks
         self.leaves = leaves
         self.leaf_split = leaf_split
         self.stats = stats if stats is not None else Counter()  # "source_reads": native chunk reads
@@ -153,7 +157,7 @@ class Pyramid:
             finer = block if block is not None else self.chunk(level - 1, finer_index)
             return self.reduce(finer, self.levels[level].factors)
 
-        return self.blocks.get_or_compute(key, reduce, lambda a: a.nbytes)
+        return self.parts.get_or_compute(key, reduce, lambda a: a.nbytes)
 
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]

@@ -29,7 +29,8 @@ class Service:
         self.config = config
         self.catalog = catalog or Catalog(config.catalog)
         budget = config.cache_bytes
-        self.blocks = ComputeCache(budget // 2)  # decoded blocks the pyramid reads through
+        self.blocks = ComputeCache(budget // 4)  # decoded blocks the pyramid reads through
+        self.parts = ComputeCache(budget // 4)  # blocks reduced for the next level (see Pyramid.chunk)
         self.encoded = ByteLRU(budget // 4)  # encoded chunk bytes, ready to send
         # final chunk responses for the warm path (bodies shared with ``encoded`` while both hold them)
         self.responses = ByteLRU(budget - budget // 2 - budget // 4)
@@ -38,7 +39,8 @@ class Service:
         # source reads split across cores (decoders release the GIL); never waits on other work
         self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
         self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets,
-                                        leaves=self.leaves, stats=self.counters)
+                                        leaves=self.leaves, stats=self.counters,
+                                        parts=self.parts)
         self.flights = SingleFlight()
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:

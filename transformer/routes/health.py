@@ -18,7 +18,8 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     svc = request.app.state.service
     lines = []
-    for name, cache in (("blocks", svc.blocks), ("encoded", svc.encoded)):
+    for name, cache in (("blocks", svc.blocks), ("parts", svc.parts), ("encoded", svc.encoded),
+                        ("responses", svc.responses)):
         for stat, value in cache.stats().items():
             lines.append(f'transformer_cache_{stat}{{cache="{name}"}} {value}')
     for name, value in sorted(svc.counters.items()):
