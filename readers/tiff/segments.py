@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import mmap
 import os
 import threading
 
@@ -150,6 +151,7 @@ class PageRegion:
                     rows = rows.reshape(end - row, width, contig)
                     out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
                     del rows  # drop the view of the map before it may be closed
+                    _release(mm, begin, size)
                     row = end
                     continue
                 try:
@@ -164,6 +166,16 @@ class PageRegion:
                 out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
                 row = end
         return out
+
+
+def _release(mm: mmap.mmap, begin: int, size: int) -> None:
+    """Unmap the pages just copied from: they stay in the OS page cache, but leave this process's
+    resident set, which would otherwise grow to the size of every raw file read."""
+    start = begin - begin % mmap.PAGESIZE
+    try:
+        mm.madvise(mmap.MADV_DONTNEED, start, begin + size - start)
+    except (AttributeError, OSError, ValueError):  # not on this platform: only the RSS figure suffers
+        pass
 
 
 def _paste(out: np.ndarray, block: np.ndarray, origin: tuple, region_start: tuple) -> None:
