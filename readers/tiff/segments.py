@@ -151,7 +151,7 @@ class PageRegion:
                     rows = rows.reshape(end - row, width, contig)
                     out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
                     del rows  # drop the view of the map before it may be closed
-                    _release(mm, begin, size)
+                    RESIDENCY.copied_from(size)
                     row = end
                     continue
                 try:
@@ -168,14 +168,43 @@ class PageRegion:
         return out
 
 
-def _release(mm: mmap.mmap, begin: int, size: int) -> None:
-    """Unmap the pages just copied from: they stay in the OS page cache, but leave this process's
-    resident set, which would otherwise grow to the size of every raw file read."""
-    start = begin - begin % mmap.PAGESIZE
-    try:
-        mm.madvise(mmap.MADV_DONTNEED, start, begin + size - start)
-    except (AttributeError, OSError, ValueError):  # not on this platform: only the RSS figure suffers
-        pass
+class MapResidency:
+    """Bounds how much of the memory-mapped raw files stays in this process's resident set.
+
+    Copied-from pages would otherwise stay resident until unmapped (RSS grows to the size of every raw
+    file read). Dropping them after every copy costs a page fault on each re-read (neighbouring chunks
+    re-read the same rows), so they are dropped in bulk once ``limit`` bytes were copied.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.copied = 0
+        self.maps: dict[int, mmap.mmap] = {}
+        self.lock = threading.Lock()
+
+    def register(self, mm: mmap.mmap) -> None:
+        with self.lock:
+            self.maps[id(mm)] = mm
+
+    def unregister(self, mm: mmap.mmap) -> None:
+        with self.lock:
+            self.maps.pop(id(mm), None)
+
+    def copied_from(self, size: int) -> None:
+        with self.lock:
+            self.copied += size
+            if self.copied < self.limit:
+                return
+            self.copied = 0
+            maps = list(self.maps.values())
+        for mm in maps:  # the pages stay in the OS page cache; only this process lets go of them
+            try:
+                mm.madvise(mmap.MADV_DONTNEED)
+            except (AttributeError, OSError, ValueError):  # closed meanwhile, or no madvise here
+                pass
+
+
+RESIDENCY = MapResidency(int(os.environ.get("TRANSFORMER_MAP_RESIDENT_MB", "256")) * 1024 * 1024)
 
 
 def _paste(out: np.ndarray, block: np.ndarray, origin: tuple, region_start: tuple) -> None:

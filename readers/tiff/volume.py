@@ -15,7 +15,7 @@ from readers.handles import POOL
 from readers.tiff import slice_files
 from readers.tiff.channels import channels as ome_channels
 from readers.tiff.layout import SeriesLayout, layout_of
-from readers.tiff.segments import PageRegion
+from readers.tiff.segments import RESIDENCY, PageRegion
 from readers.tiff.voxels import voxel_size
 
 
@@ -39,6 +39,7 @@ class _Handle:
                 try:
                     with open(path, "rb") as fh:
                         self._maps[path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+                    RESIDENCY.register(self._maps[path])
                 except (OSError, ValueError):
                     return None
             return self._maps[path]
@@ -48,6 +49,7 @@ class _Handle:
             maps = list(self._maps.values())
             self._maps.clear()
         for m in maps:
+            RESIDENCY.unregister(m)
             try:
                 m.close()
             except BufferError:  # an array still views it; the map closes when that array goes
