@@ -23,21 +23,10 @@ class ArrayLRU:
 
     def get_or_make(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
         """The cached array for ``key``; otherwise ``make()`` it (outside the lock) and keep it if it fits."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = make()
-        if value.nbytes > self.max_bytes:
-            return value
-        value.flags.writeable = False  # shared between callers: nobody may modify it
-        with self._lock:
-            if key not in self._items:
-                self._items[key] = value
-                self._bytes += value.nbytes
-            while self._bytes > self.max_bytes:
-                _, old = self._items.popitem(last=False)
-                self._bytes -= old.nbytes
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.put(key, value)
         return value
 
     def get(self, key: Hashable) -> np.ndarray | None:
@@ -50,7 +39,7 @@ class ArrayLRU:
     def put(self, key: Hashable, value: np.ndarray) -> None:
         if value.nbytes > self.max_bytes:
             return
-        value.flags.writeable = False
+        value.flags.writeable = False  # shared between callers: nobody may modify it
         with self._lock:
             if key not in self._items:
                 self._items[key] = value

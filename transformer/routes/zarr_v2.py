@@ -14,12 +14,16 @@ from writers.codecs import compressor
 SUFFIX = ".ome.zarr"
 
 
-async def zarr_key(request: Request) -> Response:
-    svc = request.app.state.service
-    name: str = request.path_params["name"]
+def dataset_id(name: str) -> str:
+    """The dataset id of a zarr view named ``{id}.ome.zarr`` (both zarr versions)."""
     if not name.endswith(SUFFIX):
         raise NotFound(f"zarr views are named {{id}}{SUFFIX}")
-    ds = await svc.dataset(name[: -len(SUFFIX)])
+    return name[: -len(SUFFIX)]
+
+
+async def zarr_key(request: Request) -> Response:
+    svc = request.app.state.service
+    ds = await svc.dataset(dataset_id(request.path_params["name"]))
     spec = ds.spec
     key = zarr_v2.parse_key(request.path_params["key"], spec)
     comp = compressor(svc.config.compressor)

@@ -6,20 +6,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from transformer.errors import NotFound
 from transformer.http import JSON, json_bytes, respond
+from transformer.routes.zarr_v2 import dataset_id
 from writers import zarr_v3
 from writers.codecs import compressor
-
-SUFFIX = ".ome.zarr"
 
 
 async def zarr3_key(request: Request) -> Response:
     svc = request.app.state.service
-    name: str = request.path_params["name"]
-    if not name.endswith(SUFFIX):
-        raise NotFound(f"zarr views are named {{id}}{SUFFIX}")
-    ds = await svc.dataset(name[: -len(SUFFIX)])
+    ds = await svc.dataset(dataset_id(request.path_params["name"]))
     spec = ds.spec
     key = zarr_v3.parse_key(request.path_params["key"], spec)
     comp = compressor(svc.config.compressor)
