@@ -24,7 +24,7 @@ import numpy as np
 from bench.common import Context, Goal, Part, ZarrView, pct, peak_rss, serve, table, timed_get
 from bench.loadgen import missing_tools, wrk
 from bench.overhead import level0_keys
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 FORMAT = "imaris"
 DATASET = "/DataSet/ResolutionLevel 0/TimePoint 0/Channel 0/Data"
@@ -48,11 +48,7 @@ def chunkmirage(ims: Path, workdir: Path) -> Iterator[tuple[str, int]]:
         info = json.loads(ready.read_text())
         yield f"http://127.0.0.1:{port}/brain/zarr", info.get("pid", proc.pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

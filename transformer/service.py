@@ -15,7 +15,7 @@ from transformer.cache import ByteLRU, ComputeCache
 from transformer.config import Config
 from transformer.datasets import Dataset, DatasetRegistry
 from transformer.fastpath import CachedResponse, cache_key
-from transformer.http import etag_of
+from transformer.http import etag_of, respond
 from transformer.singleflight import SingleFlight
 
 
@@ -69,6 +69,13 @@ class Service:
             return encoded
 
         return await self.flights.run(key, work)
+
+    async def chunk_response(self, request, ds: Dataset, key: Hashable, produce: Callable[[], bytes]):
+        """The encoded chunk for ``key`` as a cacheable response, kept for the warm path too."""
+        chunk = await self.encoded_chunk(key, produce)
+        response = respond(request, chunk.body, etag=chunk.etag)
+        self.remember(request, ds.version, response)
+        return response
 
     def remember(self, request, version: str, response) -> None:
         """Keep a 200 chunk response for the warm path (transformer.fastpath)."""

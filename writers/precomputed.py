@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from writers import keys
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 from writers.spec import ImageSpec, LevelSpec
 
@@ -96,11 +97,7 @@ _NAME = re.compile(r"^(\d+)-(\d+)_(\d+)-(\d+)_(\d+)-(\d+)$")
 
 def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
     """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of scale ``key``; it must be exactly one chunk of the grid."""
-    if not key.isdigit() or (len(key) > 1 and key[0] == "0"):
-        raise MalformedKey(f"{key!r} is not a scale key of this volume")
-    level_index = int(key)
-    if level_index >= len(spec.levels):
-        raise NoSuchKey(f"scale {key!r} does not exist")
+    level_index = keys.level_index(key, key, spec)
     match = _NAME.match(name)
     if not match or not name.isascii():
         raise MalformedKey(f"{name!r} is not a chunk name x0-x1_y0-y1_z0-z1")

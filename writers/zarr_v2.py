@@ -9,6 +9,7 @@ import numpy as np
 from writers import ngff
 from writers.codecs import Compressor, encode_full_chunk
 from writers.errors import MalformedKey, NoSuchKey
+from writers.keys import chunk_index, level_index
 from writers.spec import ImageSpec, LevelSpec
 
 #: keys clients probe that this layout never has: a clean 404, not a 400
@@ -60,9 +61,7 @@ def parse_key(key: str, spec: ImageSpec) -> MetadataKey | ChunkKey:
         if parts[0] in PROBED_ABSENT or parts[0].startswith("."):
             raise NoSuchKey(f"{key!r} does not exist in this group")
         raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
-    level = _canonical_int(parts[0], key)
-    if level >= len(spec.levels):
-        raise NoSuchKey(f"level {level} does not exist (levels 0..{len(spec.levels) - 1})")
+    level = level_index(parts[0], key, spec)
     rest = parts[1:]
     if rest == [".zarray"]:
         return MetadataKey(f"{level}/.zarray")
@@ -71,17 +70,7 @@ def parse_key(key: str, spec: ImageSpec) -> MetadataKey | ChunkKey:
     ndim = len(spec.levels[level].shape)
     if len(rest) != ndim:
         raise MalformedKey(f"{key!r}: a chunk key of level {level} has {ndim} '/'-separated indices")
-    index = tuple(_canonical_int(p, key) for p in rest)
-    grid = spec.levels[level].grid
-    if any(i >= g for i, g in zip(index, grid, strict=True)):
-        raise NoSuchKey(f"chunk {index} is outside the chunk grid {grid} of level {level}")
-    return ChunkKey(level, index)
-
-
-def _canonical_int(text: str, key: str) -> int:
-    if not text.isdigit() or not text.isascii() or (len(text) > 1 and text[0] == "0"):
-        raise MalformedKey(f"{key!r}: {text!r} is not a canonical chunk index")
-    return int(text)
+    return ChunkKey(level, chunk_index(rest, key, spec, level))
 
 
 def encode_chunk(block: np.ndarray, level: LevelSpec, comp: Compressor) -> bytes:

@@ -9,8 +9,8 @@ import numpy as np
 from writers import ngff
 from writers.codecs import Compressor, encode_full_chunk
 from writers.errors import MalformedKey, NoSuchKey
+from writers.keys import chunk_index, level_index
 from writers.spec import AXES, ImageSpec, LevelSpec
-from writers.zarr_v2 import _canonical_int
 
 #: v2 documents and other probes: absent in a v3 hierarchy
 PROBED_ABSENT = {".zgroup", ".zattrs", ".zarray", ".zmetadata", "labels", "OME"}
@@ -88,9 +88,7 @@ def parse_key(key: str, spec: ImageSpec) -> MetadataKey | ChunkKey:
         if parts[0] in PROBED_ABSENT or parts[-1] in PROBED_ABSENT:
             raise NoSuchKey(f"{key!r} does not exist in this zarr v3 group")
         raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
-    level = _canonical_int(parts[0], key)
-    if level >= len(spec.levels):
-        raise NoSuchKey(f"level {level} does not exist (levels 0..{len(spec.levels) - 1})")
+    level = level_index(parts[0], key, spec)
     rest = parts[1:]
     if rest == ["zarr.json"]:
         return MetadataKey(level)
@@ -99,11 +97,7 @@ def parse_key(key: str, spec: ImageSpec) -> MetadataKey | ChunkKey:
     ndim = len(spec.levels[level].shape)
     if len(rest) != ndim + 1 or rest[0] != "c":
         raise MalformedKey(f"{key!r}: chunk keys of level {level} are '{level}/c/' + {ndim} indices")
-    index = tuple(_canonical_int(p, key) for p in rest[1:])
-    grid = spec.levels[level].grid
-    if any(i >= g for i, g in zip(index, grid, strict=True)):
-        raise NoSuchKey(f"chunk {index} is outside the chunk grid {grid} of level {level}")
-    return ChunkKey(level, index)
+    return ChunkKey(level, chunk_index(rest[1:], key, spec, level))
 
 
 def encode_chunk(block: np.ndarray, level: LevelSpec, comp: Compressor) -> bytes:

@@ -39,16 +39,11 @@ async def zarr_key(request: Request) -> Response:
         return respond(request, json_bytes(doc), JSON, max_age=60, compressible=True)
 
     level = spec.levels[key.level]
-    index = key.index
 
     def produce() -> bytes:
-        block = ds.pyramid.chunk(key.level, index)
-        return zarr_v2.encode_chunk(block, level, comp)
+        return zarr_v2.encode_chunk(ds.pyramid.chunk(key.level, key.index), level, comp)
 
-    chunk = await svc.encoded_chunk(("zarr2", ds.version, comp.name, key.level, index), produce)
-    response = respond(request, chunk.body, etag=chunk.etag)
-    svc.remember(request, ds.version, response)
-    return response
+    return await svc.chunk_response(request, ds, ("zarr2", ds.version, comp.name, key.level, key.index), produce)
 
 
 routes = [Route("/zarr/{name}/{key:path}", zarr_key)]

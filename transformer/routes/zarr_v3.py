@@ -30,10 +30,7 @@ async def zarr3_key(request: Request) -> Response:
     def produce() -> bytes:
         return zarr_v3.encode_chunk(ds.pyramid.chunk(key.level, key.index), level, comp)
 
-    chunk = await svc.encoded_chunk(("zarr3", ds.version, comp.name, key.level, key.index), produce)
-    response = respond(request, chunk.body, etag=chunk.etag)
-    svc.remember(request, ds.version, response)
-    return response
+    return await svc.chunk_response(request, ds, ("zarr3", ds.version, comp.name, key.level, key.index), produce)
 
 
 routes = [Route("/zarr3/{name}/{key:path}", zarr3_key)]
