@@ -72,7 +72,7 @@ def first_view(ctx: Context, fmt: str) -> dict:
         with httpx.Client(timeout=ctx.settings.cap_s) as client:
             base = f"{srv.url}/zarr/{record.id}.ome.zarr"
             got_meta = [get_status(client, f"{base}/.zattrs")]  # Neuroglancer's first request opens it
-            view = ZarrView(srv.url, record.id)
+            view = ZarrView(srv.url, record.id, client)
             meta, chunks = neuroglancer_first_keys(view)
             got_meta += [get_status(client, f"{base}/{k}") for k in meta]
             statuses = [s for s, _ in got_meta]

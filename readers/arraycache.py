@@ -20,14 +20,36 @@ class ArrayLRU:
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        self._making: dict[Hashable, threading.Event] = {}
 
     def get_or_make(self, key: Hashable, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """The cached array for ``key``; otherwise ``make()`` it (outside the lock) and keep it if it fits."""
-        value = self.get(key)
-        if value is None:
+        """The cached array for ``key``; otherwise ``make()`` it (outside the lock) and keep it if it fits.
+
+        Threads asking for a key another thread is making wait for it instead of decoding it again
+        (nested overview levels ask for the same slices at once).
+        """
+        while True:
+            value = self.get(key)
+            if value is not None:
+                return value
+            with self._lock:
+                pending = self._making.get(key)
+                if pending is None:
+                    self._making[key] = pending = threading.Event()
+                    break
+            pending.wait()
+            value = self.get(key)
+            if value is not None:
+                return value
+            # the maker failed, or its value did not fit: make it here
+        try:
             value = make()
             self.put(key, value)
-        return value
+            return value
+        finally:
+            with self._lock:
+                del self._making[key]
+            pending.set()
 
     def get(self, key: Hashable) -> np.ndarray | None:
         with self._lock:

@@ -64,6 +64,32 @@ class Level(abc.ABC):
         Slices have explicit, in-bounds ``start``/``stop`` and step 1.
         """
 
+    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        """Every ``step``-th voxel of a region: ``read(...)[::sz, ::sy, ::sx]`` without reading the rest.
+
+        Bounded-cost overviews of big sources use it. Slices have explicit, in-bounds ``start``/``stop``
+        and a ``step`` ≥ 1. This default reads one bounding plane per sampled z; readers that can skip
+        rows (raw strips) override it.
+        """
+        zs, ys, xs = (range(s.start, s.stop, s.step or 1) for s in (z, y, x))
+        bounds_y, bounds_x = slice(ys.start, ys[-1] + 1), slice(xs.start, xs[-1] + 1)
+        if zs.step == 1:  # consecutive planes: one read keeps chunked sources from re-decoding per plane
+            return self.read(t, c, z, bounds_y, bounds_x)[:, :: ys.step, :: xs.step]
+        out = np.empty((len(zs), len(ys), len(xs)), self.dtype)
+        for i, zi in enumerate(zs):
+            plane = self.read(t, c, slice(zi, zi + 1), bounds_y, bounds_x)
+            out[i] = plane[0, :: ys.step, :: xs.step]
+        return out
+
+    def read_cost(self) -> int:
+        """Bytes to read from storage for the whole level once, per time point and channel.
+
+        The service samples its overview instead of averaging it when this is large. The default is
+        the level's voxel bytes; a reader whose reduced levels still read more (a wavelet reduction
+        parses the whole codestream) says so.
+        """
+        return int(np.prod(self.shape[2:])) * np.dtype(self.dtype).itemsize
+
     def check_region(self, t: int, c: int, z: slice, y: slice, x: slice) -> None:
         """Raise OutsideVolume (an IndexError) unless the request lies inside this level."""
         nt, nc, nz, ny, nx = self.shape

@@ -108,7 +108,8 @@ def cmd_serve(args) -> int:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
     config = Config.from_env(host=args.host, port=args.port, catalog=args.catalog, data_root=args.data_root,
                              cache_mb=args.cache_mb, public_url=args.public_url, compressor=args.compressor,
-                             viewer_url=args.viewer_url)
+                             viewer_url=args.viewer_url, overview=args.overview,
+                             exact_limit_mb=args.exact_limit_mb)
     if config.data_root:
         from catalog.scan import scan
         from catalog.store import Catalog
@@ -134,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--public-url", help="base URL clients use, when behind a proxy")
     p.add_argument("--compressor", help="zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
     p.add_argument("--viewer-url", help="neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
+    p.add_argument("--overview", choices=("auto", "exact", "sampled"),
+                   help="computed levels: exact block means (exact), or past the first one every n-th voxel of it "
+                        "(sampled); auto samples sources larger than --exact-limit-mb (default auto)")
+    p.add_argument("--exact-limit-mb", type=int,
+                   help="auto: largest finest level (MiB per time point and channel) whose overview is exact "
+                        "(default 512)")
     p.add_argument("--demo", action="store_true", help="generate and register the demo datasets first")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true")

@@ -28,6 +28,9 @@ class Config:
     compressor: str = "blosc-zstd"
     chunk: tuple[int, int, int] = (64, 64, 64)
     max_open_datasets: int = 64
+    # computed levels past the first: block means while the source is small, else every n-th voxel
+    overview: str = "auto"
+    exact_limit_mb: int = 512
     viewer_url: str | None = None  # neuroglancer links open this viewer instead of the bundled {base}/viewer/
 
     @classmethod
@@ -40,6 +43,8 @@ class Config:
         for name, value in overrides.items():
             if value is not None:
                 setattr(cfg, name, _parse(name, value) if isinstance(value, str) else value)
+        if cfg.overview not in ("auto", "exact", "sampled"):
+            raise ValueError(f"overview must be auto, exact or sampled, not {cfg.overview!r}")
         return cfg
 
     @property
@@ -48,7 +53,7 @@ class Config:
 
 
 def _parse(name: str, raw: str):
-    if name in ("port", "cache_mb", "threads", "max_open_datasets"):
+    if name in ("port", "cache_mb", "threads", "max_open_datasets", "exact_limit_mb"):
         return int(raw)
     if name in ("catalog", "data_root"):
         return Path(raw).expanduser()

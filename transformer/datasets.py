@@ -33,12 +33,14 @@ class DatasetRegistry:
     """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that."""
 
     def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64,
-                 leaves: Executor | None = None, stats: Counter | None = None, parts: ComputeCache | None = None):
+                 leaves: Executor | None = None, stats: Counter | None = None, parts: ComputeCache | None = None,
+                 overview: tuple[str, int] = ("auto", 512 * 1024 * 1024)):
         self.catalog = catalog
         self.blocks = blocks
         self.leaves = leaves
         self.stats = stats if stats is not None else Counter()
         self.parts = parts
+        self.overview = overview  # (policy, exact limit in bytes): see Pyramid._mean_levels
         self.chunk = chunk
         self.max_open = max_open
         self._open: OrderedDict[str, Dataset] = OrderedDict()
@@ -78,8 +80,8 @@ class DatasetRegistry:
                     return ds
             volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
             ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk,
-                                              leaves=self.leaves, stats=self.stats,
-                                              parts=self.parts))
+                                              leaves=self.leaves, stats=self.stats, parts=self.parts,
+                                              overview=self.overview[0], exact_limit=self.overview[1]))
             with self._lock:
                 old = self._open.pop(dataset_id, None)
                 self._open[dataset_id] = ds
@@ -105,9 +107,14 @@ class _ScaledLevel(Level):
         self.inner = inner
         self.shape, self.dtype, self.read_chunks = inner.shape, inner.dtype, inner.read_chunks
         self.voxel_size = tuple(v * f for v, f in zip(inner.voxel_size, factors, strict=True))
+        if inner.origin is not None:
+            self.origin = tuple(o * f for o, f in zip(inner.origin, factors, strict=True))
 
     def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         return self.inner.read(t, c, z, y, x)
+
+    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        return self.inner.read_sampled(t, c, z, y, x)
 
 
 def apply_overrides(volume: Volume, record: Record) -> Volume:

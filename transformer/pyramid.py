@@ -25,11 +25,28 @@ DEFAULT_CHUNK = (64, 64, 64)
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
 
 
+#: overview policies: every computed level a block mean; sampled levels for big sources; always sampled
+OVERVIEWS = ("exact", "auto", "sampled")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """A bounded-cost level: voxel i is voxel stride·i of the native level (nearest, not a mean).
+
+    A chunk then reads one chunk's worth of source voxels however coarse the level, so the overview of
+    a 5 TB stack costs what one of its chunks costs, not a read of all 5 TB.
+    """
+
+    native: Level
+    stride: tuple[int, int, int]
+
+
 @dataclass(frozen=True)
 class PyramidLevel:
     spec: LevelSpec
     native: Level | None  # read from the source; else computed from the finer level
     factors: tuple[int, int, int]  # reduction from the previous level (computed levels)
+    sampling: Sampling | None = None  # computed by sampling the native level, not by a mean
 
 
 def plan_factors(shape_zyx: tuple[int, int, int], voxel: tuple[float, float, float]) -> tuple[int, int, int]:
@@ -61,6 +78,8 @@ class Pyramid:
         leaf_split: int = os.cpu_count() or 2,
         stats: Counter | None = None,
         parts: ComputeCache | None = None,
+        overview: str = "auto",
+        exact_limit: int = 512 * 1024 * 1024,
     ) -> None:
         self.key = key
         self.volume = volume
@@ -73,6 +92,9 @@ class Pyramid:
         self.stats = stats if stats is not None else Counter()  # "source_reads": native chunk reads
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
+        if overview not in OVERVIEWS:
+            raise ValueError(f"overview must be one of {OVERVIEWS}, not {overview!r}")
+        self.overview, self.exact_limit = overview, exact_limit
         self.levels = self._plan(chunk, top)
 
     def _plan(self, chunk: tuple[int, int, int], top: int) -> list[PyramidLevel]:
@@ -85,6 +107,9 @@ class Pyramid:
                 origin = tuple((v - b) / 2 for v, b in zip(native.voxel_size, v0, strict=True))
             spec = self._spec(native.shape, native.voxel_size, origin, chunk, zyx0)
             levels.append(PyramidLevel(spec, native, (1, 1, 1)))
+        native = levels[-1].native
+        means = self._mean_levels(native)
+        stride = (1, 1, 1)
         while max(levels[-1].spec.shape[2:]) > top:
             last = levels[-1].spec
             factors = plan_factors(last.shape[2:], last.voxel_size)
@@ -92,10 +117,34 @@ class Pyramid:
                 break
             shape = (*last.shape[:2], *(math.ceil(n / f) for n, f in zip(last.shape[2:], factors, strict=True)))
             voxel = tuple(v * f for v, f in zip(last.voxel_size, factors, strict=True))
-            # a block mean's first voxel centre moves by half the growth of the voxel
-            origin = tuple(o + (v - p) / 2 for o, v, p in zip(last.translation, voxel, last.voxel_size, strict=True))
-            levels.append(PyramidLevel(self._spec(shape, voxel, origin, chunk, zyx0), None, factors))
+            stride = tuple(a * f for a, f in zip(stride, factors, strict=True))
+            if means:
+                # a block mean's first voxel centre moves by half the growth of the voxel
+                origin = tuple(o + (v - p) / 2 for o, v, p in zip(last.translation, voxel, last.voxel_size,
+                                                                  strict=True))
+                levels.append(PyramidLevel(self._spec(shape, voxel, origin, chunk, zyx0), None, factors))
+            else:  # every n-th voxel of the level above keeps that level's first voxel centre
+                spec = self._spec(shape, voxel, last.translation, chunk, zyx0)
+                levels.append(PyramidLevel(spec, None, factors, Sampling(native, stride)))
         return levels
+
+    def _mean_levels(self, native: Level) -> bool:
+        """Whether computed levels are exact block means (else every n-th voxel of ``native``).
+
+        An exact overview reads all of ``native`` once: up to ``exact_limit`` bytes (per time point and
+        channel) that takes seconds, beyond it minutes to hours, which is not "open it now".
+        """
+        if self.overview == "auto":
+            return native.read_cost() <= self.exact_limit
+        return self.overview == "exact"
+
+    @property
+    def sampled_from(self) -> int | None:
+        """The level whose every n-th voxel the sampled levels are, if any level is sampled."""
+        for i, level in enumerate(self.levels):
+            if level.sampling is not None:
+                return i - 1
+        return None
 
     @staticmethod
     def _spec(shape, voxel, origin, chunk, zyx0) -> LevelSpec:
@@ -109,6 +158,7 @@ class Pyramid:
             channels=tuple(self._channel_specs()),
             downsampling="mode" if self.volume.kind == "labels" else self.volume.downsampling,
             kind=self.volume.kind,
+            sampled_from=self.sampled_from,
         )
 
     def _channel_specs(self):
@@ -143,7 +193,7 @@ class Pyramid:
 
     def _reduces_by_parts(self, level: int) -> bool:
         """Whether ``level`` is computed and every finer chunk maps onto whole output voxels."""
-        if level >= len(self.levels) or self.levels[level].native is not None:
+        if level >= len(self.levels) or self.levels[level].native is not None or self.levels[level].sampling:
             return False
         finer = self.levels[level - 1].spec
         return all(c % f == 0 or g == 1 for c, f, g in
@@ -162,8 +212,10 @@ class Pyramid:
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]
         t, c, z, y, x = plan.spec.chunk_region(index)
-        if plan.native is not None:
+        if plan.native is not None or plan.sampling is not None:
             try:
+                if plan.sampling is not None:
+                    return self._sample(plan.sampling, t.start, c.start, (z, y, x))
                 return self._read_native(plan.native, t.start, c.start, z, y, x)
             except (ReaderError, OutsideVolume):
                 raise
@@ -202,6 +254,24 @@ class Pyramid:
                 dst.append(slice(a - s.start, b - s.start))
             out[tuple(dst)] = part[tuple(src)]
         return out
+
+    def _sample(self, sampling: Sampling, t: int, c: int, region: tuple[slice, slice, slice]) -> np.ndarray:
+        """A sampled level's region: one strided read of the native level."""
+        self.stats["sampled_reads"] += 1
+        reads = [slice(st * s.start, st * (s.stop - 1) + 1, st) for s, st in zip(region, sampling.stride,
+                                                                                   strict=True)]
+        return self._strided(sampling.native, t, c, *reads)
+
+    def _strided(self, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        """``native.read_sampled``, its planes split across the leaf pool for slice stacks."""
+        planes = range(z.start, z.stop, z.step)
+        if self.leaves is None or native.read_chunks[0] != 1 or len(planes) < 2:
+            return native.read_sampled(t, c, z, y, x)
+        per = -(-len(planes) // self.leaf_split)
+        groups = [planes[i : i + per] for i in range(0, len(planes), per)]
+        slabs = [self.leaves.submit(native.read_sampled, t, c, slice(g.start, g[-1] + 1, z.step), y, x)
+                 for g in groups]
+        return np.concatenate([f.result() for f in slabs])
 
     def _read_native(self, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         """Read from the source; slabs of slice-based sources (one file per z) decode in parallel.

@@ -33,9 +33,9 @@ def multiscale(spec: ImageSpec, version: str | None) -> dict:
         "name": spec.name,
         "axes": axes(),
         "datasets": datasets,
-        "type": spec.downsampling,
+        "type": spec.downsampling if spec.sampled_from is None else f"{spec.downsampling}+nearest",
         "metadata": {
-            "description": _describe(spec.downsampling),
+            "description": _describe(spec.downsampling) + _sampled(spec),
             "kind": spec.kind,
         },
     }
@@ -52,6 +52,14 @@ def _describe(downsampling: str) -> str:
         "wavelet": "native levels are JPEG2000 wavelet LL bands (approximately a block mean); "
         "levels past the codestream's are block means",
     }.get(downsampling, downsampling)
+
+
+def _sampled(spec: ImageSpec) -> str:
+    if spec.sampled_from is None:
+        return ""
+    return (f"; levels coarser than {spec.sampled_from} take every 2nd voxel (per halved axis) of the level "
+            f"above, i.e. every n-th voxel of level {spec.sampled_from}, so an overview of a large source "
+            "without a native pyramid reads a fixed number of voxels per chunk")
 
 
 def omero(spec: ImageSpec, version: str | None) -> dict:

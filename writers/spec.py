@@ -44,4 +44,5 @@ class ImageSpec:
     channels: tuple[ChannelSpec, ...]
     downsampling: str = "mean"
     kind: str = "intensity"
+    sampled_from: int | None = None  # levels past this one are every n-th voxel of it (bounded-cost overview)
     time_interval: float | None = None  # seconds between time points, when known

@@ -34,9 +34,16 @@ class SliceDecoder:
         # cache keys carry a per-volume token for the same reason
         self.pool_prefix = ("jpeg2000", str(root))
         self.token = ("jpeg2000", next(_tokens))
+        self._total_bytes: int | None = None
 
     def region(self, index: int, r: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         raise NotImplementedError
+
+    def total_bytes(self) -> int:
+        """The slices' size on disk (what decoding every slice once reads), looked up once."""
+        if self._total_bytes is None:
+            self._total_bytes = sum(f.stat().st_size for f in self.files)
+        return self._total_bytes
 
     def close(self) -> None:
         POOL.discard_prefix(self.pool_prefix)
@@ -82,8 +89,10 @@ class GlymurDecoder(SliceDecoder):
             key = (*self.token, index, r, *tiles)
             block = PLANES.get_or_make(key, lambda: self._decode(index, r, tiles))
             return block[oy : oy + y1 - y0, ox : ox + x1 - x0]
-        if head.components == 1:
-            return self._decode(index, r, area)
+        if head.components == 1 and r == 0:
+            return self._decode(index, r, area)  # the pyramid keeps the chunk; a copy here would be waste
+        # RGB regions are asked once per channel; reduced slices by nested overview levels (every 2nd,
+        # every 4th slice...) at once: decode each once
         key = (*self.token, index, r, *area)
         return REGIONS.get_or_make(key, lambda: self._decode(index, r, area))
 

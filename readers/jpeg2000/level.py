@@ -32,5 +32,9 @@ class Jpeg2000Level(Level):
             out[i] = plane[:, :, c]
         return out
 
+    def read_cost(self) -> int:
+        # OpenJPEG reads each tile-part whole, whatever the reduction: the cost is the files' size
+        return max(super().read_cost(), self.decoder.total_bytes() // self.shape[1])
+
     def __repr__(self) -> str:
         return f"Jpeg2000Level(r={self.r}, shape={self.shape}, dtype={self.dtype})"

@@ -56,9 +56,13 @@ class PageRegion:
             )
 
     def read(self, sample: int, d: slice, y: slice, x: slice) -> np.ndarray:
-        """The (depth, y, x) region of one sample (channel) of this page."""
+        """The (depth, y, x) region of one sample (channel) of this page; y and x may have a step."""
         if self.raw_rows:
             return self._read_raw_rows(sample, d, y, x)
+        if (y.step or 1) > 1 or (x.step or 1) > 1:  # compressed segments decode whole: cut the rows after
+            ys, xs = range(y.start, y.stop, y.step or 1), range(x.start, x.stop, x.step or 1)
+            dense = self.read(sample, d, slice(ys.start, ys[-1] + 1), slice(xs.start, xs[-1] + 1))
+            return dense[:, :: ys.step, :: xs.step]
         kf = self.keyframe
         planes, _, _, _, contig = self.shaped
         plane, comp = (sample, 0) if planes > 1 else (0, sample)
@@ -124,7 +128,11 @@ class PageRegion:
         rowbytes = width * contig * dtype.itemsize
         rows_per_strip = self._seg[1]
         nd, ny, nx = self.grid
-        out = np.zeros((d.stop - d.start, y.stop - y.start, x.stop - x.start), dtype=dtype.newbyteorder("="))
+        ystep, xstep = y.step or 1, x.step or 1
+        rows_out = range(y.start, y.stop, ystep)
+        cols = slice(x.start, x.stop, xstep)
+        out = np.zeros((d.stop - d.start, len(rows_out), len(range(x.start, x.stop, xstep))),
+                       dtype=dtype.newbyteorder("="))
         fh = self.page.parent.filehandle
         mm = self.mapped(fh.path) if self.mapped is not None else None
         if mm is not None and os.stat(fh.path).st_size < len(mm):
@@ -134,12 +142,14 @@ class PageRegion:
             row = y.start
             while row < y.stop:
                 strip = row // rows_per_strip
-                end = min(y.stop, (strip + 1) * rows_per_strip, length)
+                # with a step, rows are copied one at a time: the skipped ones are never touched
+                end = row + 1 if ystep > 1 else min(y.stop, (strip + 1) * rows_per_strip, length)
+                at = (row - y.start) // ystep
                 index = ((plane * nd + di) * ny + strip) * nx
                 size = (end - row) * rowbytes
                 start = (row - strip * rows_per_strip) * rowbytes
                 if self.page.databytecounts[index] == 0:  # sparse TIFF: absent strip = zeros
-                    row = end
+                    row = end if ystep == 1 else row + ystep
                     continue
                 if start + size > self.page.databytecounts[index]:
                     raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
@@ -149,10 +159,10 @@ class PageRegion:
                         raise SourceError(f"page {self.page.index}: strip {index} is truncated")
                     rows = np.frombuffer(mm, dtype, count=size // dtype.itemsize, offset=begin)
                     rows = rows.reshape(end - row, width, contig)
-                    out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
+                    out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                     del rows  # drop the view of the map before it may be closed
                     RESIDENCY.copied_from(size)
-                    row = end
+                    row = end if ystep == 1 else row + ystep
                     continue
                 try:
                     with self.lock:
@@ -163,8 +173,8 @@ class PageRegion:
                 if len(buf) != size:
                     raise SourceError(f"page {self.page.index}: strip {index} is truncated")
                 rows = np.frombuffer(buf, dtype).reshape(end - row, width, contig)
-                out[di - d.start, row - y.start : end - y.start] = rows[:, x.start : x.stop, comp]
-                row = end
+                out[di - d.start, at : at + end - row] = rows[:, cols, comp]
+                row = end if ystep == 1 else row + ystep
         return out
 
 

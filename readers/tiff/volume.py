@@ -99,6 +99,16 @@ class TiffLevel(Level):
                 zi += n
         return out
 
+    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        self.check_region(t, c, z, y, x)
+        zs = range(z.start, z.stop, z.step or 1)
+        planes = []
+        with _leased(self.key, self.path) as handle:
+            for zi in zs:
+                frame, sample, depth = self.layout.locate(t, c, zi)
+                planes.append(self._region(handle, frame).read(sample, slice(depth, depth + 1), y, x)[0])
+        return np.stack(planes)
+
 
 def open_file(path: Path) -> Volume:
     key = ("tiff", str(path))
@@ -181,14 +191,24 @@ class SliceFolderLevel(Level):
 
     def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         self.check_region(t, c, z, y, x)
-        out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
-        for zi in range(z.start, z.stop):
+        return self._planes(c, range(z.start, z.stop), y, x)
+
+    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        self.check_region(t, c, z, y, x)
+        return self._planes(c, range(z.start, z.stop, z.step or 1), y, x)
+
+    def _planes(self, c: int, zs: range, y: slice, x: slice) -> np.ndarray:
+        out = None
+        for i, zi in enumerate(zs):
             path = self.files[zi]
             try:
                 with _leased(("tiff", str(self.folder), path.name), path) as handle:
-                    out[zi - z.start] = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
+                    plane = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
             except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
+            if out is None:
+                out = np.empty((len(zs), *plane.shape), self.dtype)
+            out[i] = plane
         return out
 
 

@@ -77,6 +77,20 @@ class ReaderTests:
                 prev = level
             assert len(vol.channels) == vol.shape[1]
 
+    def test_sampled_reads_match_strided_full_reads(self, case):
+        path, _ = case
+        _, vol = open_volume(path, self.reader_name)
+        with vol:
+            rng = np.random.default_rng(1)
+            for level in vol.levels:
+                t, c = level.shape[0] - 1, level.shape[1] - 1
+                whole = read_all(level, t, c)
+                for steps in ((1, 2, 3), (2, 1, 1), (3, 5, 2), (7, 7, 7)):
+                    starts = [int(rng.integers(0, n)) for n in whole.shape]
+                    region = [slice(a, n, s) for a, n, s in zip(starts, whole.shape, steps, strict=True)]
+                    got = level.read_sampled(t, c, *region)
+                    np.testing.assert_array_equal(got, whole[tuple(region)])
+
     def test_out_of_bounds_region_is_refused(self, case):
         path, _ = case
         _, vol = open_volume(path, self.reader_name)
