@@ -2,8 +2,9 @@
 
 Level 0 (and any native level): one ``Level.read`` of the chunk's region plus the zarr encode.
 A computed level: the region of the nearest finer *native* level, read in z-slabs one output plane
-thick, reduced with the service's own block mean, level by level, then encoded. No caches, no HTTP,
-no thread pool: the least work any server must do for that chunk.
+thick, reduced with the service's own block mean, level by level, then encoded; a sampled level (a
+large source's overview): one ``Level.read_sampled`` of the native level. No caches, no HTTP, no
+thread pool: the least work any server must do for that chunk.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from writers.codecs import compressor
 class Floor:
     """The source opened in-process with the same reader and the same pyramid plan as the server."""
 
-    def __init__(self, path: Path, compressor_name: str = "blosc-zstd") -> None:
+    def __init__(self, path: Path, compressor_name: str = "blosc-zstd", overview: str = "auto") -> None:
         _, self.volume = open_volume(path)
-        self.pyramid = Pyramid("floor", self.volume, ComputeCache(0), Config().chunk)
+        self.pyramid = Pyramid("floor", self.volume, ComputeCache(0), Config().chunk, overview=overview)
         self.comp = compressor(compressor_name)
 
     def close(self) -> None:
@@ -52,6 +53,11 @@ class Floor:
         native = max(i for i in range(level + 1) if levels[i].native is not None)
         if native == level:
             return levels[level].native.read(t.start, c.start, z, y, x)
+        sampling = levels[level].sampling
+        if sampling is not None:
+            reads = [slice(st * s.start, st * (s.stop - 1) + 1, st) for s, st in zip((z, y, x), sampling.stride,
+                                                                                       strict=True)]
+            return sampling.native.read_sampled(t.start, c.start, *reads)
         steps = [levels[i].factors for i in range(native + 1, level + 1)]
         fz, fy, fx = (math.prod(f[a] for f in steps) for a in range(3))
         nz, ny, nx = levels[native].spec.shape[2:]
