@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 
 from starlette.applications import Starlette
@@ -42,6 +43,11 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # Opening files (tifffile parses every tag into objects) triggers cyclic collections that walk
+        # every object the server holds: move the start-up objects out of their reach and collect less
+        # often. A cold chunk that opens 64 slices measured 36-49 ms before, 28-32 ms after.
+        gc.freeze()
+        gc.set_threshold(10_000, 50, 100)
         yield
         service.close()
 

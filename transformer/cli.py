@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from transformer import malloc
 from transformer.config import Config, data_dir
 
 
@@ -116,6 +117,7 @@ def cmd_serve(args) -> int:
 
         report = scan(config.data_root, Catalog(config.catalog))
         print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
+    malloc.tune()
     print(f"serving on http://{config.host}:{config.port}/  (catalog {config.catalog})", file=sys.stderr)
     uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=args.log_level,
                 http="httptools", loop="uvloop", access_log=args.access_log)
