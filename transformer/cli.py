@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from transformer import malloc
-from transformer.config import Config, data_dir
+from transformer.config import OVERVIEWS, Config, data_dir
 
 
 def _catalog(args):
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--public-url", help="base URL clients use, when behind a proxy")
     p.add_argument("--compressor", help="zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
     p.add_argument("--viewer-url", help="neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
-    p.add_argument("--overview", choices=("auto", "exact", "sampled"),
+    p.add_argument("--overview", choices=OVERVIEWS,
                    help="computed levels: exact block means (exact), or past the first one every n-th voxel of it "
                         "(sampled); auto samples sources larger than --exact-limit-mb (default auto)")
     p.add_argument("--exact-limit-mb", type=int,

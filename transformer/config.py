@@ -9,6 +9,8 @@ from pathlib import Path
 from platformdirs import user_data_path
 
 APP_NAME = "brain-transformer"
+#: how computed levels are made: exact block means; sampled past --exact-limit-mb (auto); always sampled
+OVERVIEWS = ("auto", "exact", "sampled")
 
 
 def data_dir() -> Path:
@@ -43,8 +45,8 @@ class Config:
         for name, value in overrides.items():
             if value is not None:
                 setattr(cfg, name, _parse(name, value) if isinstance(value, str) else value)
-        if cfg.overview not in ("auto", "exact", "sampled"):
-            raise ValueError(f"overview must be auto, exact or sampled, not {cfg.overview!r}")
+        if cfg.overview not in OVERVIEWS:
+            raise ValueError(f"overview must be one of {OVERVIEWS}, not {cfg.overview!r}")
         return cfg
 
     @property

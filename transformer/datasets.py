@@ -34,13 +34,13 @@ class DatasetRegistry:
 
     def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64,
                  leaves: Executor | None = None, stats: Counter | None = None, parts: ComputeCache | None = None,
-                 overview: tuple[str, int] = ("auto", 512 * 1024 * 1024)):
+                 overview: str = "auto", exact_limit: int = 512 * 1024 * 1024):
         self.catalog = catalog
         self.blocks = blocks
         self.leaves = leaves
         self.stats = stats if stats is not None else Counter()
         self.parts = parts
-        self.overview = overview  # (policy, exact limit in bytes): see Pyramid._mean_levels
+        self.overview, self.exact_limit = overview, exact_limit  # see Pyramid._mean_levels
         self.chunk = chunk
         self.max_open = max_open
         self._open: OrderedDict[str, Dataset] = OrderedDict()
@@ -81,7 +81,7 @@ class DatasetRegistry:
             volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
             ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk,
                                               leaves=self.leaves, stats=self.stats, parts=self.parts,
-                                              overview=self.overview[0], exact_limit=self.overview[1]))
+                                              overview=self.overview, exact_limit=self.exact_limit))
             with self._lock:
                 old = self._open.pop(dataset_id, None)
                 self._open[dataset_id] = ds

@@ -19,14 +19,11 @@ import numpy as np
 from readers.base import Level, OutsideVolume, ReaderError, SourceError, Volume
 from transformer import downsample
 from transformer.cache import ComputeCache
+from transformer.config import OVERVIEWS
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
 DEFAULT_CHUNK = (64, 64, 64)
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
-
-
-#: overview policies: every computed level a block mean; sampled levels for big sources; always sampled
-OVERVIEWS = ("exact", "auto", "sampled")
 
 
 @dataclass(frozen=True)
@@ -260,31 +257,25 @@ class Pyramid:
         self.stats["sampled_reads"] += 1
         reads = [slice(st * s.start, st * (s.stop - 1) + 1, st) for s, st in zip(region, sampling.stride,
                                                                                    strict=True)]
-        return self._strided(sampling.native, t, c, *reads)
-
-    def _strided(self, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        """``native.read_sampled``, its planes split across the leaf pool for slice stacks."""
-        planes = range(z.start, z.stop, z.step)
-        if self.leaves is None or native.read_chunks[0] != 1 or len(planes) < 2:
-            return native.read_sampled(t, c, z, y, x)
-        per = -(-len(planes) // self.leaf_split)
-        groups = [planes[i : i + per] for i in range(0, len(planes), per)]
-        slabs = [self.leaves.submit(native.read_sampled, t, c, slice(g.start, g[-1] + 1, z.step), y, x)
-                 for g in groups]
-        return np.concatenate([f.result() for f in slabs])
+        return self._planes_in_parallel(sampling.native.read_sampled, sampling.native, t, c, *reads)
 
     def _read_native(self, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        """Read from the source; slabs of slice-based sources (one file per z) decode in parallel.
+        """Read a region of the source."""
+        self.stats["source_reads"] += 1
+        return self._planes_in_parallel(native.read, native, t, c, z, y, x)
+
+    def _planes_in_parallel(self, read, native: Level, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        """``read`` (a ``native`` read method; ``z`` may have a step), its planes split into slabs that
+        decode in parallel when ``native`` is a slice stack (one file per z).
 
         Leaf reads never wait on other pool work, so sharing one pool among requests cannot deadlock.
         """
-        self.stats["source_reads"] += 1
-        depth = z.stop - z.start
-        if self.leaves is None or native.read_chunks[0] != 1 or depth < 2 * self.leaf_split:
-            return native.read(t, c, z, y, x)
-        step = -(-depth // self.leaf_split)
-        starts = range(z.start, z.stop, step)
-        slabs = [self.leaves.submit(native.read, t, c, slice(a, min(a + step, z.stop)), y, x) for a in starts]
+        planes = range(z.start, z.stop, z.step or 1)
+        if self.leaves is None or native.read_chunks[0] != 1 or len(planes) < 2 * self.leaf_split:
+            return read(t, c, z, y, x)
+        per = -(-len(planes) // self.leaf_split)
+        groups = [planes[i : i + per] for i in range(0, len(planes), per)]
+        slabs = [self.leaves.submit(read, t, c, slice(g.start, g[-1] + 1, z.step), y, x) for g in groups]
         return np.concatenate([f.result() for f in slabs])
 
     def region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:

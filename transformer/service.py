@@ -40,7 +40,7 @@ class Service:
         self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
         self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets,
                                         leaves=self.leaves, stats=self.counters, parts=self.parts,
-                                        overview=(config.overview, config.exact_limit_mb * 1024 * 1024))
+                                        overview=config.overview, exact_limit=config.exact_limit_mb << 20)
         self.flights = SingleFlight()
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:

@@ -144,12 +144,12 @@ class PageRegion:
                 strip = row // rows_per_strip
                 # with a step, rows are copied one at a time: the skipped ones are never touched
                 end = row + 1 if ystep > 1 else min(y.stop, (strip + 1) * rows_per_strip, length)
-                at = (row - y.start) // ystep
+                at, after = (row - y.start) // ystep, end if ystep == 1 else row + ystep
                 index = ((plane * nd + di) * ny + strip) * nx
                 size = (end - row) * rowbytes
                 start = (row - strip * rows_per_strip) * rowbytes
                 if self.page.databytecounts[index] == 0:  # sparse TIFF: absent strip = zeros
-                    row = end if ystep == 1 else row + ystep
+                    row = after
                     continue
                 if start + size > self.page.databytecounts[index]:
                     raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
@@ -162,7 +162,7 @@ class PageRegion:
                     out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                     del rows  # drop the view of the map before it may be closed
                     RESIDENCY.copied_from(size)
-                    row = end if ystep == 1 else row + ystep
+                    row = after
                     continue
                 try:
                     with self.lock:
@@ -174,7 +174,7 @@ class PageRegion:
                     raise SourceError(f"page {self.page.index}: strip {index} is truncated")
                 rows = np.frombuffer(buf, dtype).reshape(end - row, width, contig)
                 out[di - d.start, at : at + end - row] = rows[:, cols, comp]
-                row = end if ystep == 1 else row + ystep
+                row = after
         return out
 
 
