@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from readers.registry import open_volume
-from transformer import downsample
-from transformer.cache import ComputeCache
 from transformer.config import Config
-from transformer.pyramid import Pyramid
+from transformer.engine import downsample
+from transformer.engine.cache import ComputeCache
+from transformer.engine.pyramid import Pyramid
 from writers import zarr_v2
 from writers.codecs import compressor
 

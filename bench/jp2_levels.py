@@ -21,7 +21,7 @@ import httpx
 
 from bench.common import Context, Goal, Part, ZarrView, serve, table
 from readers.registry import open_volume
-from transformer import downsample
+from transformer.engine import downsample
 
 GOAL = 10.0
 ENV = "TRANSFORMER_JP2_BACKEND"

@@ -76,7 +76,8 @@ def run(ctx: Context) -> Part:
     part.notes += [
         f"{len(keys)} random level-0 chunks (64³, seeded), requested one at a time on a keep-alive connection.",
         "Floor: the same reader opened in-process, `Level.read` of the region + blosc-zstd encode; for a computed "
-        "coarsest level, the finer native region read in z-slabs and reduced with `transformer.downsample.mean`, "
+        "coarsest level, the finer native region read in z-slabs and reduced with "
+        "`transformer.engine.downsample.mean`, "
         "or, where the server samples the overview (sources over --exact-limit-mb), one `Level.read_sampled`.",
         "The server splits a slice stack's chunk read into parallel slab reads on its pool, so on this 2-core "
         "machine it can beat the single-threaded floor (× < 1).",

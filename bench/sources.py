@@ -51,7 +51,7 @@ def write(fmt: str, volume: np.ndarray, root: Path) -> Path:
                 glymur.Jp2k(folder / f"z{z:05d}.j2k", data=plane, tilesize=tile, numres=numres)
         return folder
     if fmt == "imaris":
-        from readers.imaris.writer import write_ims
+        from transformer.demo.imaris_writer import write_ims
 
         path = root / "brain.ims"
         write_ims(path, volume[None, None], (1.0, 1.0, 1.0), chunks=(32, 128, 128))

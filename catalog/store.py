@@ -37,7 +37,6 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self.generation = 0  # bumped on every change so caches can tell records were replaced
 
     def close(self) -> None:
         self._db.close()
@@ -56,13 +55,11 @@ class Catalog:
             )
             self._db.execute("INSERT INTO datasets_fts VALUES (?,?,?,?,?,?,?,?)", fts)
             self._db.execute("COMMIT")
-            self.generation += 1
 
     def remove(self, dataset_id: str) -> bool:
         with self._lock:
             cur = self._db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
             self._db.execute("DELETE FROM datasets_fts WHERE id = ?", (dataset_id,))
-            self.generation += 1
             return cur.rowcount > 0
 
     def get(self, dataset_id: str) -> Record | None:

@@ -12,9 +12,9 @@ import zarr
 
 from catalog.scan import scan
 from catalog.store import Catalog
-from readers.imaris.writer import write_ims
 from tests.helpers import Server, real_data, reference_mean
 from tests.readers.test_imaris import h5_reference, sample_data
+from transformer.demo.imaris_writer import write_ims
 
 REAL = real_data()
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.helpers import Server
 from transformer.config import Config
-from transformer.routes.neuroglancer import client_dir
+from transformer.server.routes.neuroglancer import client_dir
 from writers import neuroglancer as ng
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 

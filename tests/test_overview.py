@@ -13,8 +13,8 @@ import zarr
 
 from readers.base import Channel, Level, Volume
 from tests.helpers import Server
-from transformer.cache import ComputeCache
-from transformer.pyramid import Pyramid
+from transformer.engine.cache import ComputeCache
+from transformer.engine.pyramid import Pyramid
 
 NAMES = ["slices", "tc", "float", "big"]
 

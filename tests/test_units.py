@@ -11,10 +11,10 @@ import pytest
 
 from readers.handles import HandlePool
 from tests.helpers import reference_mean
-from transformer.cache import ByteLRU, ComputeCache
-from transformer.downsample import mean, mode
-from transformer.pyramid import plan_factors
-from transformer.singleflight import SingleFlight
+from transformer.engine.cache import ByteLRU, ComputeCache
+from transformer.engine.downsample import mean, mode
+from transformer.engine.pyramid import plan_factors
+from transformer.engine.singleflight import SingleFlight
 from writers import zarr_v2
 from writers.codecs import compressor
 from writers.errors import MalformedKey, NoSuchKey
@@ -191,7 +191,7 @@ def test_coarser_levels_never_reread_level0_even_after_eviction():
     from concurrent.futures import ThreadPoolExecutor
 
     from readers.base import Channel, Volume
-    from transformer.pyramid import Pyramid
+    from transformer.engine.pyramid import Pyramid
 
     data = np.random.default_rng(0).integers(0, 4000, (1, 1, 150, 200, 170), dtype=np.uint16)
     counting = _CountingLevel(data)

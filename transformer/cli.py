@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -103,7 +104,7 @@ def cmd_demo(args) -> int:
 def cmd_serve(args) -> int:
     import uvicorn
 
-    from transformer.app import create_app
+    from transformer.server.app import create_app
 
     if args.demo:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
@@ -117,9 +118,16 @@ def cmd_serve(args) -> int:
 
         report = scan(config.data_root, Catalog(config.catalog))
         print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
+    app = create_app(config)
     malloc.tune()
+    # Opening files (tifffile parses every tag into objects) triggers cyclic collections that walk
+    # every object the server holds: move the start-up objects out of their reach and collect less
+    # often. A cold chunk that opens 64 slices measured 36-49 ms before, 28-32 ms after. Interpreter-wide
+    # state, so it is set here by the command and not by the app factory (which tests embed).
+    gc.freeze()
+    gc.set_threshold(10_000, 50, 100)
     print(f"serving on http://{config.host}:{config.port}/  (catalog {config.catalog})", file=sys.stderr)
-    uvicorn.run(create_app(config), host=config.host, port=config.port, log_level=args.log_level,
+    uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
                 http="httptools", loop="uvloop", access_log=args.access_log)
     return 0
 

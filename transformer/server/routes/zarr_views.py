@@ -8,8 +8,8 @@ from types import ModuleType
 from starlette.requests import Request
 from starlette.responses import Response
 
-from transformer.errors import NotFound
-from transformer.http import JSON, json_bytes, respond
+from transformer.server.errors import NotFound
+from transformer.server.http import JSON, json_bytes, respond
 from writers.codecs import Compressor, compressor
 from writers.spec import ImageSpec
 

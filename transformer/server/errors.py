@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from readers.base import OutsideVolume, ReaderError
+from transformer.engine.datasets import UnknownDataset
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (BadRequest, 400, "bad_request"),
     (NoSuchKey, 404, "not_found"),
     (NotFound, 404, "not_found"),
+    (UnknownDataset, 404, "not_found"),
     (OutsideVolume, 404, "outside_volume"),
     (ReaderError, 500, "source_error"),
     (WriterError, 500, "encoding_error"),

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from transformer.http import base_url
-from transformer.routes.links import dataset_links
+from transformer.server.http import base_url
+from transformer.server.routes.links import dataset_links
 
 
 async def home(request: Request) -> Response:

@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from transformer.errors import NotFound
-from transformer.http import JSON, json_bytes, respond
+from transformer.server.errors import NotFound
+from transformer.server.http import JSON, json_bytes, respond
 from writers import precomputed
 from writers.errors import MalformedKey, NoSuchKey
 

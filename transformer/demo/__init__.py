@@ -104,7 +104,7 @@ def write_demo(root: Path) -> Path:
     write_jp2_slices(root / "brain-jp2", brain)
     _sidecar(root / "brain-jp2" / "dataset.json", "Synthetic mouse brain, JPEG2000 slices",
              "Demo: lossless JPEG2000 slices (128x128 tiles, 5 wavelet levels) of the same brain.", DEMO_VOXEL)
-    from readers.imaris.writer import write_ims
+    from transformer.demo.imaris_writer import write_ims
 
     write_ims(root / "brain.ims", np.stack([brain, second])[None], DEMO_VOXEL, chunks=(16, 128, 128),
               channel_names=["autofluorescence", "nuclei"], colors=["FFFFFF", "FF00FF"], levels=3)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from transformer.cache import ByteLRU
+from transformer.engine.cache import ByteLRU
 
 PREFIXES = ("/zarr/", "/zarr3/", "/precomputed/")
 

@@ -26,9 +26,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from transformer.errors import BadRequest, NotFound
-from transformer.http import base_url, json_response, respond
-from transformer.routes.links import dataset_links
+from transformer.server.errors import BadRequest, NotFound
+from transformer.server.http import base_url, json_response, respond
+from transformer.server.routes.links import dataset_links
 from writers import neuroglancer, precomputed
 from writers.errors import WriterError
 

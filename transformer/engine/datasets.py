@@ -14,9 +14,12 @@ from catalog.record import Record
 from catalog.store import Catalog
 from readers.base import Channel, Level, Volume
 from readers.registry import open_volume
-from transformer.cache import ComputeCache
-from transformer.errors import NotFound
-from transformer.pyramid import Pyramid
+from transformer.engine.cache import ComputeCache
+from transformer.engine.pyramid import Pyramid
+
+
+class UnknownDataset(LookupError):
+    """No public dataset has that id (the server answers 404)."""
 
 
 class Dataset:
@@ -60,7 +63,7 @@ class DatasetRegistry:
     def record(self, dataset_id: str) -> Record:
         record = self.catalog.get(dataset_id)
         if record is None or not record.public:
-            raise NotFound(f"no dataset {dataset_id!r}")
+            raise UnknownDataset(f"no dataset {dataset_id!r}")
         return record
 
     def get(self, dataset_id: str) -> Dataset:

@@ -9,7 +9,7 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from transformer.errors import classify
+from transformer.server.errors import classify
 
 JSON = "application/json"
 OCTET = "application/octet-stream"

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from transformer.errors import BadRequest
-from transformer.http import base_url, json_response
-from transformer.routes.links import dataset_links
+from transformer.server.errors import BadRequest
+from transformer.server.http import base_url, json_response
+from transformer.server.routes.links import dataset_links
 
 
 def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:

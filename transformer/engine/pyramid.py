@@ -17,12 +17,11 @@ from itertools import product
 import numpy as np
 
 from readers.base import Level, OutsideVolume, ReaderError, SourceError, Volume
-from transformer import downsample
-from transformer.cache import ComputeCache
 from transformer.config import OVERVIEWS
+from transformer.engine import downsample
+from transformer.engine.cache import ComputeCache
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
-DEFAULT_CHUNK = (64, 64, 64)
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
 
 
@@ -69,7 +68,7 @@ class Pyramid:
         key: str,
         volume: Volume,
         blocks: ComputeCache,
-        chunk: tuple[int, int, int] = DEFAULT_CHUNK,
+        chunk: tuple[int, int, int] = (64, 64, 64),
         top: int = 64,
         leaves: Executor | None = None,
         leaf_split: int = os.cpu_count() or 2,
@@ -293,31 +292,4 @@ class Pyramid:
                 src.append(slice(a - o, b - o))
                 dst.append(slice(a - s.start, b - s.start))
             out[tuple(dst)] = block[tuple(src)]
-        return out
-
-    def as_dask(self, level: int):
-        """The whole level as a lazy (t, c, z, y, x) dask array whose blocks are served chunks."""
-        import dask.array as da
-
-        spec = self.levels[level].spec
-        return da.from_array(_LevelArray(self, level), chunks=spec.chunks, asarray=False, fancy=False,
-                             name=f"pyramid-{self.key}-{level}")
-
-
-class _LevelArray:
-    """Array-like adapter so dask can slice a pyramid level."""
-
-    def __init__(self, pyramid: Pyramid, level: int) -> None:
-        self.pyramid, self.level = pyramid, level
-        self.shape = pyramid.levels[level].spec.shape
-        self.dtype = pyramid.dtype
-        self.ndim = 5
-
-    def __getitem__(self, item: tuple[slice, ...]) -> np.ndarray:
-        sl = [slice(*s.indices(n)[:2]) for s, n in zip(item, self.shape, strict=True)]
-        t, c = sl[0], sl[1]
-        out = np.empty(tuple(s.stop - s.start for s in sl), self.dtype)
-        for ti in range(t.start, t.stop):
-            for ci in range(c.start, c.stop):
-                out[ti - t.start, ci - c.start] = self.pyramid.region(self.level, ti, ci, *sl[2:])
         return out

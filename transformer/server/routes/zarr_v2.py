@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from transformer.routes.zarr_views import endpoint
+from transformer.server.routes.zarr_views import endpoint
 from writers import ngff, zarr_v2
 from writers.codecs import Compressor
 from writers.spec import ImageSpec

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from transformer.http import json_response
+from transformer.server.http import json_response
 
 
 async def healthz(request: Request) -> Response:

@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from catalog.store import Catalog
-from transformer.cache import ByteLRU, ComputeCache
 from transformer.config import Config
-from transformer.datasets import Dataset, DatasetRegistry
-from transformer.fastpath import CachedResponse, cache_key
-from transformer.http import etag_of, respond
-from transformer.singleflight import SingleFlight
+from transformer.engine.cache import ByteLRU, ComputeCache
+from transformer.engine.datasets import Dataset, DatasetRegistry
+from transformer.engine.singleflight import SingleFlight
+from transformer.server.fastpath import CachedResponse, cache_key
+from transformer.server.http import etag_of, respond
 
 
 class Encoded(NamedTuple):
@@ -78,7 +78,7 @@ class Service:
         return response
 
     def remember(self, request, version: str, response) -> None:
-        """Keep a 200 chunk response for the warm path (transformer.fastpath)."""
+        """Keep a 200 chunk response for the warm path (transformer.server.fastpath)."""
         if response.status_code != 200:
             return
         key = cache_key(request.url.path, request.headers.get("accept-encoding", ""))
