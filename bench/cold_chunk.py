@@ -20,7 +20,7 @@ import httpx
 from bench.sources import FORMATS, brain, ensure, written
 from catalog.scan import describe
 from catalog.store import Catalog
-from tests.helpers import Server
+from transformer.testing import Server
 
 
 def timed_get(client: httpx.Client, url: str) -> float:

@@ -24,7 +24,7 @@ from bench.sources import FORMATS, brain, ensure, written
 from catalog.record import Record
 from catalog.scan import describe
 from catalog.store import Catalog
-from tests.helpers import Server
+from transformer.testing import Server
 
 MiB = 1024 * 1024
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import free_port, stop_process
+from transformer.testing import free_port, stop_process
 
 LUA = r"""
 local paths = {}

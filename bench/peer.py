@@ -24,7 +24,7 @@ import numpy as np
 from bench.common import Context, Goal, Part, ZarrView, pct, peak_rss, serve, table, timed_get
 from bench.loadgen import missing_tools, wrk
 from bench.overhead import level0_keys
-from tests.helpers import free_port, stop_process
+from transformer.testing import free_port, stop_process
 
 FORMAT = "imaris"
 DATASET = "/DataSet/ResolutionLevel 0/TimePoint 0/Channel 0/Data"

@@ -1,18 +1,16 @@
-"""Test helpers: real-data location, a real server in a subprocess, reference computations."""
+"""Test helpers: real-data location, reference computations; the real-server harness lives in
+transformer.testing (re-exported here)."""
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
+
+from transformer.testing import Server, free_port, stop_process
+
+__all__ = ["REPO", "Server", "free_port", "real_data", "reference_mean", "stop_process", "to_tczyx"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,60 +22,19 @@ def real_data() -> Path | None:
     return path if path.is_dir() else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """``transformer serve`` on a free loopback port, as a real uvicorn process."""
-
-    def __init__(self, catalog: Path, *extra: str, env: dict | None = None) -> None:
-        catalog = Path(catalog)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "transformer.cli", "--catalog", str(catalog), "serve",
-               "--port", str(self.port), "--log-level", "warning", *extra]
-        self.log = open(catalog.with_suffix(f".{self.port}.log"), "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})}, cwd=REPO)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(self.log.name).read_text()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        stop_process(self.proc)
-        self.log.close()
-
-
-def stop_process(proc: subprocess.Popen, grace: float = 10) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within ``grace`` seconds."""
-    proc.terminate()
-    try:
-        proc.wait(grace)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def reference_mean(a: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
     """Block mean of a (z, y, x) array written independently of the service: partial edge blocks
-    average the voxels they have; integers round half to even."""
-    out_shape = tuple(math.ceil(n / f) for n, f in zip(a.shape, factors, strict=True))
-    out = np.empty(out_shape, dtype=np.float64)
-    fz, fy, fx = factors
-    for k in range(out_shape[0]):
-        for j in range(out_shape[1]):
-            rows = a[k * fz : (k + 1) * fz, j * fy : (j + 1) * fy].astype(np.float64)
-            for i in range(out_shape[2]):
-                out[k, j, i] = rows[:, :, i * fx : (i + 1) * fx].mean()
+    average the voxels they have; integers round half to even.
+
+    Sums and counts per block with ``np.add.reduceat`` along each axis in turn (the service pads
+    and reshapes instead), so the two implementations do not share a mistake."""
+    sums = a.astype(np.float64)
+    counts = np.ones(a.shape, dtype=np.float64)
+    for axis, f in enumerate(factors):
+        starts = np.arange(0, a.shape[axis], f)
+        sums = np.add.reduceat(sums, starts, axis=axis)
+        counts = np.add.reduceat(counts, starts, axis=axis)
+    out = sums / counts
     if np.issubdtype(a.dtype, np.integer):
         return np.rint(out).astype(a.dtype)
     return out.astype(a.dtype)

@@ -43,6 +43,41 @@ def test_mean_matches_reference(dtype, shape):
         np.testing.assert_allclose(mean(a, f), reference_mean(a, f), rtol=1e-6)
 
 
+def _loop_mean(a: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """The plain triple loop reference_mean replaced: the oracle for it, on tiny arrays only."""
+    out_shape = tuple(-(-n // f) for n, f in zip(a.shape, factors, strict=True))
+    out = np.empty(out_shape, dtype=np.float64)
+    fz, fy, fx = factors
+    for k in range(out_shape[0]):
+        for j in range(out_shape[1]):
+            rows = a[k * fz : (k + 1) * fz, j * fy : (j + 1) * fy].astype(np.float64)
+            for i in range(out_shape[2]):
+                out[k, j, i] = rows[:, :, i * fx : (i + 1) * fx].mean()
+    if np.issubdtype(a.dtype, np.integer):
+        return np.rint(out).astype(a.dtype)
+    return out.astype(a.dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.uint32, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 3, 3), (5, 7, 9), (3, 11, 2), (8, 8, 8), (7, 1, 13)])
+@pytest.mark.parametrize("factors", [(1, 1, 1), (1, 2, 2), (2, 2, 2), (3, 2, 4), (1, 4, 3)])
+def test_reference_mean_equals_the_plain_loop(dtype, shape, factors):
+    rng = np.random.default_rng(sum(shape) + sum(factors))
+    a = (rng.random(shape) * 250 - (50 if np.issubdtype(dtype, np.signedinteger) else 0)).astype(dtype)
+    got, expected = reference_mean(a, factors), _loop_mean(a, factors)
+    assert got.dtype == expected.dtype == a.dtype and got.shape == expected.shape
+    if np.issubdtype(dtype, np.integer):
+        np.testing.assert_array_equal(got, expected)
+    else:  # the same sums added in another order: equal to rounding
+        np.testing.assert_allclose(got, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
+def test_reference_mean_rounds_half_to_even():
+    a = np.array([[[1, 2, 2, 3, 3, 4]]], dtype=np.uint8)  # pair means 1.5, 2.5, 3.5
+    np.testing.assert_array_equal(reference_mean(a, (1, 1, 2)), [[[2, 2, 4]]])
+    np.testing.assert_array_equal(reference_mean(np.array([[[1, 2, 4]]], np.uint8), (1, 1, 2)), [[[2, 4]]])
+
+
 def test_mode_picks_most_frequent_label():
     a = np.array([[[1, 1], [2, 3]], [[1, 4], [5, 6]]], dtype=np.uint32)
     assert mode(a, (2, 2, 2)).item() == 1
