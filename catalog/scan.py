@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from catalog.store import Catalog
 from catalog.windows import estimate_windows
 from readers.base import ReaderError, UnsupportedSource, Volume
 from readers.registry import claimants, open_volume, plugins
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,6 +127,10 @@ def scan(
             if not path.is_dir():  # a folder that is not a stack is simply walked into
                 report.refused.append((name, str(exc)))
             return False
+        except Exception as exc:  # noqa: BLE001 - one odd source must never end the scan of the rest
+            log.warning("scanning %s failed", name, exc_info=True)
+            report.refused.append((name, f"{path.name}: cannot be described ({exc.__class__.__name__})"))
+            return False
         catalog.put(record)
         report.added.append(record.id)
         if progress:
@@ -135,6 +142,15 @@ def scan(
         report.folders += 1
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         image_files = [f for f in files if not f.startswith(".") and f != SIDECAR]
+        if SIDECAR in files:
+            # a folder's sidecar speaks for everything under it: when it cannot be honoured, registering
+            # the parts (each slice as its own dataset, say) would publish what it describes without it
+            try:
+                load_sidecar(here)
+            except SidecarError as exc:
+                report.refused.append((here.relative_to(root).as_posix() or ".", f"{exc} (whole folder refused)"))
+                dirs[:] = []
+                continue
         if _is_stack(here) and consider(here):
             dirs[:] = []
             continue

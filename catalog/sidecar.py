@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from catalog.record import DESCRIPTIVE
+from catalog import schema
 
 SIDECAR = "dataset.json"
 
@@ -24,79 +24,72 @@ def sidecar_path(source: Path) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+#: a sidecar is a few KiB of descriptive text; anything much larger is not one
+MAX_BYTES = 1 << 20
+
+
 def load_sidecar(source: Path) -> dict:
+    """The validated sidecar of ``source`` (``{}`` when it has none); raises SidecarError naming the file."""
     path = sidecar_path(source)
     if path is None:
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SidecarError(f"{path.name}: not valid JSON ({exc})") from exc
+        if path.stat().st_size > MAX_BYTES:
+            raise SidecarError(f"{path.name}: larger than {MAX_BYTES >> 10} KiB")
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+        raise SidecarError(f"{path.name}: not valid JSON ({_short(exc)})") from None
     if not isinstance(data, dict):
         raise SidecarError(f"{path.name}: must hold a JSON object")
-    return normalise(data)
+    try:
+        return schema.validate(data)
+    except ValueError as exc:
+        raise SidecarError(f"{path.name}: {exc}") from None
 
 
 def parse_options(options: list[str]) -> dict:
-    """``["species=mouse", "voxel_size=2,0.5,0.5"]`` as sidecar-shaped metadata."""
+    """``["species=mouse", "voxel_size=2,0.5,0.5"]`` as validated sidecar metadata (same schema)."""
     data: dict = {}
     for option in options:
         key, sep, value = option.partition("=")
         if not sep:
             raise SidecarError(f"--meta {option!r}: expected key=value")
-        data[key.strip()] = value.strip()
-    return normalise(data)
-
-
-def normalise(data: dict) -> dict:
-    out: dict = {}
-    for key in DESCRIPTIVE:
-        if key in data:
-            out[key] = str(data[key])
-    if "contributors" in data:
-        value = data["contributors"]
-        out["contributors"] = [s.strip() for s in value.split(";")] if isinstance(value, str) else list(value)
-    if "public" in data:
-        value = data["public"]
-        out["public"] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
-    if "kind" in data:
-        if data["kind"] not in ("intensity", "labels"):
-            raise SidecarError(f"kind {data['kind']!r}: expected 'intensity' or 'labels'")
-        out["kind"] = data["kind"]
-    if "voxel_size" in data:
-        out["voxel_size"] = _voxel_size(data["voxel_size"])
-    if "channels" in data:
-        out["channels"] = _channels(data["channels"])
-    unknown = set(data) - set(DESCRIPTIVE) - {"contributors", "public", "voxel_size", "channels", "kind"}
-    if unknown:
-        out["extra"] = {k: data[k] for k in sorted(unknown)}
-    return out
-
-
-def _voxel_size(value) -> list[float]:
-    """[z, y, x] µm from a list, "z,y,x" text or {"z":.., "y":.., "x":..}."""
-    if isinstance(value, dict):
-        value = [value.get("z"), value.get("y"), value.get("x")]
-    elif isinstance(value, str):
-        value = value.replace("x", ",").split(",")
+        key, value = key.strip(), value.strip()
+        data[key] = _TEXT_FORMS.get(key, str)(value)
     try:
-        sizes = [float(v) for v in value]
-    except (TypeError, ValueError) as exc:
-        raise SidecarError(f"voxel_size {value!r}: expected three numbers z, y, x in micrometres") from exc
-    if len(sizes) != 3 or any(v <= 0 for v in sizes):
-        raise SidecarError(f"voxel_size {value!r}: expected three positive numbers z, y, x")
-    return sizes
+        return schema.validate(data)
+    except ValueError as exc:
+        raise SidecarError(f"--meta: {exc}") from None
 
 
-def _channels(value) -> list[dict]:
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",")]
-    out = []
-    for item in value:
-        if isinstance(item, str):
-            out.append({"name": item})
-        elif isinstance(item, dict):
-            out.append({k: item[k] for k in ("name", "color", "window") if k in item})
-        else:
-            raise SidecarError(f"channels: {item!r} is neither a name nor an object")
+def _flag(text: str) -> bool | str:
+    """``true``/``false`` (and yes/no, 1/0) on the command line; anything else fails validation."""
+    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower(), text)
+
+
+def _numbers(text: str) -> list[float | str]:
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    out: list[float | str] = []
+    for part in parts:
+        try:
+            out.append(float(part))
+        except ValueError:
+            out.append(part)  # kept as text: the schema names it
     return out
+
+
+#: how a ``--meta key=value`` text becomes the JSON type the schema expects
+_TEXT_FORMS = {
+    "public": _flag,
+    "voxel_size": _numbers,
+    "contributors": lambda text: [s.strip() for s in text.split(";") if s.strip()],
+    "channels": lambda text: [s.strip() for s in text.split(",")],
+}
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:200] if not isinstance(exc, RecursionError) else "nested too deeply"
