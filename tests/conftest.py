@@ -1,18 +1,21 @@
-"""Shared fixtures: generated datasets, a catalog holding them, and a real server reading it."""
+"""Shared fixtures: generated datasets, a catalog holding them, and the service reading it, both as a
+real server (``server``: uvicorn in a subprocess) and in this process (``client``: starlette's TestClient)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from starlette.testclient import TestClient
 
 from catalog.scan import scan
 from catalog.store import Catalog
-from tests.helpers import Server
+from tests.helpers import Server, in_process
 
 
 @dataclass
@@ -96,3 +99,10 @@ def server(generated):
     srv = Server(generated["_catalog"], "--cache-mb", "64")
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def client(generated) -> Iterator[TestClient]:
+    """The app ``server`` runs, on the same catalog and cache size, called in process (no socket)."""
+    with in_process(generated["_catalog"], cache_mb=64) as c:
+        yield c

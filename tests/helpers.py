@@ -3,14 +3,20 @@ transformer.testing (re-exported here)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from starlette.testclient import TestClient
 
+from catalog.store import Catalog
+from transformer.config import Config
+from transformer.server.app import create_app
 from transformer.testing import Server, free_port, stop_process
 
-__all__ = ["REPO", "Server", "free_port", "real_data", "reference_mean", "stop_process", "to_tczyx"]
+__all__ = ["REPO", "Server", "free_port", "in_process", "real_data", "reference_mean", "stop_process", "to_tczyx"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -20,6 +26,15 @@ def real_data() -> Path | None:
     env = os.environ.get("TRANSFORMER_REAL_DATA")
     path = Path(env) if env else REPO.parent / "shared" / "data" / "real"
     return path if path.is_dir() else None
+
+
+@contextlib.contextmanager
+def in_process(catalog: Path, **config) -> Iterator[TestClient]:
+    """The service's app on ``catalog`` behind starlette's TestClient. As a context manager the client
+    runs the app's lifespan, so the service's pools and handles are closed at the end."""
+    app = create_app(Config(catalog=Path(catalog), **config), Catalog(catalog))
+    with TestClient(app) as client:
+        yield client
 
 
 def reference_mean(a: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
