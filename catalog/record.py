@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import asdict, dataclass, field
 
 DESCRIPTIVE = ("title", "description", "species", "technique", "license", "citation", "doi")
@@ -31,8 +33,17 @@ class Record:
     public: bool = True
     kind: str = "intensity"  # or "labels": segmentations are downsampled by mode and served as such
     voxel_size_source: str = "default"
-    added: str = ""
+    added: str = ""  # when this content was registered: part of the version that keys caches and ETags
+    stamp: str = ""  # digest of every source file's name, size, mtime and inode: changes when the content does
     extra: dict = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """What keys every cache of this dataset: a digest of the whole record, whose ``stamp`` follows
+        the source files, so it changes when the content or any metadata does (even within the second
+        ``added`` resolves) and stays when a rescan finds nothing new."""
+        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        return f"{self.id}@{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"
 
     def public_dict(self) -> dict:
         """Everything but the server path."""

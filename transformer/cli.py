@@ -43,7 +43,7 @@ def cmd_scan(args) -> int:
 
 
 def cmd_add(args) -> int:
-    from catalog.scan import describe
+    from catalog.scan import describe, register
     from catalog.sidecar import SidecarError, parse_options
     from readers.base import ReaderError
 
@@ -58,7 +58,7 @@ def cmd_add(args) -> int:
     except (ReaderError, SidecarError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    catalog.put(record)
+    register(catalog, record)
     print(record.id)
     return 0
 

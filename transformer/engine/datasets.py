@@ -8,11 +8,11 @@ from collections import Counter, OrderedDict
 from concurrent.futures import Executor
 from pathlib import Path
 
-import numpy as np
-
 from catalog.record import Record
+
 from catalog.store import Catalog
-from readers.base import Channel, Level, Volume
+from readers.base import Channel, Volume
+
 from readers.registry import open_volume
 from transformer.engine.cache import ComputeCache
 from transformer.engine.pyramid import Pyramid
@@ -27,7 +27,7 @@ class Dataset:
         self.record = record
         self.pyramid = pyramid
         # the version in every cache key and ETag: a re-registered dataset never serves stale bytes
-        self.version = f"{record.id}@{record.added}"
+        self.version = record.version
         self.checked = time.monotonic()  # when the catalog last confirmed this record
         self.spec = pyramid.image_spec(record.title)
 
@@ -71,7 +71,7 @@ class DatasetRegistry:
         record = self.record(dataset_id)
         with self._lock:
             ds = self._open.get(dataset_id)
-            if ds is not None and ds.record.added == record.added:
+            if ds is not None and ds.record.version == record.version:
                 self._open.move_to_end(dataset_id)
                 ds.checked = time.monotonic()
                 return ds
@@ -79,10 +79,10 @@ class DatasetRegistry:
         with gate:
             with self._lock:
                 ds = self._open.get(dataset_id)
-                if ds is not None and ds.record.added == record.added:
+                if ds is not None and ds.record.version == record.version:
                     return ds
             volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
-            ds = Dataset(record, Pyramid(f"{record.id}@{record.added}", volume, self.blocks, self.chunk,
+            ds = Dataset(record, Pyramid(record.version, volume, self.blocks, self.chunk,
                                               leaves=self.leaves, stats=self.stats, parts=self.parts,
                                               overview=self.overview, exact_limit=self.exact_limit))
             with self._lock:
@@ -103,29 +103,18 @@ class DatasetRegistry:
             ds.pyramid.volume.close()
 
 
-class _ScaledLevel(Level):
-    """A native level whose voxel size the catalog overrides (sidecar or --meta)."""
-
-    def __init__(self, inner: Level, factors: tuple[float, float, float]) -> None:
-        self.inner = inner
-        self.shape, self.dtype, self.read_chunks = inner.shape, inner.dtype, inner.read_chunks
-        self.voxel_size = tuple(v * f for v, f in zip(inner.voxel_size, factors, strict=True))
-        if inner.origin is not None:
-            self.origin = tuple(o * f for o, f in zip(inner.origin, factors, strict=True))
-
-    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        return self.inner.read(t, c, z, y, x)
-
-    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        return self.inner.read_sampled(t, c, z, y, x)
-
-
 def apply_overrides(volume: Volume, record: Record) -> Volume:
+    """The catalog's word over the reader's: voxel size (sidecar or --meta), channels, kind.
+
+    A voxel-size override rescales every level's geometry by level 0's factors; the levels keep
+    reading as before and keep what their readers said of them (read cost, origin, hooks).
+    """
     native = volume.voxel_size
     wanted = tuple(record.voxel_size)
     if tuple(native) != wanted:
         factors = tuple(w / n for w, n in zip(wanted, native, strict=True))
-        volume.levels = [_ScaledLevel(level, factors) for level in volume.levels]
+        volume.levels = [level.with_voxel_size(tuple(v * f for v, f in zip(level.voxel_size, factors, strict=True)))
+                         for level in volume.levels]
     channels = []
     for native_ch, ch in zip(volume.channels, record.channels, strict=False):
         window = ch.get("window")
