@@ -1,4 +1,5 @@
-"""The benchmark suite runs end to end at a tiny size, so it cannot rot. No timing is asserted here."""
+"""The benchmark suite runs end to end at a tiny size, so it cannot rot. No timing is asserted here: every
+table has its rows with measured (positive) ratios, and the correctness facts the run records hold."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from bench.__main__ import main
 from bench.loadgen import missing_tools
+
+pytestmark = pytest.mark.slow  # about a minute: the benchmark run at a tiny size
 
 TINY = ["--shape", "16,128,128", "--samples", "4", "--duration", "1", "--concurrency", "1,8", "--jp2-cap", "30"]
 TITLES = {
@@ -31,19 +34,65 @@ def run_parts(parts: list[str], data: Path, doc: Path) -> str:
     return doc.read_text()
 
 
-def check(text: str, parts: list[str]) -> None:
+def section(text: str, title: str) -> str:
+    return text.split(title, 1)[1].split("\n## ", 1)[0]
+
+
+def tables(text: str) -> list[list[list[tuple[str, str]]]]:
+    """Every markdown table in ``text``: a list of rows, each a list of (column header, cell)."""
+    found, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---") and i > 0 and lines[i - 1].startswith("| "):
+            header = [h.strip() for h in lines[i - 1].strip("|").split("|")]
+            rows = []
+            for row in lines[i + 1 :]:
+                if not row.startswith("| "):
+                    break
+                cells = [c.strip() for c in row.strip("|").split("|")]
+                assert len(cells) == len(header), row
+                rows.append(list(zip(header, cells, strict=True)))
+            assert rows, f"a table without rows under {header}"
+            found.append(rows)
+    return found
+
+
+def is_ratio(header: str) -> bool:
+    return "÷" in header or header.endswith("×")  # not a shape such as "z×y×x"
+
+
+def check(text: str, parts: list[str]) -> dict[str, dict[str, str]]:
     assert "## Goals" in text and "- machine: " in text and "- command: " in text
     for name in parts:
-        section = text.split(TITLES[name], 1)[1].split("\n## ", 1)[0]
-        assert "Skipped" not in section, section
-        assert "|---|" in section, section  # a table was printed
-    goals = text.split("## Goals", 1)[1].split("\n## ", 1)[0]
-    assert "MISSED" in goals or "met" in goals
+        body = section(text, TITLES[name])
+        assert "Skipped" not in body, body
+        assert tables(body), body  # a table was printed
+        for rows in tables(body):
+            for row in rows:
+                ratios = [(h, c) for h, c in row if is_ratio(h)]
+                for header, cell in ratios:  # every ratio was measured: a positive number
+                    assert float(cell) > 0, (name, header, row)
+    goals = tables(section(text, "## Goals"))[0]
+    by_goal = {dict(row)["goal"]: dict(row) for row in goals}
+    for row in by_goal.values():
+        assert float(row["value"]) > 0 and row["verdict"] in ("met", "MISSED"), row
+    done = {TITLES[name].split(".")[0].removeprefix("## ") for name in parts}
+    assert {row["part"] for row in by_goal.values()} >= done  # every part run has its goals row
+    return by_goal
 
 
 def test_parts_needing_no_external_tool(data: Path, tmp_path: Path) -> None:
     parts = ["overhead", "pyramid", "first_view", "jp2"]
-    check(run_parts(parts, data, tmp_path / "benchmarks.md"), parts)
+    text = run_parts(parts, data, tmp_path / "benchmarks.md")
+    goals = check(text, parts)
+    # a correctness goal, not a timing: no computed level reads the source again
+    reread = goals["no level re-reads level 0 (source reads ÷ level-0 chunks)"]
+    assert float(reread["value"]) == 1 and reread["verdict"] == "met"
+    pyramid_runs = tables(section(text, TITLES["pyramid"]))[0]
+    assert [dict(row)["reads ÷ level-0 chunks"] for row in pyramid_runs] == ["1.00"] * 4
+    first_view = tables(section(text, TITLES["first_view"]))[0]
+    assert [dict(row)["format"] for row in first_view] == ["tiff-raw", "tiff-zstd", "jpeg2000", "imaris"]
+    for row in map(dict, first_view):  # the probes' 404s leave connections open; nothing is written
+        assert row["404s / connections reset after them"].endswith(" / 0") and row["extra bytes on disk"] == "0"
 
 
 def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
@@ -51,7 +100,13 @@ def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): throughput, memory not run")
     parts = ["throughput", "memory"]
-    check(run_parts(parts, data, tmp_path / "benchmarks.md"), parts)
+    text = run_parts(parts, data, tmp_path / "benchmarks.md")
+    check(text, parts)
+    for row in map(dict, tables(section(text, TITLES["throughput"]))[0]):
+        assert row["errors"] == "0" and float(row["service req/s"]) > 0 and float(row["nginx req/s"]) > 0
+    assert "Chunks the service computed during the wrk runs: 0 " in text  # warm means cache hits only
+    memory = [dict(row) for row in tables(section(text, TITLES["memory"]))[0]]
+    assert memory and all(row["anonymous within"] == "yes" for row in memory), memory
 
 
 def test_peer_part(data: Path, tmp_path: Path) -> None:
@@ -59,4 +114,6 @@ def test_peer_part(data: Path, tmp_path: Path) -> None:
     if missing:
         pytest.skip(f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): peer part not run")
     pytest.importorskip("chunkmirage", reason="the peer, chunkmirage, is in the bench extra: pip install -e '.[bench]'")
-    check(run_parts(["peer"], data, tmp_path / "benchmarks.md"), ["peer"])
+    text = run_parts(["peer"], data, tmp_path / "benchmarks.md")
+    check(text, ["peer"])
+    assert "- First chunk decoded from both servers identical: yes." in text

@@ -37,10 +37,10 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--window-size=900,720"]
 KINDS = ["zarr", "zarr3", "precomputed"]
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (Path("/usr/bin/chromium").exists() and CHROMIUM.exists() and CHROMEDRIVER.exists()),
     reason="needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
-)
+)]
 
 
 # -- data of known content ----------------------------------------------------------------------------------
