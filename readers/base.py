@@ -11,8 +11,12 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from readers.resources import ReaderResources
 
 AXES = ("t", "c", "z", "y", "x")
 
@@ -158,8 +162,12 @@ class ReaderPlugin(abc.ABC):
         """Cheap check (extension, magic bytes, folder contents): may this plugin open ``path``?"""
 
     @abc.abstractmethod
-    def open(self, path: Path) -> Volume:
-        """Open ``path``; raise UnsupportedSource or SourceError when it cannot be served."""
+    def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
+        """Open ``path``; raise UnsupportedSource or SourceError when it cannot be served.
+
+        ``resources`` (caches, handle pool, settings) come from the service; None means
+        :func:`readers.resources.default_resources`.
+        """
 
 
 def default_channels(n: int, names: Sequence[str] | None = None) -> list[Channel]:

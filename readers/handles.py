@@ -4,113 +4,101 @@ Opening a TIFF or HDF5 file parses its header, which costs far more than reading
 handles are kept open; the pool closes the least recently used one beyond its bound so a catalog of
 thousands of files never exhausts file descriptors. A handle taken with :meth:`HandlePool.lease` is
 never closed under a reader's feet: eviction defers its closing until the lease ends.
+
+The pool is a :class:`~readers.caching.Cache` in which every handle weighs 1 (so its budget is the
+number of open files) plus lease counting, which a plain cache has no notion of.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
+from readers.caching import Cache
+
 
 class _Entry:
-    __slots__ = ("handle", "closer", "leases", "retired")
+    """An open handle, its closer and the reads currently using it."""
+
+    __slots__ = ("handle", "closer", "leases", "retired", "closed", "lock")
 
     def __init__(self, handle: Any, closer: Callable[[Any], None]) -> None:
         self.handle, self.closer = handle, closer
         self.leases = 0
-        self.retired = False  # evicted or discarded while leased: close when the last lease ends
+        self.retired = False  # gone from the pool: close when the last lease ends
+        self.closed = False
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Lease the handle unless it was closed meanwhile."""
+        with self.lock:
+            if self.closed:
+                return False
+            self.leases += 1
+            return True
+
+    def release(self) -> None:
+        with self.lock:
+            self.leases -= 1
+            close_now = self._closing()
+        if close_now:
+            self.closer(self.handle)
+
+    def retire(self) -> None:
+        """Called by the pool when the entry leaves it (evicted, discarded, cleared)."""
+        with self.lock:
+            self.retired = True
+            close_now = self._closing()
+        if close_now:
+            self.closer(self.handle)
+
+    def _closing(self) -> bool:
+        if self.retired and self.leases == 0 and not self.closed:
+            self.closed = True
+            return True
+        return False
 
 
 class HandlePool:
     def __init__(self, max_open: int = 256) -> None:
         self.max_open = max_open
-        self._open: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
-        self._opening: dict[Hashable, threading.Lock] = {}
+        self._entries = Cache("handles", max_open, size=lambda _entry: 1, on_evict=_Entry.retire)
 
     def get(self, key: Hashable, opener: Callable[[], Any], closer: Callable[[Any], None]) -> Any:
-        """The open handle for ``key``, opening it with ``opener`` on first use."""
-        return self._acquire(key, opener, closer, lease=False).handle
+        """The open handle for ``key``, opening it with ``opener`` on first use (one thread opens a
+        given file; the others wait for it)."""
+        return self._entries.get_or_compute(key, lambda: _Entry(opener(), closer)).handle
 
     @contextlib.contextmanager
     def lease(self, key: Hashable, opener: Callable[[], Any], closer: Callable[[Any], None]) -> Iterator[Any]:
         """The handle for ``key``, guaranteed open until the ``with`` block ends."""
-        entry = self._acquire(key, opener, closer, lease=True)
+        while True:
+            entry = self._entries.get_or_compute(key, lambda: _Entry(opener(), closer))
+            if entry.take():
+                break
+            # evicted and closed between the lookup and the lease: the next lookup opens it again
         try:
             yield entry.handle
         finally:
-            with self._lock:
-                entry.leases -= 1
-                close_now = entry.retired and entry.leases == 0
-            if close_now:
-                entry.closer(entry.handle)
-
-    def _acquire(self, key, opener, closer, lease: bool) -> _Entry:
-        with self._lock:
-            entry = self._take(key, lease)
-            if entry is not None:
-                return entry
-            gate = self._opening.setdefault(key, threading.Lock())
-        with gate:  # one thread opens a given file; the others wait for it
-            with self._lock:
-                entry = self._take(key, lease)
-                if entry is not None:
-                    return entry
-            entry = _Entry(opener(), closer)
-            with self._lock:
-                entry.leases += lease
-                self._open[key] = entry
-                self._opening.pop(key, None)
-                evicted = []
-                while len(self._open) > self.max_open:
-                    evicted.append(self._open.popitem(last=False)[1])
-                to_close = self._retire(evicted)
-        for old in to_close:
-            old.closer(old.handle)
-        return entry
-
-    def _take(self, key, lease: bool) -> _Entry | None:
-        entry = self._open.get(key)
-        if entry is not None:
-            self._open.move_to_end(key)
-            entry.leases += lease
-        return entry
-
-    @staticmethod
-    def _retire(entries: list[_Entry]) -> list[_Entry]:
-        """Mark entries gone from the pool; return those nobody is using (close them outside the lock)."""
-        for entry in entries:
-            entry.retired = True
-        return [e for e in entries if e.leases == 0]
+            entry.release()
 
     def discard(self, key: Hashable) -> None:
         """Close and forget the handle for ``key`` (closing waits for its leases to end)."""
-        with self._lock:
-            entry = self._open.pop(key, None)
-            to_close = self._retire([entry] if entry else [])
-        for e in to_close:
-            e.closer(e.handle)
+        self._entries.discard(key)
 
     def discard_prefix(self, prefix: tuple) -> None:
-        with self._lock:
-            keys = [k for k in self._open if isinstance(k, tuple) and k[: len(prefix)] == prefix]
-            to_close = self._retire([self._open.pop(k) for k in keys])
-        for e in to_close:
-            e.closer(e.handle)
-
-    def __len__(self) -> int:
-        return len(self._open)
+        self._entries.discard_prefix(prefix)
 
     def close_all(self) -> None:
-        with self._lock:
-            to_close = self._retire(list(self._open.values()))
-            self._open.clear()
-        for e in to_close:
-            e.closer(e.handle)
+        self._entries.clear()
 
+    def stats(self) -> dict[str, int]:
+        return self._entries.stats()
 
-#: the process-wide pool; readers key it by (plugin name, resolved path, ...)
-POOL = HandlePool()
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)

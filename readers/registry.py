@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from readers.base import ReaderError, ReaderPlugin, UnsupportedSource, Volume
+from readers.resources import ReaderResources
 
 log = logging.getLogger(__name__)
 GROUP = "transformer.readers"
@@ -52,15 +53,17 @@ def claimants(path: Path) -> list[ReaderPlugin]:
     return out
 
 
-def open_volume(path: Path, reader: str | None = None) -> tuple[ReaderPlugin, Volume]:
-    """Open ``path`` with the named reader, or with the first plugin that claims and opens it."""
+def open_volume(path: Path, reader: str | None = None,
+                resources: ReaderResources | None = None) -> tuple[ReaderPlugin, Volume]:
+    """Open ``path`` with the named reader, or with the first plugin that claims and opens it
+    (with ``resources``, else the library's default ones)."""
     candidates = [plugin_named(reader)] if reader else claimants(path)
     if not candidates:
         raise UnsupportedSource(f"no reader recognises {path.name!r}")
     errors = []
     for plugin in candidates:
         try:
-            return plugin, plugin.open(path)
+            return plugin, plugin.open(path, resources)
         except ReaderError as exc:
             errors.append(f"{plugin.name}: {exc}")
         except Exception as exc:  # noqa: BLE001 - a plugin choking on a bad file is a refusal, not a crash

@@ -98,16 +98,15 @@ def test_ome_plane_pointing_past_the_file_is_refused_not_zeros():
 
 def test_region_read_touches_only_needed_tiles(monkeypatch):
     """A 10x10 region of a 256-px tiled COG decodes one tile, not 121."""
-    from readers.tiff.segments import DECODED
+    from readers.resources import ReaderResources
 
-    DECODED.clear()
     decoded = []
-    _, vol = open_volume(TIFF / "cog.tif")
+    _, vol = open_volume(TIFF / "cog.tif", resources=ReaderResources.create())  # no tile decoded yet
     with vol:
         from readers.tiff.volume import _handle
 
         level = vol.levels[0]
-        keyframe = level._region(_handle(level.key, level.path), 0).keyframe
+        keyframe = level._region(_handle(level.key, level.path, level.resources), 0).keyframe
         original = keyframe.decode
 
         def counting(data, index, **kw):

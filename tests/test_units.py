@@ -1,23 +1,16 @@
-"""Pure units: pyramid planning, block means, caches, single flight, zarr v2 keys, handle pool."""
+"""Pure units: pyramid planning, block means, zarr v2 keys (caches and handles: test_caching.py)."""
 
 from __future__ import annotations
-
-import asyncio
-import threading
-import time
 
 import numpy as np
 import pytest
 
-from readers.handles import HandlePool
 from tests.helpers import reference_mean
 from transformer.engine.cache import ByteLRU, ComputeCache
 from transformer.engine.downsample import mean, mode
 from transformer.engine.pyramid import plan_factors
-from transformer.engine.singleflight import SingleFlight
 from writers import zarr_v2
 from writers.codecs import compressor
-from writers.errors import MalformedKey, NoSuchKey
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
 
@@ -92,73 +85,9 @@ def test_byte_lru_respects_budget():
     assert cache.get("huge") is None
 
 
-def test_compute_cache_single_flight_across_threads():
-    cache = ComputeCache(10_000)
-    calls = []
-
-    def compute():
-        calls.append(1)
-        time.sleep(0.05)
-        return np.zeros(10)
-
-    threads = [threading.Thread(target=cache.get_or_compute, args=("k", compute, lambda a: a.nbytes))
-               for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(calls) == 1
-
-
-def test_compute_cache_shares_errors_and_retries_later():
-    cache = ComputeCache(10_000)
-    with pytest.raises(ValueError):
-        cache.get_or_compute("k", lambda: (_ for _ in ()).throw(ValueError("boom")), len)
-    assert cache.get_or_compute("k", lambda: b"ok", len) == b"ok"
-
-
-def test_async_single_flight():
-    async def main():
-        flights = SingleFlight()
-        calls = []
-
-        async def work():
-            calls.append(1)
-            await asyncio.sleep(0.02)
-            return 42
-
-        results = await asyncio.gather(*[flights.run("k", work) for _ in range(10)])
-        return results, calls
-
-    results, calls = asyncio.run(main())
-    assert results == [42] * 10 and len(calls) == 1
-
-
-def test_handle_pool_is_bounded():
-    closed = []
-    pool = HandlePool(max_open=3)
-    for i in range(5):
-        pool.get(i, lambda i=i: f"h{i}", closed.append)
-    assert len(pool) == 3 and closed == ["h0", "h1"]
-    pool.close_all()
-    assert len(pool) == 0 and len(closed) == 5
-
-
 def _spec() -> ImageSpec:
     level = LevelSpec((1, 2, 10, 100, 130), (1, 1, 10, 64, 64), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
     return ImageSpec("x", "uint16", (level,), (ChannelSpec("a", "FFFFFF", (0, 1), (0, 1)),) * 2)
-
-
-def test_zarr_v2_keys_are_canonical():
-    spec = _spec()
-    assert zarr_v2.parse_key("0/0/1/0/1/2", spec) == zarr_v2.ChunkKey(0, (0, 1, 0, 1, 2))
-    assert zarr_v2.parse_key("0/.zarray", spec) == zarr_v2.MetadataKey("0/.zarray")
-    for bad in ("0/0/01/0/1/2", "0/0/0/0/1", "a", "0/0/0/0/0/x", "0/0/0/0/0/٣"):
-        with pytest.raises(MalformedKey):
-            zarr_v2.parse_key(bad, spec)
-    for absent in ("0/0/2/0/0/0", "1/.zarray", "0/0/0/0/2/0", "zarr.json", "0/.zattrs"):
-        with pytest.raises(NoSuchKey):
-            zarr_v2.parse_key(absent, spec)
 
 
 def test_edge_chunks_are_padded_to_full_size():
@@ -187,17 +116,6 @@ def test_ngff_04_attrs_validate():
     from writers.ngff import zattrs_v04
 
     ImageAttrs.model_validate(zattrs_v04(_spec()))
-
-
-def test_leased_handle_survives_eviction_until_released():
-    closed = []
-    pool = HandlePool(max_open=1)
-    with pool.lease("a", lambda: "ha", closed.append) as handle:
-        pool.get("b", lambda: "hb", closed.append)  # evicts "a" while it is being read
-        assert handle == "ha" and closed == []
-    assert closed == ["ha"]
-    pool.discard("b")
-    assert closed == ["ha", "hb"]
 
 
 class _CountingLevel:

@@ -1,25 +1,20 @@
 """Open HDF5 files for reading through the shared, bounded handle pool.
 
-Opening an HDF5 file parses its metadata, so a file stays open in :data:`readers.handles.POOL`
-between reads. Datasets are cached next to the file: for BigDataProcessor files ``Data`` lives
-behind an external link, and HDF5 reopens the target file on every link traversal unless the
-dataset object is kept.
+Opening an HDF5 file parses its metadata, so a file stays open in the readers' handle pool
+(:class:`readers.resources.ReaderResources`) between reads. Datasets are cached next to the file:
+for BigDataProcessor files ``Data`` lives behind an external link, and HDF5 reopens the target file
+on every link traversal unless the dataset object is kept.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from readers.handles import POOL
+from readers.caching import Cache
 from readers.imaris.chunks import DirectPlan, plan
-
-#: HDF5 chunk cache per open file; the service has its own decoded-block cache, so keep it small
-CHUNK_CACHE_BYTES = 8 * 1024 * 1024
-CHUNK_CACHE_SLOTS = 1021  # a prime, as HDF5 recommends
+from readers.resources import HDF5_CHUNK_SLOTS, ReaderResources
 
 
 def pool_key(path: Path) -> tuple[str, str]:
@@ -35,30 +30,21 @@ class OpenFile:
     def __init__(self, h5file: Any) -> None:
         self.file = h5file
         self.closed = False
-        self._datasets: OrderedDict[str, tuple[Any, DirectPlan | None]] = OrderedDict()
-        self._lock = threading.Lock()
+        # each entry weighs 1; one that falls out is dropped, not closed: a thread may still be reading
+        # it, and h5py closes it when unused
+        self._datasets = Cache("hdf5_datasets", self.MAX_DATASETS, size=lambda _entry: 1)
 
     def dataset(self, name: str) -> tuple[Any, DirectPlan | None]:
         """The dataset at ``name`` and its plan for decoding chunks outside h5py's lock."""
-        with self._lock:
-            entry = self._datasets.get(name)
-            if entry is not None:
-                self._datasets.move_to_end(name)
-                return entry
+        return self._datasets.get_or_compute(name, lambda: self._look_up(name))
+
+    def _look_up(self, name: str) -> tuple[Any, DirectPlan | None]:
         ds = self.file[name]
-        entry = (ds, plan(ds))
-        with self._lock:
-            entry = self._datasets.setdefault(name, entry)
-            while len(self._datasets) > self.MAX_DATASETS:
-                # dropped, not closed: a thread may still be reading it; h5py closes it when unused
-                self._datasets.popitem(last=False)
-        return entry
+        return ds, plan(ds)
 
     def close(self) -> None:
         self.closed = True
-        with self._lock:
-            datasets = [ds for ds, _ in self._datasets.values()]
-            self._datasets.clear()
+        datasets = [ds for ds, _ in self._datasets.clear()]
         # File.close() only closes objects of its own file: datasets reached through external
         # links belong to another file and would keep it open, so close them first
         for ds in datasets:
@@ -80,24 +66,25 @@ def load_filters() -> None:
         pass
 
 
-def open_h5(path: Path) -> OpenFile:
-    """Open ``path`` read-only; raises OSError when it is not a readable HDF5 file."""
+def open_h5(path: Path, chunk_cache: int) -> OpenFile:
+    """Open ``path`` read-only with ``chunk_cache`` bytes of HDF5 chunk cache; raises OSError when it is
+    not a readable HDF5 file."""
     load_filters()
     import h5py
 
     # locking=False: read-only access needs no lock, and HDF5 locks fail on some network filesystems
-    h5file = h5py.File(path, "r", locking=False, rdcc_nbytes=CHUNK_CACHE_BYTES, rdcc_nslots=CHUNK_CACHE_SLOTS)
+    h5file = h5py.File(path, "r", locking=False, rdcc_nbytes=chunk_cache, rdcc_nslots=HDF5_CHUNK_SLOTS)
     return OpenFile(h5file)
 
 
-def pooled(path: Path) -> OpenFile:
+def pooled(path: Path, resources: ReaderResources) -> OpenFile:
     """The pooled open handle of ``path`` (opened on first use)."""
-    return POOL.get(pool_key(path), lambda: open_h5(path), OpenFile.close)
+    return resources.handles.get(pool_key(path), lambda: open_h5(path, resources.hdf5_chunk_cache), OpenFile.close)
 
 
-def release(path: Path) -> None:
+def release(path: Path, resources: ReaderResources) -> None:
     """Close and forget the pooled handle of ``path``."""
-    POOL.discard(pool_key(path))
+    resources.handles.discard(pool_key(path))
 
 
 _PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\\/\s'\"]+)*[\\/]([^\\/\s'\"]+)")

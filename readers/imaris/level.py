@@ -15,6 +15,7 @@ import numpy as np
 from readers.base import Level, SourceError
 from readers.imaris import chunks, files
 from readers.imaris.layout import LevelLayout
+from readers.resources import ReaderResources
 
 #: contiguous datasets have no chunks; a plane is their cheapest unit
 _PLANE = 1
@@ -25,9 +26,11 @@ class ImarisLevel(Level):
     force_h5py = False
 
     def __init__(
-        self, path: Path, layout: LevelLayout, n_channels: int, voxel_size: tuple[float, float, float]
+        self, path: Path, layout: LevelLayout, n_channels: int, voxel_size: tuple[float, float, float],
+        resources: ReaderResources,
     ) -> None:
         self.path = path
+        self.resources = resources
         self.layout = layout
         self.shape = (len(layout.paths), n_channels, *layout.size)
         self.dtype = layout.dtype.newbyteorder("=")
@@ -40,7 +43,7 @@ class ImarisLevel(Level):
         name = self.layout.paths[t][c]
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), dtype=self.dtype)
         for attempt in (0, 1):
-            handle = files.pooled(self.path)
+            handle = files.pooled(self.path, self.resources)
             try:
                 ds, direct = handle.dataset(name)
                 if direct is not None and not self.force_h5py:

@@ -6,9 +6,13 @@ Nothing here imports h5py; ``open`` pulls in the heavy modules only when a file 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readers.base import ReaderPlugin, Volume
 from readers.imaris.sniff import is_hdf5
+
+if TYPE_CHECKING:
+    from readers.resources import ReaderResources
 
 
 class ImarisPlugin(ReaderPlugin):
@@ -22,7 +26,8 @@ class ImarisPlugin(ReaderPlugin):
         path = Path(path)
         return path.suffix.lower() in self.extensions and path.is_file() and is_hdf5(path)
 
-    def open(self, path: Path) -> Volume:
+    def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.imaris.volume import open_ims  # heavy: h5py, hdf5plugin
+        from readers.resources import default_resources
 
-        return open_ims(Path(path))
+        return open_ims(Path(path), resources or default_resources())

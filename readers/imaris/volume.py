@@ -8,9 +8,10 @@ from readers.base import UnsupportedSource, Volume
 from readers.imaris import files, metadata
 from readers.imaris.layout import discover
 from readers.imaris.level import ImarisLevel
+from readers.resources import ReaderResources
 
 
-def open_ims(path: Path) -> Volume:
+def open_ims(path: Path, resources: ReaderResources) -> Volume:
     """Open ``path`` as an Imaris volume; the file handle goes to the shared pool.
 
     UnsupportedSource when the file is not HDF5, not Imaris, or its first level's data cannot be
@@ -18,22 +19,22 @@ def open_ims(path: Path) -> Volume:
     """
     path = Path(path).absolute()
     try:
-        handle = files.pooled(path)
+        handle = files.pooled(path, resources)
     except OSError as exc:
         raise UnsupportedSource(f"{path.name}: not a readable HDF5 file ({files.scrub(str(exc))})") from None
     try:
-        return _build(path, handle)
+        return _build(path, handle, resources)
     except UnsupportedSource:
-        files.release(path)
+        files.release(path, resources)
         raise
     except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
         # metadata that h5py cannot even parse: the file is damaged, refuse it at scan time
-        files.release(path)
+        files.release(path, resources)
         reason = files.scrub(str(exc))
         raise UnsupportedSource(f"{path.name}: unreadable Imaris structure ({reason})") from None
 
 
-def _build(path: Path, handle: files.OpenFile) -> Volume:
+def _build(path: Path, handle: files.OpenFile, resources: ReaderResources) -> Volume:
     h5file = handle.file
     layout = discover(h5file, path)
     info = h5file.get("DataSetInfo/Image")
@@ -41,7 +42,8 @@ def _build(path: Path, handle: files.OpenFile) -> Volume:
     size0 = layout.levels[0].size
     box = metadata.extent_um(info_attrs, size0)
     levels = [
-        ImarisLevel(path, level, len(layout.channels), metadata.voxel_size(box, level.size)) for level in layout.levels
+        ImarisLevel(path, level, len(layout.channels), metadata.voxel_size(box, level.size), resources)
+        for level in layout.levels
     ]
     channels = metadata.channels(h5file, layout)
     meta = metadata.describe(h5file, info_attrs, box)
@@ -55,5 +57,5 @@ def _build(path: Path, handle: files.OpenFile) -> Volume:
         downsampling="mean",  # Imaris builds its ResolutionLevels by 2x2x2 / 2x2 means
         metadata=meta,
         files=[path, *layout.external_files],
-        _closers=[lambda: files.release(path)],
+        _closers=[lambda: files.release(path, resources)],
     )

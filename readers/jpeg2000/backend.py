@@ -8,12 +8,10 @@ level 0 only and the service's pyramid computes the coarser levels.
 from __future__ import annotations
 
 import logging
-import os
 from types import ModuleType
 
 log = logging.getLogger(__name__)
 
-ENV_VAR = "TRANSFORMER_JP2_BACKEND"
 GLYMUR = "glymur"
 IMAGECODECS = "imagecodecs"
 CHOICES = ("auto", GLYMUR, IMAGECODECS)
@@ -38,14 +36,15 @@ def openjpeg_loaded() -> bool:
 
 
 def choose(requested: str | None = None) -> str:
-    """The backend to use: ``requested``, else $TRANSFORMER_JP2_BACKEND, else glymur when it can decode.
+    """The backend to use: ``requested`` (a plugin's or the configuration's ``jp2_backend``), else glymur
+    when it can decode.
 
     Asking for glymur when it cannot decode falls back to imagecodecs with a warning rather than
     refusing every JPEG2000 dataset over a deployment detail.
     """
-    wanted = (requested or os.environ.get(ENV_VAR) or "auto").strip().lower()
+    wanted = (requested or "auto").strip().lower()
     if wanted not in CHOICES:
-        log.warning("%s=%r is not one of %s; using auto", ENV_VAR, wanted, ", ".join(CHOICES))
+        log.warning("JPEG2000 backend %r is not one of %s; using auto", wanted, ", ".join(CHOICES))
         wanted = "auto"
     if wanted == IMAGECODECS:
         return IMAGECODECS

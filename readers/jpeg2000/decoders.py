@@ -12,24 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
-from readers.arraycache import ArrayLRU
 from readers.base import SourceError
-from readers.handles import POOL
 from readers.jpeg2000.errors import source_error
 from readers.jpeg2000.header import SliceHeader
+from readers.resources import ReaderResources
 
-#: decoded RGB regions, so the red, green and blue requests of one chunk share a decode
-REGIONS = ArrayLRU(64 << 20)
-#: whole slices decoded by imagecodecs, which cannot decode a region (and whole HTJ2K tiles)
-PLANES = ArrayLRU(256 << 20)
 _tokens = itertools.count()
 
 
 class SliceDecoder:
     """Shared bookkeeping: the slices, their headers and the cache keys of one open volume."""
 
-    def __init__(self, files: list[Path], headers: list[SliceHeader], root: Path) -> None:
+    def __init__(self, files: list[Path], headers: list[SliceHeader], root: Path,
+                 resources: ReaderResources) -> None:
         self.files, self.headers = files, headers
+        # regions: RGB regions asked once per channel, reduced slices asked by nested overview levels;
+        # planes: whole slices (imagecodecs) and whole HTJ2K tiles
+        self.handles, self.regions, self.planes = resources.handles, resources.regions, resources.planes
         # pool keys start with the volume root so close() can discard exactly this volume's handles;
         # cache keys carry a per-volume token for the same reason
         self.pool_prefix = ("jpeg2000", str(root))
@@ -46,9 +45,9 @@ class SliceDecoder:
         return self._total_bytes
 
     def close(self) -> None:
-        POOL.discard_prefix(self.pool_prefix)
-        REGIONS.discard_prefix(self.token)
-        PLANES.discard_prefix(self.token)
+        self.handles.discard_prefix(self.pool_prefix)
+        self.regions.discard_prefix(self.token)
+        self.planes.discard_prefix(self.token)
 
     def _checked(self, index: int, arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         arr = arr.reshape(arr.shape[0], arr.shape[1], -1)
@@ -87,27 +86,27 @@ class GlymurDecoder(SliceDecoder):
             s = 1 << r
             oy, ox = -(-area[0] // s) - -(-tiles[0] // s), -(-area[1] // s) - -(-tiles[1] // s)
             key = (*self.token, index, r, *tiles)
-            block = PLANES.get_or_make(key, lambda: self._decode(index, r, tiles))
+            block = self.planes.get_or_compute(key, lambda: self._decode(index, r, tiles))
             return block[oy : oy + y1 - y0, ox : ox + x1 - x0]
         if head.components == 1 and r == 0:
             return self._decode(index, r, area)  # the pyramid keeps the chunk; a copy here would be waste
         # RGB regions are asked once per channel; reduced slices by nested overview levels (every 2nd,
         # every 4th slice...) at once: decode each once
         key = (*self.token, index, r, *area)
-        return REGIONS.get_or_make(key, lambda: self._decode(index, r, area))
+        return self.regions.get_or_compute(key, lambda: self._decode(index, r, area))
 
     def _decode(self, index: int, r: int, area: tuple[int, int, int, int]) -> np.ndarray:
         path = self.files[index]
         top, left, bottom, right = area
         step = 1 << r
         try:
-            shared = POOL.get((*self.pool_prefix, path.name), lambda: _open_jp2k(path), _nothing_to_close)
+            shared = self.handles.get((*self.pool_prefix, path.name), lambda: _open_jp2k(path), _nothing_to_close)
             # glymur keeps the decode parameters on the object between setting and decoding, so a
             # shared object races; a shallow copy (~2 us) shares the parsed header and lets decodes
             # of one file run in parallel, where a per-file lock measured 2x slower on 2 cores
             arr = copy.copy(shared)[top:bottom:step, left:right:step]
         except Exception as exc:  # noqa: BLE001 - OpenJPEGLibraryError, InvalidJp2kError, OSError...
-            POOL.discard((*self.pool_prefix, path.name))  # re-parse next time: the file may have changed
+            self.handles.discard((*self.pool_prefix, path.name))  # re-parse next time: the file may have changed
             raise source_error(exc, path, "JPEG 2000 decoding failed") from exc
         shape = (-(-bottom // step) - -(-top // step), -(-right // step) - -(-left // step))
         return self._checked(index, arr, shape)
@@ -119,7 +118,7 @@ class ImagecodecsDecoder(SliceDecoder):
     def region(self, index: int, r: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         if r != 0:
             raise SourceError("imagecodecs decodes full resolution only")
-        plane = PLANES.get_or_make((*self.token, index), lambda: self._decode(index))
+        plane = self.planes.get_or_compute((*self.token, index), lambda: self._decode(index))
         return plane[y0:y1, x0:x1]
 
     def _decode(self, index: int) -> np.ndarray:

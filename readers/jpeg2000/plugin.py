@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readers.base import ReaderPlugin, Volume
 from readers.jpeg2000.files import EXTENSIONS, first_slice, has_magic
+
+if TYPE_CHECKING:
+    from readers.resources import ReaderResources
 
 
 class Jpeg2000Plugin(ReaderPlugin):
     """JPEG2000 slices (.jp2 .j2k .j2c .jpx .jph): one file, or a folder of them as a z stack.
 
-    ``backend`` is ``"glymur"``, ``"imagecodecs"`` or ``"auto"``; None defers to the environment
-    variable ``TRANSFORMER_JP2_BACKEND`` (read at each open), then to auto.
+    ``backend`` is ``"glymur"``, ``"imagecodecs"`` or ``"auto"``; None defers to the ``jp2_backend``
+    of the resources each open gets (the service's configuration), then to auto.
     """
 
     name = "jpeg2000"
@@ -26,7 +30,8 @@ class Jpeg2000Plugin(ReaderPlugin):
         one = first_slice(Path(path))
         return one is not None and has_magic(one)
 
-    def open(self, path: Path) -> Volume:
+    def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.jpeg2000.volume import open_jpeg2000  # numpy/glymur only when really opening
+        from readers.resources import default_resources
 
-        return open_jpeg2000(Path(path), self.backend)
+        return open_jpeg2000(Path(path), self.backend, resources or default_resources())

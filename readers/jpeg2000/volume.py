@@ -12,6 +12,7 @@ from readers.jpeg2000.errors import unsupported
 from readers.jpeg2000.files import slice_files
 from readers.jpeg2000.header import SliceHeader, read_header
 from readers.jpeg2000.level import Jpeg2000Level
+from readers.resources import ReaderResources
 
 #: native levels stop at the first one that fits in this on both y and x (the service's top level)
 SMALLEST = 64
@@ -20,12 +21,12 @@ UNTILED_CHUNK = 512
 RGB = [Channel("red", "FF0000"), Channel("green", "00FF00"), Channel("blue", "0000FF")]
 
 
-def open_jpeg2000(path: Path, mode: str | None = None) -> Volume:
+def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> Volume:
     """Open a JPEG2000 file (one slice) or a folder of 2-D slices (a z stack in natural order)."""
     files = slice_files(path)
     if not files:
         raise UnsupportedSource(f"{path.name}: no JPEG 2000 files (.jp2 .j2k .j2c .jpx .jph)")
-    mode = backend.choose(mode)
+    mode = backend.choose(mode or resources.jp2_backend)
     headers = _headers(files)
     first = headers[0]
     for head in headers[1:]:
@@ -33,10 +34,10 @@ def open_jpeg2000(path: Path, mode: str | None = None) -> Volume:
             raise UnsupportedSource(f"{head.name}: {_describe(head)} differs from {first.name}: {_describe(first)}")
     decoder: SliceDecoder
     if mode == backend.GLYMUR:
-        decoder = GlymurDecoder(files, headers, path)
+        decoder = GlymurDecoder(files, headers, path, resources)
         _probe(decoder, sorted({0, len(files) - 1}))
     else:
-        decoder = ImagecodecsDecoder(files, headers, path)
+        decoder = ImagecodecsDecoder(files, headers, path, resources)
     vy, vx, source = _voxel_yx(first)
     # z defaults to the x size; sidecar metadata overrides it later
     levels = _levels(decoder, headers, (vx, vy, vx), mode == backend.GLYMUR)

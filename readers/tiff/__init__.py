@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from readers.base import ReaderPlugin, Volume
+
+if TYPE_CHECKING:
+    from readers.resources import ReaderResources
 
 TIFF_EXTENSIONS = (".tif", ".tiff", ".btf", ".tf8", ".svs", ".ome.tif", ".ome.tiff")
 _MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -41,10 +45,12 @@ class TiffPlugin(ReaderPlugin):
             return len(files) >= 2 and has_magic(files[0])
         return path.is_file() and is_tiff_name(path.name) and has_magic(path)
 
-    def open(self, path: Path) -> Volume:
+    def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
+        from readers.resources import default_resources
         from readers.tiff.volume import open_file, open_folder
 
-        return open_folder(path) if path.is_dir() else open_file(path)
+        resources = resources or default_resources()
+        return open_folder(path, resources) if path.is_dir() else open_file(path, resources)
 
 
 PLUGIN = TiffPlugin()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import threading
 
 import numpy as np
 
-from readers.arraycache import ArrayLRU
 from readers.base import SourceError
-
-#: decoded tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks, so decode it once, not sixteen times
-DECODED = ArrayLRU(int(os.environ.get("TRANSFORMER_TILE_CACHE_MB", "256")) * 1024 * 1024)
+from readers.resources import ReaderResources
 
 
 class PageRegion:
@@ -23,12 +19,15 @@ class PageRegion:
     segments are stored sample-major, then depth, row and column of the segment grid.
     """
 
-    def __init__(self, page, lock: threading.RLock, mapped=None) -> None:
+    def __init__(self, page, lock: threading.RLock, mapped, resources: ReaderResources) -> None:
         keyframe = page.keyframe
         self.page = page
         self.keyframe = keyframe
         self.lock = lock
         self.mapped = mapped  # path -> mmap, for raw strips: copy just the region, no seek, no lock
+        # decoded tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks, so decode it once, not sixteen times
+        self.tiles = resources.tiles
+        self.residency = resources.residency
         self.shaped = keyframe.shaped
         planes, depth, length, width, _ = self.shaped
         if keyframe.is_tiled:
@@ -79,7 +78,7 @@ class PageRegion:
         keys = {i: (fh.path, self.page.dataoffsets[i], self.page.databytecounts[i]) for i in indices}
         missing = []
         for index in indices:
-            block = DECODED.get(keys[index])
+            block = self.tiles.get(keys[index])
             if block is None:
                 missing.append(index)
             else:
@@ -107,7 +106,7 @@ class PageRegion:
                     continue  # sparse TIFF: an absent segment means fill value 0
                 raise SourceError(f"page {self.page.index}: segment {index} decoded to nothing")
             block = block.reshape(block.shape[-4:])  # (depth, length, width, contig samples)
-            DECODED.put(keys[index], block)
+            self.tiles.put(keys[index], block)
             _paste(out, block[..., comp], (d0, y0, x0), (d.start, y.start, x.start))
         return out
 
@@ -161,7 +160,7 @@ class PageRegion:
                     rows = rows.reshape(end - row, width, contig)
                     out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                     del rows  # drop the view of the map before it may be closed
-                    RESIDENCY.copied_from(size)
+                    self.residency.copied_from(size)
                     row = after
                     continue
                 try:
@@ -176,45 +175,6 @@ class PageRegion:
                 out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                 row = after
         return out
-
-
-class MapResidency:
-    """Bounds how much of the memory-mapped raw files stays in this process's resident set.
-
-    Copied-from pages would otherwise stay resident until unmapped (RSS grows to the size of every raw
-    file read). Dropping them after every copy costs a page fault on each re-read (neighbouring chunks
-    re-read the same rows), so they are dropped in bulk once ``limit`` bytes were copied.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.copied = 0
-        self.maps: dict[int, mmap.mmap] = {}
-        self.lock = threading.Lock()
-
-    def register(self, mm: mmap.mmap) -> None:
-        with self.lock:
-            self.maps[id(mm)] = mm
-
-    def unregister(self, mm: mmap.mmap) -> None:
-        with self.lock:
-            self.maps.pop(id(mm), None)
-
-    def copied_from(self, size: int) -> None:
-        with self.lock:
-            self.copied += size
-            if self.copied < self.limit:
-                return
-            self.copied = 0
-            maps = list(self.maps.values())
-        for mm in maps:  # the pages stay in the OS page cache; only this process lets go of them
-            try:
-                mm.madvise(mmap.MADV_DONTNEED)
-            except (AttributeError, OSError, ValueError):  # closed meanwhile, or no madvise here
-                pass
-
-
-RESIDENCY = MapResidency(int(os.environ.get("TRANSFORMER_MAP_RESIDENT_MB", "256")) * 1024 * 1024)
 
 
 def _paste(out: np.ndarray, block: np.ndarray, origin: tuple, region_start: tuple) -> None:

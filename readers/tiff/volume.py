@@ -11,18 +11,19 @@ import numpy as np
 import tifffile
 
 from readers.base import Level, SourceError, UnsupportedSource, Volume
-from readers.handles import POOL
+from readers.resources import ReaderResources
 from readers.tiff import slice_files
 from readers.tiff.channels import channels as ome_channels
 from readers.tiff.layout import SeriesLayout, layout_of
-from readers.tiff.segments import RESIDENCY, PageRegion
+from readers.tiff.segments import PageRegion
 from readers.tiff.voxels import voxel_size
 
 
 class _Handle:
     """An open TiffFile with the lock that serialises its file-position-dependent reads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, resources: ReaderResources) -> None:
+        self.resources = resources
         try:
             self.tif = tifffile.TiffFile(path)
             self.series = self.tif.series
@@ -39,7 +40,7 @@ class _Handle:
                 try:
                     with open(path, "rb") as fh:
                         self._maps[path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                    RESIDENCY.register(self._maps[path])
+                    self.resources.residency.register(self._maps[path])
                 except (OSError, ValueError):
                     return None
             return self._maps[path]
@@ -49,7 +50,7 @@ class _Handle:
             maps = list(self._maps.values())
             self._maps.clear()
         for m in maps:
-            RESIDENCY.unregister(m)
+            self.resources.residency.unregister(m)
             try:
                 m.close()
             except BufferError:  # an array still views it; the map closes when that array goes
@@ -57,20 +58,22 @@ class _Handle:
         self.tif.close()
 
 
-def _handle(key: tuple, path: Path) -> _Handle:
-    return POOL.get(key, lambda: _Handle(path), _Handle.close)
+def _handle(key: tuple, path: Path, resources: ReaderResources) -> _Handle:
+    return resources.handles.get(key, lambda: _Handle(path, resources), _Handle.close)
 
 
-def _leased(key: tuple, path: Path):
+def _leased(key: tuple, path: Path, resources: ReaderResources):
     """The handle, kept open for the duration of a read even if the pool evicts it meanwhile."""
-    return POOL.lease(key, lambda: _Handle(path), _Handle.close)
+    return resources.handles.lease(key, lambda: _Handle(path, resources), _Handle.close)
 
 
 class TiffLevel(Level):
     """One pyramid level of a single TIFF file's first series."""
 
-    def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, dtype, vsize, chunks):
+    def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, dtype, vsize, chunks,
+                 resources: ReaderResources):
         self.key, self.path, self.index, self.layout = key, path, index, layout
+        self.resources = resources
         self.shape = layout.shape
         self.dtype = np.dtype(dtype)
         self.voxel_size = vsize
@@ -82,7 +85,7 @@ class TiffLevel(Level):
         if region is None:
             with handle.lock:
                 page = handle.series[0].levels[self.index].pages[frame]
-                region = PageRegion(page, handle.lock, handle.mapped)
+                region = PageRegion(page, handle.lock, handle.mapped, handle.resources)
             handle.regions[cache_key] = region
         return region
 
@@ -90,7 +93,7 @@ class TiffLevel(Level):
         self.check_region(t, c, z, y, x)
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         zi = z.start
-        with _leased(self.key, self.path) as handle:
+        with _leased(self.key, self.path, self.resources) as handle:
             while zi < z.stop:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 n = min(z.stop - zi, self.layout.page_depth - depth)
@@ -103,21 +106,21 @@ class TiffLevel(Level):
         self.check_region(t, c, z, y, x)
         zs = range(z.start, z.stop, z.step or 1)
         planes = []
-        with _leased(self.key, self.path) as handle:
+        with _leased(self.key, self.path, self.resources) as handle:
             for zi in zs:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 planes.append(self._region(handle, frame).read(sample, slice(depth, depth + 1), y, x)[0])
         return np.stack(planes)
 
 
-def open_file(path: Path) -> Volume:
+def open_file(path: Path, resources: ReaderResources) -> Volume:
     key = ("tiff", str(path))
-    POOL.discard(key)  # a re-open (e.g. a rescan) must see the file as it is now
-    handle = _handle(key, path)
+    resources.handles.discard(key)  # a re-open (e.g. a rescan) must see the file as it is now
+    handle = _handle(key, path, resources)
     try:
         return _volume_of_file(key, path, handle)
     except Exception:
-        POOL.discard(key)
+        resources.handles.discard(key)
         raise
 
 
@@ -149,7 +152,7 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
         if levels and layout.shape[:3] != levels[0].shape[:3]:
             break  # a reduced level that also reduces z or channels is not a pyramid level we can use
         chunks = _native_chunks(keyframe, layout)
-        levels.append(TiffLevel(key, path, index, layout, keyframe.dtype, vsize, chunks))
+        levels.append(TiffLevel(key, path, index, layout, keyframe.dtype, vsize, chunks, handle.resources))
     vol = Volume(
         levels=levels,
         channels=ome_channels(tif.ome_metadata, levels[0].shape[1]),
@@ -158,7 +161,7 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
         metadata={"voxel_size_source": vsource, "tiff_axes": series.axes},
         files=sorted(files),
     )
-    vol._closers.append(lambda: POOL.discard(key))
+    vol._closers.append(lambda: handle.resources.handles.discard(key))
     return vol
 
 
@@ -173,8 +176,9 @@ def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
 class SliceFolderLevel(Level):
     """A folder of 2-D TIFF files, one per z, in natural order."""
 
-    def __init__(self, folder: Path, files: list[Path], shape, dtype, vsize, chunks, samples: int):
-        self.folder, self.files = folder, files
+    def __init__(self, folder: Path, files: list[Path], shape, dtype, vsize, chunks, samples: int,
+                 resources: ReaderResources):
+        self.folder, self.files, self.resources = folder, files, resources
         self.shape, self.dtype, self.voxel_size, self.read_chunks = shape, np.dtype(dtype), vsize, chunks
         self.samples = samples
 
@@ -185,7 +189,7 @@ class SliceFolderLevel(Level):
                 page = handle.series[0].keyframe
                 if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype:
                     raise SourceError(f"slice {path.name} differs in size or type from the first slice")
-                region = PageRegion(page, handle.lock, handle.mapped)
+                region = PageRegion(page, handle.lock, handle.mapped, handle.resources)
             handle.regions[0] = region
         return region
 
@@ -202,7 +206,7 @@ class SliceFolderLevel(Level):
         for i, zi in enumerate(zs):
             path = self.files[zi]
             try:
-                with _leased(("tiff", str(self.folder), path.name), path) as handle:
+                with _leased(("tiff", str(self.folder), path.name), path, self.resources) as handle:
                     plane = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
             except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
@@ -212,12 +216,12 @@ class SliceFolderLevel(Level):
         return out
 
 
-def open_folder(folder: Path) -> Volume:
+def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     files = slice_files(folder)
     if not files:
         raise UnsupportedSource(f"{folder.name}: no TIFF slices")
-    POOL.discard_prefix(("tiff", str(folder)))
-    first = _handle(("tiff", str(folder), files[0].name), files[0])
+    resources.handles.discard_prefix(("tiff", str(folder)))
+    first = _handle(("tiff", str(folder), files[0].name), files[0], resources)
     page = first.series[0].keyframe
     if page.dtype is None:
         raise UnsupportedSource(f"{files[0].name}: unsupported sample format")
@@ -230,12 +234,13 @@ def open_folder(folder: Path) -> Volume:
     # Check a sample of slices up front so a mixed folder is refused at scan, not mid-request.
     step = max(1, len(files) // 16)
     for path in sorted(set(files[::step]) | {files[-1]}):
-        other = _handle(("tiff", str(folder), path.name), path).series[0].keyframe
+        other = _handle(("tiff", str(folder), path.name), path, resources).series[0].keyframe
         if other.shaped != page.shaped or other.dtype != page.dtype:
             raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
     chunks = (1, min(page.tilelength if page.is_tiled else (page.rowsperstrip or ny), ny),
               min(page.tilewidth, nx) if page.is_tiled else nx)
-    level = SliceFolderLevel(folder, files, (1, samples, len(files), ny, nx), page.dtype, vsize, chunks, samples)
+    level = SliceFolderLevel(folder, files, (1, samples, len(files), ny, nx), page.dtype, vsize, chunks, samples,
+                             resources)
     vol = Volume(
         levels=[level],
         channels=ome_channels(None, samples),
@@ -243,5 +248,5 @@ def open_folder(folder: Path) -> Volume:
         metadata={"voxel_size_source": vsource, "slices": len(files)},
         files=files,
     )
-    vol._closers.append(lambda: POOL.discard_prefix(("tiff", str(folder))))
+    vol._closers.append(lambda: resources.handles.discard_prefix(("tiff", str(folder))))
     return vol

@@ -102,15 +102,15 @@ class ReaderTests:
 
     def test_no_file_handles_left_open(self, case):
         path, _ = case
-        from readers.handles import POOL
+        from readers.resources import ReaderResources
 
-        POOL.close_all()
+        resources = ReaderResources.create()  # isolated: handles other tests keep open do not count
         before = open_fds()
-        _, vol = open_volume(path, self.reader_name)
+        _, vol = open_volume(path, self.reader_name, resources)
         level = vol.levels[-1]
         level.read(0, 0, slice(0, 1), slice(0, 1), slice(0, 1))
         vol.close()
-        POOL.close_all()
+        resources.close()
         assert open_fds() <= before
 
 

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 
 from readers.base import SourceError, UnsupportedSource
-from readers.handles import POOL
 from readers.imaris import PLUGIN, chunks
 from readers.imaris.attributes import decode_text, integer, number, text
 from readers.imaris.files import OpenFile, pool_key, scrub
 from readers.imaris.metadata import histogram_window
 from readers.registry import open_volume
+from readers.resources import ReaderResources
 from tests.readers.conformance import ReaderTests, open_fds
 from transformer.demo.imaris_writer import downsample_mean, level_sizes, reduce_flags, write_ims
 
@@ -272,8 +272,9 @@ def test_broken_external_link_in_a_coarse_level_drops_that_level(tmp_path):
 
 def test_missing_data_file_at_read_time_is_a_source_error(tmp_path):
     path, _ = make_generated(tmp_path, "gen-external-links")
-    with open_volume(path, "imaris")[1] as vol:
-        POOL.discard(pool_key(path))  # forget cached datasets so the link is followed again
+    resources = ReaderResources.create()
+    with open_volume(path, "imaris", resources)[1] as vol:
+        resources.handles.discard(pool_key(path))  # forget cached datasets so the link is followed again
         (tmp_path / "gen-external-links--C01--T00001.h5").unlink()
         with pytest.raises(SourceError) as err:
             vol.levels[0].read(1, 1, slice(0, 2), slice(0, 2), slice(0, 2))
@@ -299,27 +300,27 @@ def test_corrupt_chunk_is_a_source_error_not_zeros(tmp_path):
 
 def test_pool_entry_is_discarded_on_close_and_reopened_on_demand(tmp_path):
     path, data = make_generated(tmp_path, "gen-external-links")
-    POOL.close_all()
+    resources = ReaderResources.create()
     before = open_fds()
-    vol = open_volume(path, "imaris")[1]
+    vol = open_volume(path, "imaris", resources)[1]
     key = pool_key(path)
     level = vol.levels[0]
     level.read(0, 0, slice(0, 1), slice(0, 1), slice(0, 1))
-    POOL.close_all()  # evicted behind the volume's back: the next read reopens transparently
+    resources.handles.close_all()  # evicted behind the volume's back: the next read reopens transparently
     got = level.read(1, 0, slice(0, 13), slice(0, 70), slice(0, 90))
     np.testing.assert_array_equal(got, data[1, 0])
-    assert POOL._open.get(key) is not None
+    assert key in resources.handles
     vol.close()
-    assert POOL._open.get(key) is None
+    assert key not in resources.handles
     assert open_fds() <= before  # external .h5 files are closed too
 
 
 def test_datasets_behind_external_links_are_bounded(tmp_path, monkeypatch):
     path, data = make_generated(tmp_path, "gen-external-links")
     monkeypatch.setattr(OpenFile, "MAX_DATASETS", 2)
-    POOL.close_all()
+    resources = ReaderResources.create()
     before = open_fds()
-    with open_volume(path, "imaris")[1] as vol:
+    with open_volume(path, "imaris", resources)[1] as vol:
         for t in range(2):
             for c in range(2):
                 got = vol.levels[0].read(t, c, slice(0, 13), slice(0, 70), slice(0, 90))
@@ -367,11 +368,12 @@ def test_not_imaris_is_unsupported(tmp_path):
         f.create_group("DataSet/ResolutionLevel 1/TimePoint 0/Channel 0")
     garbage = tmp_path / "garbage.ims"
     garbage.write_bytes(b"\x89HDF\r\n\x1a\n" + os.urandom(4000))
+    resources = ReaderResources.create()
     for path in (plain, no_level0, garbage):
         with pytest.raises(UnsupportedSource) as err:
-            PLUGIN.open(path)
+            PLUGIN.open(path, resources)
         assert str(tmp_path) not in str(err.value)
-        assert pool_key(path.absolute()) not in POOL._open
+        assert pool_key(path.absolute()) not in resources.handles
 
 
 # --- attributes ---------------------------------------------------------------------------------------
@@ -441,10 +443,11 @@ def test_big_endian_equals_little_endian():
 def test_dangling_external_link_is_refused():
     path = real_file("bad/dangling-external-link/mri-stack-16bit-header.ims")
     assert PLUGIN.claims(path)
+    resources = ReaderResources.create()
     with pytest.raises(UnsupportedSource) as err:
-        open_volume(path, "imaris")
+        open_volume(path, "imaris", resources)
     assert str(path.parent) not in str(err.value)
-    assert pool_key(path.absolute()) not in POOL._open
+    assert pool_key(path.absolute()) not in resources.handles
 
 
 @pytest.mark.parametrize("fraction", [0.02, 0.3, 0.7, 0.98])

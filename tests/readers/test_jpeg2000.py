@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from readers.base import SourceError, UnsupportedSource
-from readers.handles import POOL
 from readers.jpeg2000 import PLUGIN, Jpeg2000Plugin
 from readers.jpeg2000.files import natural_key
+from readers.resources import ReaderResources
 from tests.readers.conformance import ReaderTests, read_all
 
 glymur = pytest.importorskip("glymur")
@@ -427,8 +427,7 @@ def test_imagecodecs_fallback_gives_identical_level0(monkeypatch, generated, nam
     with PLUGIN.open(path) as ref:
         expected = np.stack([read_all(ref.levels[0], 0, c) for c in range(ref.shape[1])])
         reversible = ref.metadata["reversible"]
-    monkeypatch.setenv("TRANSFORMER_JP2_BACKEND", "imagecodecs")
-    with PLUGIN.open(path) as vol:
+    with PLUGIN.open(path, ReaderResources.create(jp2_backend="imagecodecs")) as vol:
         assert vol.metadata["decoder"] == "imagecodecs"
         assert len(vol.levels) == 1  # imagecodecs cannot give the LL bands
         assert vol.shape == ref.shape and vol.dtype == ref.dtype
@@ -444,7 +443,6 @@ def test_imagecodecs_fallback_gives_identical_level0(monkeypatch, generated, nam
 def test_auto_uses_imagecodecs_without_the_system_library(monkeypatch, generated):
     from glymur.lib import openjp2
 
-    monkeypatch.delenv("TRANSFORMER_JP2_BACKEND", raising=False)
     monkeypatch.setattr(openjp2, "OPENJP2", None)
     path, expected = generated["stack16_tiled"]
     with Jpeg2000Plugin().open(path) as vol:
@@ -475,12 +473,12 @@ def test_without_glymur_at_all(monkeypatch, tmp_path, generated):
 
 
 def test_close_discards_pool_entries(generated):
-    POOL.close_all()
-    vol = PLUGIN.open(generated["stack16_tiled"][0])
+    resources = ReaderResources.create()
+    vol = PLUGIN.open(generated["stack16_tiled"][0], resources)
     read_all(vol.levels[1], 0, 0)
-    assert len(POOL) == 5
+    assert len(resources.handles) == 5
     vol.close()
-    assert len(POOL) == 0
+    assert len(resources.handles) == 0
 
 
 @pytest.mark.parametrize("name", ["stack16_tiled", "rgb8", "htj2k_tiled"])

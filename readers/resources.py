@@ -1,0 +1,65 @@
+"""What readers share and must not create themselves: caches, the handle pool, settings.
+
+The service builds one :class:`ReaderResources` from its configuration (transformer.engine.resources)
+and passes it to ``ReaderPlugin.open``; library use and tests get :func:`default_resources` or build
+their own isolated instance with :meth:`ReaderResources.create`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from readers.caching import Cache
+from readers.handles import HandlePool
+from readers.residency import MapResidency
+
+MiB = 1 << 20
+#: HDF5's own recommendation for the number of chunk-cache slots: a prime
+HDF5_CHUNK_SLOTS = 1021
+JP2_BACKENDS = ("auto", "glymur", "imagecodecs")
+
+
+@dataclass(frozen=True)
+class ReaderResources:
+    handles: HandlePool  # open files of every reader
+    tiles: Cache  # decoded TIFF tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks
+    regions: Cache  # decoded JPEG2000 regions: red, green and blue of one chunk share a decode
+    planes: Cache  # whole JPEG2000 slices (imagecodecs decodes no region) and whole HTJ2K tiles
+    residency: MapResidency  # resident pages of memory-mapped raw TIFF files
+    hdf5_chunk_cache: int  # bytes of HDF5's chunk cache per open HDF5 file
+    jp2_backend: str = "auto"  # glymur (regions, reductions), imagecodecs (whole slices) or auto
+
+    @classmethod
+    def create(cls, *, tiles: int = 256 * MiB, regions: int = 64 * MiB, planes: int = 256 * MiB,
+               residency: int = 256 * MiB, hdf5_chunk_cache: int = 8 * MiB, max_open_files: int = 256,
+               jp2_backend: str = "auto") -> ReaderResources:
+        """A fresh, isolated set (sizes in bytes); the defaults are the library's."""
+        if jp2_backend not in JP2_BACKENDS:
+            raise ValueError(f"jp2_backend must be one of {JP2_BACKENDS}, not {jp2_backend!r}")
+        return cls(
+            handles=HandlePool(max_open_files),
+            tiles=Cache("tiff_tiles", tiles, freeze=True),
+            regions=Cache("jp2_regions", regions, freeze=True),
+            planes=Cache("jp2_planes", planes, freeze=True),
+            residency=MapResidency(residency),
+            hdf5_chunk_cache=hdf5_chunk_cache,
+            jp2_backend=jp2_backend,
+        )
+
+    def caches(self) -> dict[str, dict[str, int]]:
+        """Statistics of every cache and budget, by name (for /metrics)."""
+        return {"tiff_tiles": self.tiles.stats(), "jp2_regions": self.regions.stats(),
+                "jp2_planes": self.planes.stats(), "handles": self.handles.stats(),
+                "map_residency": self.residency.stats()}
+
+    def close(self) -> None:
+        self.handles.close_all()
+        for cache in (self.tiles, self.regions, self.planes):
+            cache.clear()
+
+
+@functools.cache
+def default_resources() -> ReaderResources:
+    """The process-wide set used when a caller passes none (library use outside the service)."""
+    return ReaderResources.create()
