@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import zarr
 
-from readers.base import Channel, Level, Volume
+from readers.base import Channel, Level, LevelGeometry, Volume
 from tests.helpers import Server
 from transformer.engine.cache import ComputeCache
 from transformer.engine.pyramid import Pyramid
@@ -80,12 +80,12 @@ class _Recording(Level):
     """An in-memory level that records which planes were read."""
 
     def __init__(self, data: np.ndarray) -> None:
-        self.data, self.shape, self.dtype = data, (1, 1, *data.shape), data.dtype
-        self.voxel_size, self.read_chunks = (1.0, 1.0, 1.0), (1, data.shape[1], data.shape[2])
+        super().__init__(LevelGeometry((1, 1, *data.shape), data.dtype, (1.0, 1.0, 1.0),
+                                       (1, data.shape[1], data.shape[2])))
+        self.data = data
         self.planes: set[int] = set()
 
-    def read(self, t, c, z, y, x):
-        self.check_region(t, c, z, y, x)
+    def _read(self, t, c, z, y, x):
         self.planes.update(range(z.start, z.stop))
         return self.data[z, y, x].copy()
 
@@ -110,14 +110,11 @@ class _Sized(Level):
     """A level whose read cost is set by the test (nothing is read)."""
 
     def __init__(self, shape, cost: int) -> None:
-        self.shape, self.dtype, self.cost = shape, np.dtype("uint16"), cost
-        self.voxel_size, self.read_chunks = (1.0, 1.0, 1.0), (1, 64, 64)
+        chunks = (1, min(64, shape[3]), min(64, shape[4]))
+        super().__init__(LevelGeometry(shape, np.dtype("uint16"), (1.0, 1.0, 1.0), chunks, read_cost=cost))
 
-    def read(self, t, c, z, y, x):
+    def _read(self, t, c, z, y, x):
         raise AssertionError("planning reads nothing")
-
-    def read_cost(self) -> int:
-        return self.cost
 
 
 @pytest.mark.parametrize(("overview", "cost", "sampled"), [

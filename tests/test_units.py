@@ -122,22 +122,17 @@ class _CountingLevel:
     """An in-memory native level that counts source reads."""
 
     def __init__(self, data: np.ndarray) -> None:
-        from readers.base import Level
+        from readers.base import Level, LevelGeometry
 
         self.data, self.reads = data, 0
         outer = self
 
         class _L(Level):
-            shape = data.shape
-            dtype = data.dtype
-            voxel_size = (1.0, 1.0, 1.0)
-            read_chunks = (1, data.shape[3], data.shape[4])
-
-            def read(self, t, c, z, y, x):
+            def _read(self, t, c, z, y, x):
                 outer.reads += 1
                 return outer.data[t, c, z, y, x].copy()
 
-        self.level = _L()
+        self.level = _L(LevelGeometry(data.shape, data.dtype, (1.0, 1.0, 1.0), (1, data.shape[3], data.shape[4])))
 
 
 def test_coarser_levels_never_reread_level0_even_after_eviction():

@@ -16,7 +16,7 @@ from itertools import product
 
 import numpy as np
 
-from readers.base import Level, OutsideVolume, ReaderError, SourceError, Volume
+from readers.base import Level, Volume
 from transformer.config import OVERVIEWS
 from transformer.engine import downsample
 from transformer.engine.cache import ComputeCache
@@ -208,15 +208,11 @@ class Pyramid:
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]
         t, c, z, y, x = plan.spec.chunk_region(index)
-        if plan.native is not None or plan.sampling is not None:
-            try:
-                if plan.sampling is not None:
-                    return self._sample(plan.sampling, t.start, c.start, (z, y, x))
-                return self._read_native(plan.native, t.start, c.start, z, y, x)
-            except (ReaderError, OutsideVolume):
-                raise
-            except Exception as exc:  # a codec or library failing on damaged bytes
-                raise SourceError(f"reading the source failed: {exc.__class__.__name__}: {exc}") from exc
+        # Level.read sorts a reader's failures (damaged source or reader bug): nothing to wrap here
+        if plan.sampling is not None:
+            return self._sample(plan.sampling, t.start, c.start, (z, y, x))
+        if plan.native is not None:
+            return self._read_native(plan.native, t.start, c.start, z, y, x)
         if self._reduces_by_parts(level):
             return self._assemble_parts(level, index)
         fz, fy, fx = plan.factors

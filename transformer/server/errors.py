@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from readers.base import OutsideVolume, ReaderError
+from readers.base import OutsideVolume, ReaderBug, ReaderError
 from transformer.engine.datasets import UnknownDataset
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 
@@ -27,6 +27,7 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (NotFound, 404, "not_found"),
     (UnknownDataset, 404, "not_found"),
     (OutsideVolume, 404, "outside_volume"),
+    (ReaderBug, 500, "internal_error"),  # a plugin's bug, not damaged data: logged, reason kept generic
     (ReaderError, 500, "source_error"),
     (WriterError, 500, "encoding_error"),
     (OSError, 500, "source_error"),
@@ -38,6 +39,8 @@ def classify(exc: BaseException) -> tuple[int, str, str]:
     """(status, code, reason) for an exception; unknown ones are 500 with a generic reason."""
     for cls, status, code in TABLE:
         if isinstance(exc, cls):
+            if code == "internal_error":
+                break  # the generic answer below: the details are for the log, not the client
             return status, code, _reason(exc)
     log.exception("unexpected error", exc_info=exc)
     return 500, "internal_error", "the server failed to handle this request"
