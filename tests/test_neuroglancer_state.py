@@ -13,9 +13,16 @@ from tests.helpers import Server
 from transformer.config import Config
 from transformer.server.routes.neuroglancer import client_dir
 from writers import neuroglancer as ng
+from writers.registry import view_named
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
 KINDS = ["zarr", "zarr3", "precomputed"]
+SCHEMES = {"zarr": "zarr2://", "zarr3": "zarr3://", "precomputed": "precomputed://"}
+
+
+def viewer_state(spec: ImageSpec, kind: str, url: str, t: int = 0) -> dict:
+    """The state for the view named ``kind``, opened as that view says Neuroglancer opens it."""
+    return ng.viewer_state(spec, view_named(kind).neuroglancer, url, t)
 
 
 def make_spec(channels: int = 1, shape=(1, 1, 40, 200, 300), voxel=(2.0, 0.5, 0.5), kind="intensity",
@@ -33,7 +40,7 @@ def make_spec(channels: int = 1, shape=(1, 1, 40, 200, 300), voxel=(2.0, 0.5, 0.
 
 
 def test_zarr_state_shape():
-    state = ng.viewer_state(make_spec(), "zarr", "http://h/zarr/abc.ome.zarr")
+    state = viewer_state(make_spec(), "zarr", "http://h/zarr/abc.ome.zarr")
     assert state["dimensions"] == {"x": [5e-7, "m"], "y": [5e-7, "m"], "z": [2e-6, "m"], "t": [1.0, "s"]}
     assert state["displayDimensions"] == ["x", "y", "z"]
     assert state["position"] == [150.0, 100.0, 20.0, 0.0]  # voxel centres are integers (OME convention)
@@ -52,7 +59,7 @@ def test_zarr_state_shape():
 
 
 def test_zarr3_state_and_time():
-    state = ng.viewer_state(make_spec(shape=(3, 1, 40, 200, 300), time_interval=2.5), "zarr3",
+    state = viewer_state(make_spec(shape=(3, 1, 40, 200, 300), time_interval=2.5), "zarr3",
                             "http://h/zarr3/abc.ome.zarr/", t=2)
     assert state["layers"][0]["source"] == "zarr3://http://h/zarr3/abc.ome.zarr"
     assert state["dimensions"]["t"] == [2.5, "s"]
@@ -60,7 +67,7 @@ def test_zarr3_state_and_time():
 
 
 def test_precomputed_state_has_the_half_voxel_transform():
-    state = ng.viewer_state(make_spec(), "precomputed", "http://h/precomputed/abc")
+    state = viewer_state(make_spec(), "precomputed", "http://h/precomputed/abc")
     assert "t" not in state["dimensions"]
     assert state["position"] == [150.0, 100.0, 20.0]
     [layer] = state["layers"]
@@ -75,7 +82,7 @@ def test_precomputed_state_has_the_half_voxel_transform():
 @pytest.mark.parametrize("kind", KINDS)
 def test_one_layer_per_channel(kind):
     spec = make_spec(channels=3)
-    state = ng.viewer_state(spec, kind, "http://h/v")
+    state = viewer_state(spec, kind, "http://h/v")
     layers = state["layers"]
     assert [layer["name"] for layer in layers] == ["ch0", "ch1", "ch2"]
     assert [layer["localPosition"] for layer in layers] == [[0], [1], [2]]
@@ -93,35 +100,40 @@ def test_duplicate_channel_names_are_made_unique():
     spec = make_spec(channels=2)
     spec = ImageSpec(spec.name, spec.dtype, spec.levels,
                      tuple(ChannelSpec("same", c.color, c.window, c.range) for c in spec.channels))
-    assert [layer["name"] for layer in ng.viewer_state(spec, "zarr", "http://h/v")["layers"]] == ["same", "same (1)"]
+    assert [layer["name"] for layer in viewer_state(spec, "zarr", "http://h/v")["layers"]] == ["same", "same (1)"]
 
 
 def test_labels_get_a_segmentation_layer():
-    state = ng.viewer_state(make_spec(kind="labels"), "precomputed", "http://h/p")
+    state = viewer_state(make_spec(kind="labels"), "precomputed", "http://h/p")
     [layer] = state["layers"]
     assert layer["type"] == "segmentation" and "shader" not in layer
 
 
 def test_a_single_plane_gets_the_xy_layout():
-    state = ng.viewer_state(make_spec(shape=(1, 1, 1, 2000, 3000), voxel=(1.0, 0.25, 0.25)), "zarr", "http://h/v")
+    state = viewer_state(make_spec(shape=(1, 1, 1, 2000, 3000), voxel=(1.0, 0.25, 0.25)), "zarr", "http://h/v")
     assert state["layout"] == "xy"
     assert state["crossSectionScale"] == 3.33  # y limits: 2000 voxels across about 600 pixels
 
 
 def test_unknown_kind():
-    with pytest.raises(ValueError, match="unknown source kind"):
-        ng.viewer_state(make_spec(), "n5", "http://h/v")
+    with pytest.raises(LookupError, match="no view named 'n5'"):
+        viewer_state(make_spec(), "n5", "http://h/v")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_views_name_their_neuroglancer_scheme(kind):
+    assert view_named(kind).neuroglancer.scheme == SCHEMES[kind]
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_state_is_valid_for_neuroglancer_python_and_round_trips_through_the_link(kind):
-    state = ng.viewer_state(make_spec(channels=2), kind, "http://h/v")
+    state = viewer_state(make_spec(channels=2), kind, "http://h/v")
     url = ng.state_url(state, "http://h/viewer/")
     assert url.startswith("http://h/viewer/#!%7B%22")
     assert ng.state_from_url(url) == state
     parsed = neuroglancer.parse_url(url)  # neuroglancer's own parser and state model accept it
     assert parsed.layout.type == state["layout"]
-    assert list(parsed.layers[0].source[0].url.split("://"))[0] == ng.SCHEMES[kind][:-3]
+    assert list(parsed.layers[0].source[0].url.split("://"))[0] == SCHEMES[kind][:-3]
     assert json.loads(neuroglancer.url_state.url_fragment_to_json(url.split("#", 1)[1])) == state
     assert url == ng.state_url(state, "http://h/viewer/#an-old-fragment")
 
@@ -155,7 +167,7 @@ def test_api_sources_are_absolute_and_served(server, generated, kind):
     source = state["layers"][0]["source"]
     url = source["url"] if isinstance(source, dict) else source
     scheme, _, http_url = url.partition("://")
-    assert scheme == ng.SCHEMES[kind][:-3]
+    assert scheme == SCHEMES[kind][:-3]
     assert http_url.startswith(server.url + "/")
     probe = {"zarr": "/.zattrs", "zarr3": "/zarr.json", "precomputed": "/info"}[kind]
     assert httpx.get(http_url + probe).status_code == 200

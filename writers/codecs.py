@@ -1,22 +1,34 @@
-"""Chunk compressors by name, shared by the zarr writers."""
+"""Chunk compressors by name, shared by the zarr writers.
+
+Each compressor is one object that owns its whole description: how it encodes, its zarr v2
+``compressor`` config and its zarr v3 codec JSON (the shape of zarr-python's codec classes).
+"""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 
 import numcodecs
 import numpy as np
 
 from writers.errors import WriterError
 
-COMPRESSORS = ("blosc-zstd", "blosc-lz4", "zstd", "gzip", "none")
-
 
 @dataclass(frozen=True)
-class Compressor:
+class Compressor(ABC):
     name: str
-    codec: numcodecs.abc.Codec | None
+    codec: numcodecs.abc.Codec | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codec", self._make_codec())  # stateless: one shared instance per name
+
+    @abstractmethod
+    def _make_codec(self) -> numcodecs.abc.Codec | None: ...
+
+    @abstractmethod
+    def v3_codec(self, dtype: str) -> dict | None:
+        """The zarr v3 codec after ``bytes`` (None: no compression)."""
 
     def v2_config(self) -> dict | None:
         return self.codec.get_config() if self.codec is not None else None
@@ -28,20 +40,69 @@ class Compressor:
         return bytes(self.codec.encode(raw))
 
 
-@functools.cache
+@dataclass(frozen=True)
+class Blosc(Compressor):
+    cname: str = "zstd"
+    clevel: int = 3
+
+    def _make_codec(self) -> numcodecs.abc.Codec:
+        return numcodecs.Blosc(cname=self.cname, clevel=self.clevel, shuffle=numcodecs.Blosc.SHUFFLE)
+
+    def v3_codec(self, dtype: str) -> dict:
+        return {"name": "blosc", "configuration": {
+            "cname": self.cname, "clevel": self.clevel, "shuffle": "shuffle",
+            "typesize": np.dtype(dtype).itemsize, "blocksize": 0}}
+
+
+@dataclass(frozen=True)
+class Zstd(Compressor):
+    level: int = 3
+
+    def _make_codec(self) -> numcodecs.abc.Codec:
+        return numcodecs.Zstd(level=self.level)
+
+    def v3_codec(self, dtype: str) -> dict:
+        # numcodecs writes no checksum; its frames carry their content size (see the zarr3 zstd test)
+        return {"name": "zstd", "configuration": {"level": self.level, "checksum": False}}
+
+
+@dataclass(frozen=True)
+class Gzip(Compressor):
+    level: int = 5
+
+    def _make_codec(self) -> numcodecs.abc.Codec:
+        return numcodecs.GZip(level=self.level)
+
+    def v3_codec(self, dtype: str) -> dict:
+        return {"name": "gzip", "configuration": {"level": self.level}}
+
+
+@dataclass(frozen=True)
+class Uncompressed(Compressor):
+    def _make_codec(self) -> None:
+        return None
+
+    def v3_codec(self, dtype: str) -> None:
+        return None
+
+
+_BY_NAME: dict[str, Compressor] = {c.name: c for c in (
+    Blosc("blosc-zstd", cname="zstd", clevel=3),
+    Blosc("blosc-lz4", cname="lz4", clevel=5),
+    Zstd("zstd", level=3),
+    Gzip("gzip", level=5),
+    Uncompressed("none"),
+)}
+_ALIASES = {"raw": "none", "null": "none"}
+COMPRESSORS = tuple(_BY_NAME)
+
+
 def compressor(name: str) -> Compressor:
     """A compressor by its service name (one shared, stateless instance per name)."""
-    if name == "blosc-zstd":
-        return Compressor(name, numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE))
-    if name == "blosc-lz4":
-        return Compressor(name, numcodecs.Blosc(cname="lz4", clevel=5, shuffle=numcodecs.Blosc.SHUFFLE))
-    if name == "zstd":
-        return Compressor(name, numcodecs.Zstd(level=3))
-    if name == "gzip":
-        return Compressor(name, numcodecs.GZip(level=5))
-    if name in ("none", "raw", "null"):
-        return Compressor("none", None)
-    raise WriterError(f"unknown compressor {name!r}; choose one of {', '.join(COMPRESSORS)}")
+    found = _BY_NAME.get(_ALIASES.get(name, name))
+    if found is None:
+        raise WriterError(f"unknown compressor {name!r}; choose one of {', '.join(COMPRESSORS)}")
+    return found
 
 
 def pad_to(block: np.ndarray, shape: tuple[int, ...], fill: float = 0) -> np.ndarray:

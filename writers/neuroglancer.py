@@ -40,44 +40,52 @@ from __future__ import annotations
 
 import json
 import urllib.parse
+from dataclasses import dataclass
 
 from writers.spec import ImageSpec
 
-SOURCE_KINDS = ("zarr", "zarr3", "precomputed")
-SCHEMES = {"zarr": "zarr2://", "zarr3": "zarr3://", "precomputed": "precomputed://"}
 HALF_VOXEL = -0.5  # translation of precomputed sources, in voxels, on every axis (see the module docstring)
 _URL_SAFE = "~@#$&()*!+=:;,.?/'"  # what neuroglancer's own to_url leaves unescaped
 
 
-def source_spec(spec: ImageSpec, kind: str, url: str) -> dict | str:
-    """The layer ``source``: ``{scheme}{url}``, with the half-voxel transform for precomputed."""
-    if kind not in SOURCE_KINDS:
-        raise ValueError(f"unknown source kind {kind!r}; choose one of {', '.join(SOURCE_KINDS)}")
-    source = SCHEMES[kind] + url.rstrip("/")
-    if kind != "precomputed":
-        return source
+@dataclass(frozen=True)
+class Source:
+    """How Neuroglancer opens one kind of served view (each view in writers/ carries one)."""
+
+    scheme: str  #: e.g. ``zarr2://``
+    #: OME axes: time and channel are dimensions of the source and voxel centres sit at integer coordinates.
+    #: Otherwise (precomputed) voxel ``i`` spans ``[i, i + 1)``, the URL names one time point and the
+    #: channel is a dimension only for more than one channel.
+    ome_axes: bool
+
+
+def source_spec(spec: ImageSpec, source: Source, url: str) -> dict | str:
+    """The layer ``source``: ``{scheme}{url}``, with the half-voxel transform where voxels are not centred."""
+    text = source.scheme + url.rstrip("/")
+    if source.ome_axes:
+        return text
     vz, vy, vx = spec.levels[0].voxel_size
     outputs = {"x": [vx * 1e-6, "m"], "y": [vy * 1e-6, "m"], "z": [vz * 1e-6, "m"]}
     if len(spec.channels) > 1:
         outputs["c'"] = [1, ""]  # the precomputed channel dimension c^, renamed local like the OME one
     rank = len(outputs)
     matrix = [[1.0 if col == row else 0.0 for col in range(rank)] + [HALF_VOXEL] for row in range(rank)]
-    return {"url": source, "transform": {"outputDimensions": outputs, "matrix": matrix}}
+    return {"url": text, "transform": {"outputDimensions": outputs, "matrix": matrix}}
 
 
-def viewer_state(spec: ImageSpec, kind: str, url: str, t: int = 0) -> dict:
-    """A neuroglancer state showing the served view ``url`` (of ``kind``) of ``spec`` at time point ``t``.
+def viewer_state(spec: ImageSpec, source: Source, url: str, t: int = 0) -> dict:
+    """A neuroglancer state showing the served view ``url`` (opened as ``source``) of ``spec`` at time ``t``.
 
-    For precomputed, ``url`` must already name time point ``t`` (``.../t/{t}``); zarr views carry time as a
-    dimension and the state's position selects it.
+    Without OME axes (precomputed), ``url`` must already name time point ``t`` (``.../t/{t}``); OME views
+    carry time as a dimension and the state's position selects it.
     """
     level = spec.levels[0]
     _, _, nz, ny, nx = level.shape
     vz, vy, vx = level.voxel_size
     dims: dict[str, list] = {"x": [vx * 1e-6, "m"], "y": [vy * 1e-6, "m"], "z": [vz * 1e-6, "m"]}
     position: list[float] = [float(nx // 2), float(ny // 2), float(nz // 2)]
-    source = source_spec(spec, kind, url)
-    if kind != "precomputed":
+    layer_source = source_spec(spec, source, url)
+    if source.ome_axes:
         dims["t"] = [spec.time_interval or 1.0, "s"]
         position.append(float(t))
     unit = min(vx, vy, vz) if nz > 1 else min(vx, vy)  # neuroglancer's zoom unit: the finest displayed voxel
@@ -90,7 +98,7 @@ def viewer_state(spec: ImageSpec, kind: str, url: str, t: int = 0) -> dict:
         "position": position,
         "crossSectionScale": _round(max(nx * vx / panel[0], ny * vy / panel[1]) / unit),
         "projectionScale": _round(max(nx * vx, ny * vy, nz * vz) * 1.5 / unit),
-        "layers": _layers(spec, source, local=kind != "precomputed" or len(spec.channels) > 1),
+        "layers": _layers(spec, layer_source, local=source.ome_axes or len(spec.channels) > 1),
         "layout": "xy" if flat else "4panel",
     }
     state["selectedLayer"] = {"layer": state["layers"][0]["name"], "visible": False}

@@ -1,18 +1,26 @@
-"""Neuroglancer precomputed volumes: info, chunk names, and raw / jpeg / compressed_segmentation chunks."""
+"""Neuroglancer precomputed at /precomputed/{id}[/t/{t}][/{encoding}]/(info | {scale}/{chunk}): info,
+chunk names, and raw / jpeg / compressed_segmentation chunks.
+
+Options are plain path segments because clients append ``/info`` and ``/{key}/{chunk}`` to a base URL.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
 from writers import keys
 from writers.errors import MalformedKey, NoSuchKey, WriterError
+from writers.neuroglancer import Source
 from writers.spec import ImageSpec, LevelSpec
+from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
 
 ENCODINGS = ("raw", "jpeg", "compressed_segmentation")
 CSEG_BLOCK = (8, 8, 8)
+PROBED_ABSENT = ("provenance", "transform.json", "attributes.json")  # probed by some clients: 404, not 400
 
 # Types neuroglancer lacks, and what they are served as: float64 loses precision only; int64 and
 # uint64 images are clipped to 32 bits (uint64 stays uint64 for segmentation, which needs it).
@@ -110,9 +118,16 @@ def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
             raise NoSuchKey(f"{axis} {lo} is outside the volume (size {n})")
         if lo % c or hi != min(lo + c, n):
             raise MalformedKey(f"{name!r} is not aligned to the {axis} chunk grid ({c} voxels, size {n})")
-    if name != f"{x0}-{x1}_{y0}-{y1}_{z0}-{z1}":
+    chunk = ChunkName(level_index, slice(x0, x1), slice(y0, y1), slice(z0, z1))
+    if name != chunk_name(level, chunk.grid_index(level)):
         raise MalformedKey(f"{name!r} is not canonical")
-    return ChunkName(level_index, slice(x0, x1), slice(y0, y1), slice(z0, z1))
+    return chunk
+
+
+def chunk_name(level: LevelSpec, index: tuple[int, ...]) -> str:
+    """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of the chunk at grid index (z, y, x), clipped at the volume edge."""
+    _, _, zs, ys, xs = level.chunk_region((0, 0, *index))
+    return f"{xs.start}-{xs.stop}_{ys.start}-{ys.stop}_{zs.start}-{zs.stop}"
 
 
 def encode(block_czyx: np.ndarray, spec: ImageSpec, encoding: str) -> bytes:
@@ -151,3 +166,95 @@ def _jpeg(block: np.ndarray) -> bytes:
         return bytes(imagecodecs.jpeg8_encode(image, level=90))
     image = np.ascontiguousarray(block.transpose(1, 2, 3, 0).reshape(nz * ny, nx, nc))
     return bytes(imagecodecs.jpeg8_encode(image, level=90, subsampling="444"))
+
+
+@dataclass(frozen=True)
+class Info(Document):
+    """The ``info`` of time point ``t`` in ``encoding`` (None: the dataset's default, not spelt)."""
+
+    name: str = "info"
+    t: int = 0
+    encoding: str | None = None
+
+
+@dataclass(frozen=True)
+class PrecomputedChunk(Chunk):
+    """``index`` is (t, z, y, x): a precomputed chunk holds every channel."""
+
+    encoding: str | None = None
+
+
+def _options(parts: list[str], n_times: int) -> tuple[int, str | None, list[str]]:
+    """Consume the optional ``t/{t}`` and ``{encoding}`` segments; return (t, encoding, rest).
+
+    ``t/0`` is accepted as another name of the default time point (which is spelt without it).
+    """
+    t = 0
+    if len(parts) >= 2 and parts[0] == "t":
+        if not parts[1].isdigit() or not parts[1].isascii() or (len(parts[1]) > 1 and parts[1][0] == "0"):
+            raise MalformedKey(f"t/{parts[1]}: a time point is a non-negative integer")
+        t = int(parts[1])
+        if t >= n_times:
+            raise NoSuchKey(f"time point {t} does not exist (0..{n_times - 1})")
+        parts = parts[2:]
+    encoding = None
+    if parts and parts[0] in ENCODINGS:
+        encoding, parts = parts[0], parts[1:]
+    return t, encoding, parts
+
+
+class Precomputed(View):
+    name = "precomputed"
+    prefix = "/precomputed"
+    root_hint = "a precomputed source is read from {base}/info"
+    neuroglancer = Source("precomputed://", ome_axes=False)
+
+    def parse(self, key: str, spec: ImageSpec) -> Info | PrecomputedChunk:
+        t, encoding, rest = _options(key.split("/"), spec.levels[0].shape[0])
+        served = encoding or default_encoding(spec)
+        if rest == ["info"]:
+            check_encoding(spec, served)
+            return Info(t=t, encoding=encoding)
+        if len(rest) == 1 and rest[0] in PROBED_ABSENT:
+            raise NoSuchKey(f"{rest[0]!r} does not exist")
+        if len(rest) != 2:
+            raise MalformedKey(f"{'/'.join(rest)!r}: expected info or {{scale}}/{{x0-x1_y0-y1_z0-z1}}")
+        check_encoding(spec, served)
+        name = parse_chunk(rest[0], rest[1], spec)
+        return PrecomputedChunk(name.level, (t, *name.grid_index(spec.levels[name.level])), encoding)
+
+    def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:
+        t, encoding = (key.index[0], key.encoding) if isinstance(key, PrecomputedChunk) else (key.t, key.encoding)
+        parts = [f"t/{t}"] if t else []
+        if encoding is not None:
+            parts.append(encoding)
+        if isinstance(key, PrecomputedChunk):
+            parts += [scale_key(key.level), chunk_name(spec.levels[key.level], key.index[1:])]
+        else:
+            parts.append(key.name)
+        return "/".join(parts)
+
+    def document(self, key: Info, spec: ImageSpec, options: ViewOptions) -> dict:
+        return info(spec, key.encoding or default_encoding(spec))
+
+    def chunk_identity(self, key: PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> Hashable:
+        return key.encoding or default_encoding(spec), key.level, key.index
+
+    def encode(self, key: PrecomputedChunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
+        t, zi, yi, xi = key.index
+        n_channels = spec.levels[key.level].shape[1]
+        blocks = [read(key.level, (t, c, zi, yi, xi)) for c in range(n_channels)]
+        return encode(np.stack(blocks), spec, key.encoding or default_encoding(spec))
+
+    def compressible(self, key: PrecomputedChunk, spec: ImageSpec) -> bool:
+        return (key.encoding or default_encoding(spec)) == "raw"  # jpeg and compressed_segmentation are compact
+
+    def refusal(self, spec: ImageSpec) -> str | None:
+        try:
+            served_dtype(spec.dtype, spec.kind)
+        except WriterError as exc:
+            return str(exc)
+        return None
+
+    def neuroglancer_url(self, url: str, t: int) -> str:
+        return f"{url}/t/{t}" if t else url

@@ -1,37 +1,29 @@
-"""OME-Zarr 0.5 on zarr v3: zarr.json documents (consolidated in the root), default chunk keys."""
+"""OME-Zarr 0.5 on zarr v3 at /zarr3/{id}.ome.zarr/{key}: zarr.json documents (consolidated in the root),
+default chunk keys."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from writers import ngff
-from writers.codecs import Compressor, encode_full_chunk
+from writers.codecs import Compressor
 from writers.errors import MalformedKey, NoSuchKey
 from writers.keys import chunk_index, level_index
+from writers.neuroglancer import Source
 from writers.spec import AXES, ImageSpec, LevelSpec
+from writers.view import Chunk, Document, ViewOptions
+from writers.zarr_view import ZarrView
 
+NODE = "zarr.json"
 #: v2 documents and other probes: absent in a v3 hierarchy
 PROBED_ABSENT = {".zgroup", ".zattrs", ".zarray", ".zmetadata", "labels", "OME"}
 
 
 def codecs(dtype: str, comp: Compressor) -> list[dict]:
-    """bytes (little-endian) then the compressor; zstd frames carry their content size (numcodecs)."""
+    """bytes (little-endian) then the compressor's own codec, if any."""
     chain: list[dict] = [{"name": "bytes", "configuration": {"endian": "little"}}]
-    if comp.codec is None:
-        return chain
-    cfg = comp.codec.get_config()
-    if cfg["id"] == "zstd":
-        chain.append({"name": "zstd", "configuration": {"level": cfg.get("level", 3), "checksum": False}})
-    elif cfg["id"] == "gzip":
-        chain.append({"name": "gzip", "configuration": {"level": cfg.get("level", 5)}})
-    elif cfg["id"] == "blosc":
-        shuffle = {0: "noshuffle", 1: "shuffle", 2: "bitshuffle"}[cfg.get("shuffle", 1)]
-        chain.append({"name": "blosc", "configuration": {
-            "cname": cfg["cname"], "clevel": cfg["clevel"], "shuffle": shuffle,
-            "typesize": np.dtype(dtype).itemsize, "blocksize": 0}})
-    return chain
+    codec = comp.v3_codec(dtype)
+    return chain if codec is None else [*chain, codec]
 
 
 def array_json(spec: ImageSpec, level: LevelSpec, comp: Compressor) -> dict:
@@ -69,36 +61,39 @@ def group_json(spec: ImageSpec, comp: Compressor) -> dict:
     }
 
 
-@dataclass(frozen=True)
-class MetadataKey:
-    level: int | None  # None: the root group
+class ZarrV3(ZarrView):
+    """Documents: ``zarr.json`` (root group) and ``{level}/zarr.json``; chunks: ``{level}/c/{t}/{c}/{z}/{y}/{x}``
+    (the default chunk key encoding with ``/``)."""
 
+    name = "zarr3"
+    prefix = "/zarr3"
+    neuroglancer = Source("zarr3://", ome_axes=True)
 
-@dataclass(frozen=True)
-class ChunkKey:
-    level: int
-    index: tuple[int, ...]
+    def parse(self, key: str, spec: ImageSpec) -> Document | Chunk:
+        if key == NODE:
+            return Document(NODE)
+        parts = key.split("/")
+        if not parts[0].isdigit():
+            if parts[0] in PROBED_ABSENT or parts[-1] in PROBED_ABSENT:
+                raise NoSuchKey(f"{key!r} does not exist in this zarr v3 group")
+            raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
+        level = level_index(parts[0], key, spec)
+        rest = parts[1:]
+        if rest == [NODE]:
+            return Document(NODE, level)
+        if len(rest) == 1 and rest[0] in PROBED_ABSENT:
+            raise NoSuchKey(f"{key!r} does not exist")
+        ndim = len(spec.levels[level].shape)
+        if len(rest) != ndim + 1 or rest[0] != "c":
+            raise MalformedKey(f"{key!r}: chunk keys of level {level} are '{level}/c/' + {ndim} indices")
+        return Chunk(level, chunk_index(rest[1:], key, spec, level))
 
+    def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:
+        if isinstance(key, Chunk):
+            return "/".join(map(str, (key.level, "c", *key.index)))
+        return NODE if key.level is None else f"{key.level}/{NODE}"
 
-def parse_key(key: str, spec: ImageSpec) -> MetadataKey | ChunkKey:
-    if key == "zarr.json":
-        return MetadataKey(None)
-    parts = key.split("/")
-    if not parts[0].isdigit():
-        if parts[0] in PROBED_ABSENT or parts[-1] in PROBED_ABSENT:
-            raise NoSuchKey(f"{key!r} does not exist in this zarr v3 group")
-        raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
-    level = level_index(parts[0], key, spec)
-    rest = parts[1:]
-    if rest == ["zarr.json"]:
-        return MetadataKey(level)
-    if len(rest) == 1 and rest[0] in PROBED_ABSENT:
-        raise NoSuchKey(f"{key!r} does not exist")
-    ndim = len(spec.levels[level].shape)
-    if len(rest) != ndim + 1 or rest[0] != "c":
-        raise MalformedKey(f"{key!r}: chunk keys of level {level} are '{level}/c/' + {ndim} indices")
-    return ChunkKey(level, chunk_index(rest[1:], key, spec, level))
-
-
-def encode_chunk(block: np.ndarray, level: LevelSpec, comp: Compressor) -> bytes:
-    return encode_full_chunk(block, level.chunks, comp)
+    def document(self, key: Document, spec: ImageSpec, options: ViewOptions) -> dict:
+        if key.level is None:
+            return group_json(spec, options.compressor)
+        return array_json(spec, spec.levels[key.level], options.compressor)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -16,8 +17,12 @@ from transformer.server.errors import TABLE, BadRequest, NotFound
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import error_response
 from transformer.server.middleware import CORS
-from transformer.server.routes import catalog_api, health, home, neuroglancer, precomputed, zarr_v2, zarr_v3
+from transformer.server.routes import catalog_api, health, home, neuroglancer
+from transformer.server.routes.views import view_routes
 from transformer.server.service import Service
+from writers.codecs import compressor
+from writers.registry import installed
+from writers.view import View, ViewOptions
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +41,12 @@ async def _on_http_error(request: Request, exc: HTTPException) -> Response:
     return error_response(BadRequest(exc.detail))
 
 
-def create_app(config: Config | None = None, catalog: Catalog | None = None) -> Starlette:
+def create_app(config: Config | None = None, catalog: Catalog | None = None,
+               views: Sequence[View] | None = None) -> Starlette:
+    """``views``: the output views to serve (default: every installed one, writers/registry.py)."""
     config = config or Config.from_env()
     service = Service(config, catalog)
+    views = tuple(installed() if views is None else views)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -46,8 +54,8 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
         service.close()
 
     app = Starlette(
-        routes=[*catalog_api.routes, *zarr_v2.routes, *zarr_v3.routes, *precomputed.routes, *neuroglancer.routes,
-                *health.routes, *home.routes],
+        routes=[*catalog_api.routes, *view_routes(views, ViewOptions(compressor(config.compressor))),
+                *neuroglancer.routes, *health.routes, *home.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
         exception_handlers={**{cls: _on_error for cls, _, _ in TABLE}, HTTPException: _on_http_error,
@@ -55,4 +63,5 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None) -> 
         lifespan=lifespan,
     )
     app.state.service = service
-    return CORS(FastChunks(app, service.responses, service.datasets))
+    app.state.views = views
+    return CORS(FastChunks(app, service.responses, service.datasets, views))

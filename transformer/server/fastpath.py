@@ -2,19 +2,20 @@
 
 A cached chunk needs no routing, parsing or Response object: the key is the request path (plus
 whether the client accepts gzip), the entry holds the final headers and body, and it is used only
-while the dataset's version (its catalog record) is the one it was made from.
+while the dataset's version (its catalog record) is the one it was made from. Which paths are chunk
+paths, and which dataset a path names, the registered views say (writers/view.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from transformer.engine.cache import ByteLRU
-
-PREFIXES = ("/zarr/", "/zarr3/", "/precomputed/")
+from writers.view import View
 
 
 @dataclass(frozen=True)
@@ -29,23 +30,35 @@ def cache_key(path: str, accept_encoding: str) -> tuple[str, bool]:
     return path, "gzip" in accept_encoding
 
 
-def dataset_of(path: str) -> str:
-    name = path.split("/", 3)[2]
-    return name.removesuffix(".ome.zarr")
+class ViewPaths:
+    """The URL prefixes of the views, and the dataset a path below one of them names."""
+
+    def __init__(self, views: Iterable[View]) -> None:
+        self.views = {f"{view.prefix}/": view for view in views}
+        self.prefixes = tuple(self.views)
+
+    def dataset_of(self, path: str) -> str | None:
+        for prefix, view in self.views.items():
+            if path.startswith(prefix):
+                return view.dataset_id(path[len(prefix):].split("/", 1)[0])
+        return None
 
 
 class FastChunks:
-    def __init__(self, app: ASGIApp, responses: ByteLRU, datasets) -> None:
+    def __init__(self, app: ASGIApp, responses: ByteLRU, datasets, views: Iterable[View]) -> None:
         self.app = app
         self.responses = responses
         self.datasets = datasets
+        self.paths = ViewPaths(views)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"].startswith(PREFIXES):
+        if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
+                and scope["path"].startswith(self.paths.prefixes)):
             headers = Headers(scope=scope)
             entry = self.responses.get(cache_key(scope["path"], headers.get("accept-encoding", "")))
             if entry is not None:
-                ds = self.datasets.peek(dataset_of(scope["path"]))
+                dataset_id = self.paths.dataset_of(scope["path"])
+                ds = self.datasets.peek(dataset_id) if dataset_id is not None else None
                 if ds is not None and ds.version == entry.version:
                     await self._send(entry, headers, scope["method"], send)
                     return

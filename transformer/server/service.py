@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import os
 from collections import Counter
 from collections.abc import Callable, Hashable
@@ -70,10 +71,17 @@ class Service:
 
         return await self.flights.run(key, work)
 
-    async def chunk_response(self, request, ds: Dataset, key: Hashable, produce: Callable[[], bytes]):
-        """The encoded chunk for ``key`` as a cacheable response, kept for the warm path too."""
+    async def chunk_response(self, request, ds: Dataset, key: Hashable, produce: Callable[[], bytes],
+                             compressible: bool = False):
+        """The encoded chunk for ``key`` as a cacheable response, kept for the warm path too.
+
+        ``compressible``: gzip it for clients that accept gzip (the gzipped bytes are cached beside it)."""
         chunk = await self.encoded_chunk(key, produce)
-        response = respond(request, chunk.body, etag=chunk.etag)
+        gzipped = None
+        if compressible and "gzip" in request.headers.get("accept-encoding", ""):
+            body = chunk.body
+            gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip.compress(body, compresslevel=3))).body
+        response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped)
         self.remember(request, ds.version, response)
         return response
 

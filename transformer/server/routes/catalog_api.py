@@ -24,8 +24,8 @@ def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-def _public(record, base: str, manifest: bool = True) -> dict:
-    out = {**record.public_dict(), "links": dataset_links(base, record.id)}
+def _public(record, base: str, views, manifest: bool = True) -> dict:
+    out = {**record.public_dict(), "links": dataset_links(base, record.id, views)}
     if not manifest:  # search results stay small; the file list is in the full record
         out["files"] = len(out.pop("manifest"))
     return out
@@ -43,7 +43,7 @@ async def search(request: Request) -> Response:
     base = base_url(request, svc.config.public_url)
     return json_response(request, {
         "total": total, "limit": limit, "offset": offset,
-        "datasets": [_public(r, base, manifest=False) for r in records],
+        "datasets": [_public(r, base, request.app.state.views, manifest=False) for r in records],
     })
 
 
@@ -59,7 +59,7 @@ async def retrieve(request: Request) -> Response:
          "native": ds.pyramid.levels[i].native is not None}
         for i, lv in enumerate(ds.spec.levels)
     ]
-    return json_response(request, {**_public(ds.record, base), "levels": levels})
+    return json_response(request, {**_public(ds.record, base, request.app.state.views), "levels": levels})
 
 
 routes = [

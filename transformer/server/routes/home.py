@@ -20,7 +20,7 @@ async def home(request: Request) -> Response:
     for r in records:
         links = " ".join(
             f'<a href="{html.escape(url)}">{html.escape(name)}</a>'
-            for name, url in dataset_links(base, r.id).items()
+            for name, url in dataset_links(base, r.id, request.app.state.views).items()
         )
         shape = "×".join(str(n) for n in r.shape)
         rows.append(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 
-def dataset_links(base: str, dataset_id: str) -> dict:
+from writers.view import View
+
+
+def dataset_links(base: str, dataset_id: str, views: Iterable[View]) -> dict:
     return {
         "self": f"{base}/api/datasets/{dataset_id}",
-        "zarr": f"{base}/zarr/{dataset_id}.ome.zarr",
-        "zarr3": f"{base}/zarr3/{dataset_id}.ome.zarr",
-        "precomputed": f"{base}/precomputed/{dataset_id}",
+        **{view.name: f"{base}{view.prefix}/{view.dataset_segment(dataset_id)}" for view in views},
         "neuroglancer": f"{base}/neuroglancer/{dataset_id}",
     }

@@ -29,8 +29,8 @@ from starlette.routing import Route
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import base_url, json_response, respond
 from transformer.server.routes.links import dataset_links
-from writers import neuroglancer, precomputed
-from writers.errors import WriterError
+from writers import neuroglancer
+from writers.view import View
 
 DEFAULT_SOURCE = "zarr"
 STANDALONE = "v/standalone/"  # where the shim moves the page: the bundle needs ".../v/{token}/"
@@ -106,11 +106,13 @@ class _Bundle:
 BUNDLE = _Bundle()
 
 
-def _source(request: Request) -> str:
+def _source(request: Request) -> View:
+    """The view named by ``source=``, among the views Neuroglancer can open."""
     kind = request.query_params.get("source") or DEFAULT_SOURCE
-    if kind not in neuroglancer.SOURCE_KINDS:
-        raise BadRequest(f"source={kind!r}: choose one of {', '.join(neuroglancer.SOURCE_KINDS)}")
-    return kind
+    openable = {view.name: view for view in request.app.state.views if view.neuroglancer is not None}
+    if kind not in openable:
+        raise BadRequest(f"source={kind!r}: choose one of {', '.join(openable)}")
+    return openable[kind]
 
 
 def _time(request: Request, n_times: int) -> int:
@@ -125,22 +127,18 @@ def _time(request: Request, n_times: int) -> int:
 
 async def _state(request: Request) -> tuple[str, dict, str]:
     svc = request.app.state.service
-    kind = _source(request)
+    view = _source(request)
     ds = await svc.dataset(request.path_params["id"])
     spec = ds.spec
     t = _time(request, spec.levels[0].shape[0])
     base = base_url(request, svc.config.public_url)
-    url = dataset_links(base, ds.record.id)[kind]
-    if kind == "precomputed":
-        try:
-            precomputed.served_dtype(spec.dtype, spec.kind)
-        except WriterError as exc:
-            raise NotFound(f"no precomputed view of this dataset: {exc}") from exc
-        if t:
-            url = f"{url}/t/{t}"
-    state = neuroglancer.viewer_state(spec, kind, url, t)
+    refusal = view.refusal(spec)
+    if refusal is not None:
+        raise NotFound(f"no {view.name} view of this dataset: {refusal}")
+    url = view.neuroglancer_url(dataset_links(base, ds.record.id, [view])[view.name], t)
+    state = neuroglancer.viewer_state(spec, view.neuroglancer, url, t)
     link = neuroglancer.state_url(state, svc.config.viewer_url or f"{base}/viewer/")
-    return kind, state, link
+    return view.name, state, link
 
 
 async def state_api(request: Request) -> Response:

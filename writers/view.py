@@ -1,0 +1,116 @@
+"""What an output view is: one object per served format (zarr v2, zarr v3, precomputed, ...).
+
+A view owns its URL grammar in both directions (``parse`` a key into a typed ``Document`` or ``Chunk``,
+``spell`` a typed key back into the only string that names it), its metadata documents, its chunk
+encoding, whether chunk responses may be gzipped, and how Neuroglancer opens it. The HTTP layer
+(transformer/server/routes/views.py) mounts every registered view with one thin handler and derives
+the warm-path prefixes and the ``links`` of a record from the same objects (writers/registry.py).
+
+Keys are canonical: ``parse(spell(key), spec) == key`` for every key, and a string that is not the
+spelling of a key raises ``MalformedKey`` (HTTP 400), or ``NoSuchKey`` (404) when it is well formed
+but names nothing (a level or chunk outside the grid, a document the view does not have).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from writers.codecs import Compressor
+from writers.errors import NoSuchKey
+from writers.neuroglancer import Source
+from writers.spec import ImageSpec
+
+
+@dataclass(frozen=True)
+class Document:
+    """A metadata document (JSON) of a view; ``level`` is set for per-level (array) documents."""
+
+    name: str
+    level: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk of ``level`` at ``index`` of the view's chunk grid (its own axes, documented per view)."""
+
+    level: int
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    """Service settings a view may use to encode."""
+
+    compressor: Compressor
+
+
+#: reads the decoded (z, y, x) block of ``level`` at a (t, c, z, y, x) grid index, clipped at the volume
+#: edge (Pyramid.chunk)
+ReadBlock = Callable[[int, tuple[int, ...]], np.ndarray]
+
+
+class View(ABC):
+    name: ClassVar[str]  #: the key in a record's ``links`` and the Neuroglancer ``source=`` value
+    prefix: ClassVar[str]  #: URL prefix, e.g. ``/zarr``; a dataset is served under ``{prefix}/{segment}/``
+    suffix: ClassVar[str] = ""  #: the dataset segment is ``{id}{suffix}``
+    #: 404 reason for the bare ``{prefix}/{segment}`` (None: that URL is no route of this view)
+    root_hint: ClassVar[str | None] = None
+    #: how Neuroglancer opens this view (None: Neuroglancer cannot)
+    neuroglancer: ClassVar[Source | None] = None
+
+    # -- naming ------------------------------------------------------------------------------------
+
+    def dataset_segment(self, dataset_id: str) -> str:
+        return dataset_id + self.suffix
+
+    def dataset_id(self, segment: str) -> str | None:
+        """The dataset id a URL segment names, or None if the segment is not spelt like this view's."""
+        if not segment.endswith(self.suffix):
+            return None
+        return segment[: len(segment) - len(self.suffix)]
+
+    def naming_error(self) -> NoSuchKey:
+        return NoSuchKey(f"{self.name} views are named {{id}}{self.suffix}")
+
+    # -- keys ----------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def parse(self, key: str, spec: ImageSpec) -> Document | Chunk:
+        """The typed key a path below the dataset segment names (MalformedKey / NoSuchKey otherwise)."""
+
+    @abstractmethod
+    def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:
+        """The only path that names ``key`` (the inverse of ``parse``)."""
+
+    # -- content -------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def document(self, key: Document, spec: ImageSpec, options: ViewOptions) -> dict:
+        """The JSON document ``key`` names."""
+
+    @abstractmethod
+    def chunk_identity(self, key: Chunk, spec: ImageSpec, options: ViewOptions) -> Hashable:
+        """What, beside the dataset version, decides the chunk's bytes (its encoded-cache key)."""
+
+    @abstractmethod
+    def encode(self, key: Chunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
+        """The chunk's bytes; ``read`` gives the decoded blocks it is made of."""
+
+    def compressible(self, key: Chunk, spec: ImageSpec) -> bool:
+        """Whether a chunk response may be gzipped for clients that accept it (already compressed: no)."""
+        return False
+
+    # -- Neuroglancer ----------------------------------------------------------------------------------
+
+    def refusal(self, spec: ImageSpec) -> str | None:
+        """Why this view cannot serve ``spec`` at all (None: it can)."""
+        return None
+
+    def neuroglancer_url(self, url: str, t: int) -> str:
+        """The source URL showing time point ``t``, given the view's URL of the dataset."""
+        return url
