@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from catalog.store import Catalog
 from transformer.config import Config
 from transformer.server.app import create_app
 from transformer.testing import Server, free_port, stop_process
+from writers.view import View
 
 __all__ = ["REPO", "Server", "free_port", "in_process", "real_data", "reference_mean", "stop_process", "to_tczyx"]
 
@@ -29,10 +30,11 @@ def real_data() -> Path | None:
 
 
 @contextlib.contextmanager
-def in_process(catalog: Path, **config) -> Iterator[TestClient]:
-    """The service's app on ``catalog`` behind starlette's TestClient. As a context manager the client
-    runs the app's lifespan, so the service's pools and handles are closed at the end."""
-    app = create_app(Config(catalog=Path(catalog), **config), Catalog(catalog))
+def in_process(catalog: Path, views: Sequence[View] | None = None, **config) -> Iterator[TestClient]:
+    """The service's app on ``catalog`` (``config``: Config fields; ``views``: default every installed one)
+    behind starlette's TestClient. As a context manager the client runs the app's lifespan, so the
+    service's pools and handles are closed at the end."""
+    app = create_app(Config(catalog=Path(catalog), **config), Catalog(catalog), views=views)
     with TestClient(app) as client:
         yield client
 
