@@ -11,9 +11,9 @@ import zarr
 from catalog.scan import scan
 from catalog.store import Catalog
 from readers.registry import open_volume
+from readers.testing import ReaderTests
 from readers.tiff import slice_files
 from tests.helpers import Server, real_data, to_tczyx
-from tests.readers.conformance import ReaderTests
 
 REAL = real_data()
 pytestmark = pytest.mark.skipif(REAL is None, reason="../shared/data/real is not present")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from readers.base import Level, SourceError
+from readers.base import Level, LevelGeometry, SourceError
 from readers.imaris import chunks, files
 from readers.imaris.layout import LevelLayout
 from readers.resources import ReaderResources
@@ -29,17 +29,18 @@ class ImarisLevel(Level):
         self, path: Path, layout: LevelLayout, n_channels: int, voxel_size: tuple[float, float, float],
         resources: ReaderResources,
     ) -> None:
+        block = layout.chunks or (_PLANE, *layout.size[1:])
+        super().__init__(LevelGeometry(
+            shape=(len(layout.paths), n_channels, *layout.size),
+            dtype=layout.dtype.newbyteorder("="),
+            voxel_size=voxel_size,
+            read_chunks=tuple(min(c, n) for c, n in zip(block, layout.size, strict=True)),
+        ))
         self.path = path
         self.resources = resources
         self.layout = layout
-        self.shape = (len(layout.paths), n_channels, *layout.size)
-        self.dtype = layout.dtype.newbyteorder("=")
-        self.voxel_size = voxel_size
-        block = layout.chunks or (_PLANE, *layout.size[1:])
-        self.read_chunks = tuple(min(c, n) for c, n in zip(block, layout.size, strict=True))
 
-    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        self.check_region(t, c, z, y, x)
+    def _read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         name = self.layout.paths[t][c]
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), dtype=self.dtype)
         for attempt in (0, 1):

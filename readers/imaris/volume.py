@@ -49,7 +49,7 @@ def _build(path: Path, handle: files.OpenFile, resources: ReaderResources) -> Vo
     meta = metadata.describe(h5file, info_attrs, box)
     meta["time_point_groups"] = list(layout.time_points)
     meta["channel_groups"] = list(layout.channels)
-    return Volume(
+    volume = Volume(
         levels=levels,
         channels=channels,
         format="imaris",
@@ -57,5 +57,6 @@ def _build(path: Path, handle: files.OpenFile, resources: ReaderResources) -> Vo
         downsampling="mean",  # Imaris builds its ResolutionLevels by 2x2x2 / 2x2 means
         metadata=meta,
         files=[path, *layout.external_files],
-        _closers=[lambda: files.release(path, resources)],
     )
+    volume.on_close(lambda: files.release(path, resources))
+    return volume

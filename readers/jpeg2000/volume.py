@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from readers.base import Channel, ReaderError, UnsupportedSource, Volume, default_channels
+from readers.base import Channel, LevelGeometry, ReaderError, UnsupportedSource, Volume, default_channels
 from readers.jpeg2000 import backend
 from readers.jpeg2000.decoders import GlymurDecoder, ImagecodecsDecoder, SliceDecoder
 from readers.jpeg2000.errors import unsupported
@@ -50,7 +50,7 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
         "tile": list(first.tile) if first.tile else None,
         "slices": len(files),
     }
-    return Volume(
+    volume = Volume(
         levels=levels,
         channels=RGB if first.components == 3 else default_channels(first.components),
         format="jpeg2000",
@@ -58,8 +58,9 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
         downsampling="wavelet",
         metadata=metadata,
         files=files,
-        _closers=[decoder.close],
     )
+    volume.on_close(decoder.close)
+    return volume
 
 
 def _describe(h: SliceHeader) -> str:
@@ -122,16 +123,17 @@ def _levels(
             chunks = (1, min(ny, -(-first.tile[0] // s)), min(nx, -(-first.tile[1] // s)))
         else:
             chunks = (1, min(ny, UNTILED_CHUNK), min(nx, UNTILED_CHUNK))
-        levels.append(
-            Jpeg2000Level(
-                decoder,
-                r,
-                (1, first.components, len(headers), ny, nx),
-                first.dtype,
-                (voxel[0], voxel[1] * s, voxel[2] * s),
-                chunks,
-            )
+        geometry = LevelGeometry(
+            shape=(1, first.components, len(headers), ny, nx),
+            dtype=first.dtype,
+            voxel_size=(voxel[0], voxel[1] * s, voxel[2] * s),
+            read_chunks=chunks,
+            # LL sample k of reduction r sits on full-resolution pixel k * 2**r, not on its block's centre
+            origin=(0.0, 0.0, 0.0),
+            # OpenJPEG reads each tile-part whole, whatever the reduction: the cost is the files' size
+            read_cost=decoder.total_bytes() // first.components,
         )
+        levels.append(Jpeg2000Level(decoder, r, geometry))
         if ny <= SMALLEST and nx <= SMALLEST:
             break
     return levels

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from readers.base import Level, SourceError, UnsupportedSource, Volume
+from readers.base import Level, LevelGeometry, SourceError, UnsupportedSource, Volume
 from readers.resources import ReaderResources
 from readers.tiff import slice_files
 from readers.tiff.channels import channels as ome_channels
@@ -70,14 +70,11 @@ def _leased(key: tuple, path: Path, resources: ReaderResources):
 class TiffLevel(Level):
     """One pyramid level of a single TIFF file's first series."""
 
-    def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, dtype, vsize, chunks,
+    def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, geometry: LevelGeometry,
                  resources: ReaderResources):
+        super().__init__(geometry)
         self.key, self.path, self.index, self.layout = key, path, index, layout
         self.resources = resources
-        self.shape = layout.shape
-        self.dtype = np.dtype(dtype)
-        self.voxel_size = vsize
-        self.read_chunks = chunks
 
     def _region(self, handle: _Handle, frame: int) -> PageRegion:
         cache_key = (self.index, frame)
@@ -89,8 +86,7 @@ class TiffLevel(Level):
             handle.regions[cache_key] = region
         return region
 
-    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        self.check_region(t, c, z, y, x)
+    def _read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         zi = z.start
         with _leased(self.key, self.path, self.resources) as handle:
@@ -102,9 +98,8 @@ class TiffLevel(Level):
                 zi += n
         return out
 
-    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        self.check_region(t, c, z, y, x)
-        zs = range(z.start, z.stop, z.step or 1)
+    def _read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        zs = range(z.start, z.stop, z.step)
         planes = []
         with _leased(self.key, self.path, self.resources) as handle:
             for zi in zs:
@@ -151,8 +146,8 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
             vsize = (base_vsize[0], base_vsize[1] * y0 / ny, base_vsize[2] * x0 / nx)
         if levels and layout.shape[:3] != levels[0].shape[:3]:
             break  # a reduced level that also reduces z or channels is not a pyramid level we can use
-        chunks = _native_chunks(keyframe, layout)
-        levels.append(TiffLevel(key, path, index, layout, keyframe.dtype, vsize, chunks, handle.resources))
+        geometry = LevelGeometry(layout.shape, keyframe.dtype, vsize, _native_chunks(keyframe, layout))
+        levels.append(TiffLevel(key, path, index, layout, geometry, handle.resources))
     vol = Volume(
         levels=levels,
         channels=ome_channels(tif.ome_metadata, levels[0].shape[1]),
@@ -161,7 +156,7 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
         metadata={"voxel_size_source": vsource, "tiff_axes": series.axes},
         files=sorted(files),
     )
-    vol._closers.append(lambda: handle.resources.handles.discard(key))
+    vol.on_close(lambda: handle.resources.handles.discard(key))
     return vol
 
 
@@ -176,11 +171,9 @@ def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
 class SliceFolderLevel(Level):
     """A folder of 2-D TIFF files, one per z, in natural order."""
 
-    def __init__(self, folder: Path, files: list[Path], shape, dtype, vsize, chunks, samples: int,
-                 resources: ReaderResources):
+    def __init__(self, folder: Path, files: list[Path], geometry: LevelGeometry, resources: ReaderResources):
+        super().__init__(geometry)
         self.folder, self.files, self.resources = folder, files, resources
-        self.shape, self.dtype, self.voxel_size, self.read_chunks = shape, np.dtype(dtype), vsize, chunks
-        self.samples = samples
 
     def _region(self, handle: _Handle, path: Path) -> PageRegion:
         region = handle.regions.get(0)
@@ -193,13 +186,11 @@ class SliceFolderLevel(Level):
             handle.regions[0] = region
         return region
 
-    def read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        self.check_region(t, c, z, y, x)
+    def _read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         return self._planes(c, range(z.start, z.stop), y, x)
 
-    def read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        self.check_region(t, c, z, y, x)
-        return self._planes(c, range(z.start, z.stop, z.step or 1), y, x)
+    def _read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
+        return self._planes(c, range(z.start, z.stop, z.step), y, x)
 
     def _planes(self, c: int, zs: range, y: slice, x: slice) -> np.ndarray:
         out = None
@@ -239,7 +230,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
             raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
     chunks = (1, min(page.tilelength if page.is_tiled else (page.rowsperstrip or ny), ny),
               min(page.tilewidth, nx) if page.is_tiled else nx)
-    level = SliceFolderLevel(folder, files, (1, samples, len(files), ny, nx), page.dtype, vsize, chunks, samples,
+    level = SliceFolderLevel(folder, files, LevelGeometry((1, samples, len(files), ny, nx), page.dtype, vsize, chunks),
                              resources)
     vol = Volume(
         levels=[level],
@@ -248,5 +239,5 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
         metadata={"voxel_size_source": vsource, "slices": len(files)},
         files=files,
     )
-    vol._closers.append(lambda: resources.handles.discard_prefix(("tiff", str(folder))))
+    vol.on_close(lambda: resources.handles.discard_prefix(("tiff", str(folder))))
     return vol

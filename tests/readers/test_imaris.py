@@ -25,7 +25,7 @@ from readers.imaris.files import OpenFile, pool_key, scrub
 from readers.imaris.metadata import histogram_window
 from readers.registry import open_volume
 from readers.resources import ReaderResources
-from tests.readers.conformance import ReaderTests, open_fds
+from readers.testing import ReaderTests, open_fds
 from transformer.demo.imaris_writer import downsample_mean, level_sizes, reduce_flags, write_ims
 
 

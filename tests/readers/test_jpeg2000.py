@@ -19,7 +19,7 @@ from readers.base import SourceError, UnsupportedSource
 from readers.jpeg2000 import PLUGIN, Jpeg2000Plugin
 from readers.jpeg2000.files import natural_key
 from readers.resources import ReaderResources
-from tests.readers.conformance import ReaderTests, read_all
+from readers.testing import ReaderTests, read_all
 
 glymur = pytest.importorskip("glymur")
 
