@@ -25,6 +25,9 @@ from catalog.record import Record
 from catalog.scan import describe
 from catalog.store import Catalog
 from transformer.testing import Server
+from writers.registry import view_named
+from writers.spec import ImageSpec, LevelSpec
+from writers.view import Chunk, Document
 
 MiB = 1024 * 1024
 
@@ -246,43 +249,38 @@ def metrics(url: str) -> dict[str, float]:
 # -- the zarr v2 view of a dataset -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LevelInfo:
-    shape: tuple[int, ...]
-    chunks: tuple[int, ...]
-
-    @property
-    def grid(self) -> tuple[int, ...]:
-        return tuple(-(-s // c) for s, c in zip(self.shape, self.chunks, strict=True))
-
-    def keys(self) -> list[tuple[int, ...]]:
-        return [tuple(int(v) for v in idx) for idx in np.ndindex(*self.grid)]
+EMPTY = ImageSpec("", "uint8", (), ())  # documents of the zarr view are spelt without any geometry
 
 
 class ZarrView:
-    """``/zarr/{id}.ome.zarr`` of one dataset on one server: its levels and chunk paths."""
-
-    METADATA = (".zgroup", ".zattrs", ".zmetadata")
+    """``/zarr/{id}.ome.zarr`` of one dataset on one server: its levels, and its paths as the view spells them."""
 
     def __init__(self, url: str, dataset_id: str, client: httpx.Client | None = None) -> None:
-        self.root = f"{url}/zarr/{dataset_id}.ome.zarr"
-        self.path = f"/zarr/{dataset_id}.ome.zarr"
+        self.view = view_named("zarr")
+        segment = f"{self.view.prefix}/{self.view.dataset_segment(dataset_id)}"
+        self.root = url + segment
+        self.path = segment
         # one keep-alive client, as a viewer has: a new httpx client per request costs ~15 ms of TLS setup
         get = client.get if client is not None else functools.partial(httpx.get, timeout=600)
-        zattrs = get(self.root + "/.zattrs").json()  # opens the dataset
-        self.levels: list[LevelInfo] = []
-        for ds in zattrs["multiscales"][0]["datasets"]:
-            za = get(f"{self.root}/{ds['path']}/.zarray").json()
-            self.levels.append(LevelInfo(tuple(za["shape"]), tuple(za["chunks"])))
+        zattrs = get(self.root + "/" + self.view.spell(Document(".zattrs"), EMPTY)).json()  # opens the dataset
+        levels = []
+        for i, _ in enumerate(zattrs["multiscales"][0]["datasets"]):
+            za = get(f"{self.root}/{self.view.spell(Document('.zarray', i), EMPTY)}").json()
+            levels.append(LevelSpec(tuple(za["shape"]), tuple(za["chunks"]), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0)))
+        #: the geometry the view needs to spell keys (voxel sizes and channels are not fetched)
+        self.spec = ImageSpec("", "uint8", tuple(levels), ())
+        self.levels = self.spec.levels
 
     def key(self, level: int, index: Sequence[int]) -> str:
-        return f"{level}/" + "/".join(map(str, index))
+        return self.view.spell(Chunk(level, tuple(index)), self.spec)
 
     def metadata_keys(self) -> list[str]:
-        return [*self.METADATA, *(f"{i}/.zarray" for i in range(len(self.levels)))]
+        documents = [Document(".zgroup"), Document(".zattrs"), Document(".zmetadata")]
+        documents += [Document(".zarray", i) for i in range(len(self.levels))]
+        return [self.view.spell(d, self.spec) for d in documents]
 
     def all_keys(self, levels: Iterable[int]) -> list[str]:
-        return [self.key(lv, idx) for lv in levels for idx in self.levels[lv].keys()]
+        return [self.key(lv, tuple(int(i) for i in idx)) for lv in levels for idx in np.ndindex(*self.levels[lv].grid)]
 
 
 # -- fetching ------------------------------------------------------------------------------------------
