@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 
 _TO_UM = {
@@ -14,7 +15,7 @@ _TO_UM = {
 def to_micrometres(value: float, unit: str | None, default_unit: str = "µm") -> float | None:
     name = (unit or default_unit).strip()
     factor = _TO_UM.get(name.lower(), _TO_UM.get(name))
-    if factor is None or not value or value <= 0:
+    if factor is None or not math.isfinite(value) or value <= 0:  # nan and inf say nothing either
         return None
     return float(value) * factor
 
