@@ -15,10 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from readers.caching import Cache
 from readers.registry import open_volume
 from transformer.config import Config
 from transformer.engine import downsample
-from transformer.engine.cache import ComputeCache
+from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import Pyramid
 from writers import zarr_v2
 from writers.codecs import compressor
@@ -29,7 +30,8 @@ class Floor:
 
     def __init__(self, path: Path, compressor_name: str = "blosc-zstd", overview: str = "auto") -> None:
         _, self.volume = open_volume(path)
-        self.pyramid = Pyramid("floor", self.volume, ComputeCache(0), Config().chunk, overview=overview)
+        options = PyramidOptions(Config().chunk, overview=overview)
+        self.pyramid = Pyramid("floor", self.volume, Engine(Cache("blocks", 0)), options)
         self.comp = compressor(compressor_name)
 
     def close(self) -> None:

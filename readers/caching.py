@@ -144,6 +144,11 @@ class Cache:
         value = self.get(key)
         if value is not None:
             return value
+        return await self.compute_async(key, compute)
+
+    async def compute_async(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+        """:meth:`get_or_compute_async` for a caller that has just looked ``key`` up and missed: joins the
+        flight computing it, or computes and keeps it."""
         future = self._async_flights.get(key)
         if future is not None:
             return await asyncio.shield(future)

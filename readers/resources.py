@@ -39,19 +39,13 @@ class ReaderResources:
             raise ValueError(f"jp2_backend must be one of {JP2_BACKENDS}, not {jp2_backend!r}")
         return cls(
             handles=HandlePool(max_open_files),
-            tiles=Cache("tiff_tiles", tiles, freeze=True),
-            regions=Cache("jp2_regions", regions, freeze=True),
-            planes=Cache("jp2_planes", planes, freeze=True),
+            tiles=Cache("tiles", tiles, freeze=True),
+            regions=Cache("regions", regions, freeze=True),
+            planes=Cache("planes", planes, freeze=True),
             residency=MapResidency(residency),
             hdf5_chunk_cache=hdf5_chunk_cache,
             jp2_backend=jp2_backend,
         )
-
-    def caches(self) -> dict[str, dict[str, int]]:
-        """Statistics of every cache and budget, by name (for /metrics)."""
-        return {"tiff_tiles": self.tiles.stats(), "jp2_regions": self.regions.stats(),
-                "jp2_planes": self.planes.stats(), "handles": self.handles.stats(),
-                "map_residency": self.residency.stats()}
 
     def close(self) -> None:
         self.handles.close_all()

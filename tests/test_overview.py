@@ -12,8 +12,9 @@ import pytest
 import zarr
 
 from readers.base import Channel, Level, LevelGeometry, Volume
+from readers.caching import Cache
 from tests.helpers import Server
-from transformer.engine.cache import ComputeCache
+from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import Pyramid
 
 NAMES = ["slices", "tc", "float", "big"]
@@ -94,7 +95,8 @@ class _Recording(Level):
 def test_the_overview_reads_every_plane_only_when_exact(overview):
     data = np.random.default_rng(0).integers(0, 1000, (100, 300, 300), dtype=np.uint16)
     level = _Recording(data)
-    pyramid = Pyramid("k", Volume([level], [Channel("c")], "test"), ComputeCache(1 << 28), overview=overview)
+    pyramid = Pyramid("k", Volume([level], [Channel("c")], "test"), Engine(Cache("blocks", 1 << 28)),
+                      PyramidOptions(overview=overview))
     top = len(pyramid.levels) - 1
     shape = pyramid.levels[top].spec.shape[2:]
     got = pyramid.region(top, 0, 0, *(slice(0, n) for n in shape))
@@ -121,7 +123,7 @@ class _Sized(Level):
     ("auto", 512 << 20, False), ("auto", (512 << 20) + 1, True), ("exact", 1 << 40, False), ("sampled", 1, True)])
 def test_overview_policy(overview, cost, sampled):
     volume = Volume([_Sized((1, 1, 256, 1024, 1024), cost)], [Channel("c")], "test")
-    pyramid = Pyramid("k", volume, ComputeCache(0), overview=overview, exact_limit=512 << 20)
+    pyramid = Pyramid("k", volume, Engine(Cache("blocks", 0)), PyramidOptions(overview=overview, exact_limit=512 << 20))
     computed = pyramid.levels[1:]
     assert computed and all((lv.sampling is not None) == sampled for lv in computed)
     assert (pyramid.sampled_from == 0) == sampled
@@ -131,6 +133,5 @@ def test_overview_policy(overview, cost, sampled):
 
 
 def test_a_bad_overview_policy_is_refused():
-    volume = Volume([_Sized((1, 1, 8, 8, 8), 1)], [Channel("c")], "test")
     with pytest.raises(ValueError, match="overview"):
-        Pyramid("k", volume, ComputeCache(0), overview="fast")
+        PyramidOptions(overview="fast")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from readers.caching import Cache
 from tests.helpers import reference_mean
-from transformer.engine.cache import ByteLRU, ComputeCache
 from transformer.engine.downsample import mean, mode
 from transformer.engine.pyramid import plan_factors
 from writers import zarr_v2
@@ -76,15 +76,6 @@ def test_mode_picks_most_frequent_label():
     assert mode(a, (2, 2, 2)).item() == 1
 
 
-def test_byte_lru_respects_budget():
-    cache = ByteLRU(100)
-    for i in range(10):
-        cache.put(i, b"x" * 30, 30)
-    assert cache.used <= 100 and cache.get(9) is not None and cache.get(0) is None
-    cache.put("huge", b"x", 1000)
-    assert cache.get("huge") is None
-
-
 def _spec() -> ImageSpec:
     level = LevelSpec((1, 2, 10, 100, 130), (1, 1, 10, 64, 64), (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
     return ImageSpec("x", "uint16", (level,), (ChannelSpec("a", "FFFFFF", (0, 1), (0, 1)),) * 2)
@@ -139,13 +130,14 @@ def test_coarser_levels_never_reread_level0_even_after_eviction():
     from concurrent.futures import ThreadPoolExecutor
 
     from readers.base import Channel, Volume
+    from transformer.engine.options import Engine
     from transformer.engine.pyramid import Pyramid
 
     data = np.random.default_rng(0).integers(0, 4000, (1, 1, 150, 200, 170), dtype=np.uint16)
     counting = _CountingLevel(data)
     leaves = ThreadPoolExecutor(2)
-    cache = ComputeCache(1 << 30)
-    pyr = Pyramid("k", Volume([counting.level], [Channel("c")], "mem"), cache, leaves=leaves)
+    cache = Cache("blocks", 1 << 30)
+    pyr = Pyramid("k", Volume([counting.level], [Channel("c")], "mem"), Engine(cache, leaves=leaves))
     grid0 = pyr.levels[0].spec.grid
     for idx in np.ndindex(*grid0):
         pyr.chunk(0, idx)

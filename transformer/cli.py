@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import logging
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 from transformer import malloc
-from transformer.config import OVERVIEWS, Config, data_dir
+from transformer.config import Config, data_dir, default_text, env_name, parse
+
+#: settings given once for every command, before it (``transformer --catalog X serve``)
+GLOBAL_SETTINGS = ("catalog",)
 
 
 def _catalog(args):
@@ -108,10 +113,7 @@ def cmd_serve(args) -> int:
 
     if args.demo:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
-    config = Config.from_env(host=args.host, port=args.port, catalog=args.catalog, data_root=args.data_root,
-                             cache_mb=args.cache_mb, public_url=args.public_url, compressor=args.compressor,
-                             viewer_url=args.viewer_url, overview=args.overview,
-                             exact_limit_mb=args.exact_limit_mb)
+    config = Config.from_env(**{f.name: getattr(args, f.name) for f in fields(Config)})
     if config.data_root:
         from catalog.scan import scan
         from catalog.store import Catalog
@@ -132,25 +134,30 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One ``--name`` flag per Config field (type, help and choices from the field)."""
+    for f in fields(Config):
+        if f.name in GLOBAL_SETTINGS:
+            continue
+        choices = f.metadata.get("choices")
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=functools.partial(_flag_value, f), choices=choices,
+                            help=f"{f.metadata['help']} (default {default_text(f)}; ${env_name(f)})")
+
+
+def _flag_value(f, raw: str):
+    try:
+        return parse(f, raw)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="transformer", description=__doc__)
     parser.add_argument("--catalog", help="catalog database (default: $TRANSFORMER_CATALOG or user data dir)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("serve", help="serve the catalog over HTTP")
-    p.add_argument("--host")
-    p.add_argument("--port", type=int)
-    p.add_argument("--data-root", help="scan this folder at start-up")
-    p.add_argument("--cache-mb", type=int, help="cache budget in MiB (decoded + encoded)")
-    p.add_argument("--public-url", help="base URL clients use, when behind a proxy")
-    p.add_argument("--compressor", help="zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
-    p.add_argument("--viewer-url", help="neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
-    p.add_argument("--overview", choices=OVERVIEWS,
-                   help="computed levels: exact block means (exact), or past the first one every n-th voxel of it "
-                        "(sampled); auto samples sources larger than --exact-limit-mb (default auto)")
-    p.add_argument("--exact-limit-mb", type=int,
-                   help="auto: largest finest level (MiB per time point and channel) whose overview is exact "
-                        "(default 512)")
+    add_setting_flags(p)
     p.add_argument("--demo", action="store_true", help="generate and register the demo datasets first")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true")

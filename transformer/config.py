@@ -1,16 +1,25 @@
-"""Service configuration: defaults, overridden by environment variables, overridden by CLI flags."""
+"""Service configuration: defaults, overridden by environment variables, overridden by CLI flags.
+
+Each setting is declared once, as a field of :class:`Config` with its type and help: the environment
+variable ``TRANSFORMER_<NAME>`` and the ``transformer serve --<name>`` flag are derived from it.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import typing
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
+from types import UnionType
+from typing import Any
 
 from platformdirs import user_data_path
 
 APP_NAME = "brain-transformer"
 #: how computed levels are made: exact block means; sampled past --exact-limit-mb (auto); always sampled
 OVERVIEWS = ("auto", "exact", "sampled")
+#: JPEG2000 decoders: glymur (regions, wavelet reductions), imagecodecs (whole slices, level 0 only)
+JP2_BACKENDS = ("auto", "glymur", "imagecodecs")
 
 
 def data_dir() -> Path:
@@ -18,35 +27,53 @@ def data_dir() -> Path:
     return user_data_path(APP_NAME, appauthor=False)
 
 
+def setting(default: Any, help: str, *, choices: tuple[str, ...] | None = None, factory: Any = None) -> Any:
+    """A Config field with its help text (and allowed values) for the CLI and the README."""
+    meta = {"help": help, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class Config:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    catalog: Path = field(default_factory=lambda: data_dir() / "catalog.sqlite")
-    data_root: Path | None = None  # scanned at start-up when set
-    cache_mb: int = 1024  # split between decoded blocks and encoded chunks
-    public_url: str | None = None  # e.g. https://data.example.org/transformer behind a proxy
-    threads: int = max(4, (os.cpu_count() or 2) * 2)
-    compressor: str = "blosc-zstd"
-    chunk: tuple[int, int, int] = (64, 64, 64)
-    max_open_datasets: int = 64
-    # computed levels past the first: block means while the source is small, else every n-th voxel
-    overview: str = "auto"
-    exact_limit_mb: int = 512
-    viewer_url: str | None = None  # neuroglancer links open this viewer instead of the bundled {base}/viewer/
+    host: str = setting("127.0.0.1", "interface to listen on")
+    port: int = setting(8000, "port to listen on")
+    catalog: Path = setting(None, "catalog database (default: the user data dir, never the source tree)",
+                            factory=lambda: data_dir() / "catalog.sqlite")
+    data_root: Path | None = setting(None, "scan this folder at start-up")
+    cache_mb: int = setting(1024, "memory budget in MiB for ALL decoded and encoded data (see the README's split)")
+    public_url: str | None = setting(None, "base URL clients use, when behind a proxy")
+    threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
+    compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
+    chunk: tuple[int, int, int] = setting((64, 64, 64), "chunk shape z,y,x of computed and native levels")
+    max_open_datasets: int = setting(64, "datasets kept open; the least recently used one closes beyond it")
+    max_open_files: int = setting(256, "source files kept open by the readers")
+    overview: str = setting("auto", "computed levels: exact block means (exact), or past the first one every "
+                            "n-th voxel of it (sampled); auto samples sources larger than --exact-limit-mb",
+                            choices=OVERVIEWS)
+    exact_limit_mb: int = setting(512, "auto: largest finest level (MiB per time point and channel) whose "
+                                  "overview is exact")
+    viewer_url: str | None = setting(None, "neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
+    jp2_backend: str = setting("auto", "JPEG2000 decoder: glymur (regions, wavelet levels), imagecodecs (whole "
+                               "slices), auto (glymur when the system OpenJPEG is found)", choices=JP2_BACKENDS)
 
     @classmethod
-    def from_env(cls, **overrides) -> Config:
+    def from_env(cls, **overrides: Any) -> Config:
+        """Defaults, then ``TRANSFORMER_<NAME>`` variables, then ``overrides`` that are not None."""
         cfg = cls()
         for f in fields(cls):
-            raw = os.environ.get(f"TRANSFORMER_{f.name.upper()}")
+            raw = os.environ.get(env_name(f))
             if raw:
-                setattr(cfg, f.name, _parse(f.name, raw))
+                setattr(cfg, f.name, parse(f, raw))
+        by_name = {f.name: f for f in fields(cls)}
         for name, value in overrides.items():
             if value is not None:
-                setattr(cfg, name, _parse(name, value) if isinstance(value, str) else value)
-        if cfg.overview not in OVERVIEWS:
-            raise ValueError(f"overview must be one of {OVERVIEWS}, not {cfg.overview!r}")
+                setattr(cfg, name, parse(by_name[name], value) if isinstance(value, str) else value)
+        for f in fields(cls):
+            choices = f.metadata.get("choices")
+            if choices and getattr(cfg, f.name) not in choices:
+                raise ValueError(f"{f.name} must be one of {choices}, not {getattr(cfg, f.name)!r}")
         return cfg
 
     @property
@@ -54,12 +81,37 @@ class Config:
         return self.cache_mb * 1024 * 1024
 
 
-def _parse(name: str, raw: str):
-    if name in ("port", "cache_mb", "threads", "max_open_datasets", "exact_limit_mb"):
+def env_name(f: Field) -> str:
+    return f"TRANSFORMER_{f.name.upper()}"
+
+
+def field_type(f: Field) -> Any:
+    """The field's type with ``| None`` removed."""
+    kind = typing.get_type_hints(Config)[f.name]
+    if isinstance(kind, UnionType) or typing.get_origin(kind) is typing.Union:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    return kind
+
+
+def parse(f: Field, raw: str) -> Any:
+    """``raw`` (an environment variable or a flag) as the field's type."""
+    kind = field_type(f)
+    if kind is int:
         return int(raw)
-    if name in ("catalog", "data_root"):
+    if kind is Path:
         return Path(raw).expanduser()
-    if name == "chunk":
+    if typing.get_origin(kind) is tuple:  # "64", "64,64,64" or "64x64x64"
         parts = [int(p) for p in raw.replace("x", ",").split(",")]
-        return tuple(parts * 3 if len(parts) == 1 else parts)
+        n = len(typing.get_args(kind))
+        return tuple(parts * n if len(parts) == 1 else parts)
     return raw
+
+
+def default_text(f: Field) -> str:
+    """The default as the README and ``--help`` show it."""
+    if f.default is MISSING:
+        return "see above"
+    value = f.default
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return "unset" if value is None else str(value)

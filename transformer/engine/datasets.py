@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import Counter, OrderedDict
-from concurrent.futures import Executor
 from pathlib import Path
 
 from catalog.record import Record
-
 from catalog.store import Catalog
 from readers.base import Channel, Volume
-
+from readers.caching import Cache
 from readers.registry import open_volume
-from transformer.engine.cache import ComputeCache
+from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import Pyramid
 
 
@@ -33,29 +29,24 @@ class Dataset:
 
 
 class DatasetRegistry:
-    """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that."""
+    """Keeps at most ``max_open`` datasets open; the least recently used one is closed beyond that.
 
-    def __init__(self, catalog: Catalog, blocks: ComputeCache, chunk: tuple[int, int, int], max_open: int = 64,
-                 leaves: Executor | None = None, stats: Counter | None = None, parts: ComputeCache | None = None,
-                 overview: str = "auto", exact_limit: int = 512 * 1024 * 1024):
+    The open datasets are a :class:`Cache` in which each weighs 1: one thread opens a dataset while
+    the others asking for it wait, and a dataset leaving the cache has its volume closed.
+    """
+
+    def __init__(self, catalog: Catalog, engine: Engine, options: PyramidOptions, max_open: int = 64) -> None:
         self.catalog = catalog
-        self.blocks = blocks
-        self.leaves = leaves
-        self.stats = stats if stats is not None else Counter()
-        self.parts = parts
-        self.overview, self.exact_limit = overview, exact_limit  # see Pyramid._mean_levels
-        self.chunk = chunk
-        self.max_open = max_open
-        self._open: OrderedDict[str, Dataset] = OrderedDict()
-        self._lock = threading.Lock()
-        self._gates: dict[str, threading.Lock] = {}
+        self.engine = engine
+        self.options = options
+        self._open = Cache("datasets", max_open, size=lambda _ds: 1, on_evict=_close)
 
     #: how long an open dataset is served before its catalog record is looked at again
     RECHECK_SECONDS = 5.0
 
     def peek(self, dataset_id: str) -> Dataset | None:
         """The open dataset if its record was confirmed within RECHECK_SECONDS (no I/O: safe on the loop)."""
-        ds = self._open.get(dataset_id)
+        ds = self._open.peek(dataset_id)
         if ds is not None and time.monotonic() - ds.checked < self.RECHECK_SECONDS:
             return ds
         return None
@@ -69,38 +60,25 @@ class DatasetRegistry:
     def get(self, dataset_id: str) -> Dataset:
         """The open dataset (blocking: call from a worker thread)."""
         record = self.record(dataset_id)
-        with self._lock:
-            ds = self._open.get(dataset_id)
-            if ds is not None and ds.record.version == record.version:
-                self._open.move_to_end(dataset_id)
+        while True:
+            ds = self._open.get_or_compute(dataset_id, lambda: self._open_dataset(record))
+            if ds.record.version == record.version:
                 ds.checked = time.monotonic()
                 return ds
-            gate = self._gates.setdefault(dataset_id, threading.Lock())
-        with gate:
-            with self._lock:
-                ds = self._open.get(dataset_id)
-                if ds is not None and ds.record.version == record.version:
-                    return ds
-            volume = apply_overrides(open_volume(Path(record.source), record.reader)[1], record)
-            ds = Dataset(record, Pyramid(record.version, volume, self.blocks, self.chunk,
-                                              leaves=self.leaves, stats=self.stats, parts=self.parts,
-                                              overview=self.overview, exact_limit=self.exact_limit))
-            with self._lock:
-                old = self._open.pop(dataset_id, None)
-                self._open[dataset_id] = ds
-                evicted = [old] if old else []
-                while len(self._open) > self.max_open:
-                    evicted.append(self._open.popitem(last=False)[1])
-        for stale in evicted:
-            stale.pyramid.volume.close()
-        return ds
+            # re-registered since it was opened: close the stale one (unless another thread just did)
+            self._open.discard(dataset_id, expected=ds)
+
+    def _open_dataset(self, record: Record) -> Dataset:
+        volume = open_volume(Path(record.source), record.reader, self.engine.readers)[1]
+        volume = apply_overrides(volume, record)
+        return Dataset(record, Pyramid(record.version, volume, self.engine, self.options))
 
     def close(self) -> None:
-        with self._lock:
-            items = list(self._open.values())
-            self._open.clear()
-        for ds in items:
-            ds.pyramid.volume.close()
+        self._open.clear()
+
+
+def _close(ds: Dataset) -> None:
+    ds.pyramid.volume.close()
 
 
 def apply_overrides(volume: Volume, record: Record) -> Volume:

@@ -8,18 +8,14 @@ chunk re-reads nothing whose finer blocks are cached.
 from __future__ import annotations
 
 import math
-import os
-from collections import Counter
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
 
 from readers.base import Level, Volume
-from transformer.config import OVERVIEWS
 from transformer.engine import downsample
-from transformer.engine.cache import ComputeCache
+from transformer.engine.options import Engine, PyramidOptions
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
@@ -63,35 +59,21 @@ def chunk_shape(level0_zyx: tuple[int, int, int], zyx: tuple[int, int, int], tar
 
 
 class Pyramid:
-    def __init__(
-        self,
-        key: str,
-        volume: Volume,
-        blocks: ComputeCache,
-        chunk: tuple[int, int, int] = (64, 64, 64),
-        top: int = 64,
-        leaves: Executor | None = None,
-        leaf_split: int = os.cpu_count() or 2,
-        stats: Counter | None = None,
-        parts: ComputeCache | None = None,
-        overview: str = "auto",
-        exact_limit: int = 512 * 1024 * 1024,
-    ) -> None:
+    def __init__(self, key: str, volume: Volume, engine: Engine, options: PyramidOptions | None = None) -> None:
+        options = options or PyramidOptions()
         self.key = key
         self.volume = volume
-        self.blocks = blocks
+        self.blocks = engine.blocks
         # reduced parts live apart from the blocks they summarise (1/8 their size), so a flood of
         # level-0 blocks cannot evict them and force a re-read of level 0
-        self.parts = parts if parts is not None else blocks
-        self.leaves = leaves
-        self.leaf_split = leaf_split
-        self.stats = stats if stats is not None else Counter()  # "source_reads": native chunk reads
+        self.parts = engine.parts if engine.parts is not None else engine.blocks
+        self.leaves = engine.leaves
+        self.leaf_split = engine.leaf_split
+        self.stats = engine.stats  # "source_reads": native chunk reads
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
-        if overview not in OVERVIEWS:
-            raise ValueError(f"overview must be one of {OVERVIEWS}, not {overview!r}")
-        self.overview, self.exact_limit = overview, exact_limit
-        self.levels = self._plan(chunk, top)
+        self.overview, self.exact_limit = options.overview, options.exact_limit
+        self.levels = self._plan(options.chunk, options.top)
 
     def _plan(self, chunk: tuple[int, int, int], top: int) -> list[PyramidLevel]:
         v0 = self.volume.levels[0].voxel_size
@@ -180,7 +162,7 @@ class Pyramid:
             computed.append(block)
             return block
 
-        block = self.blocks.get_or_compute(key, compute, lambda a: a.nbytes)
+        block = self.blocks.get_or_compute(key, compute)
         if computed and self.leaves is not None and self._reduces_by_parts(level + 1):
             # Reduce this block for the next level now, in the background: 1/8 of its size, so the
             # next level never needs this block again, even after the cache has dropped it.
@@ -203,7 +185,7 @@ class Pyramid:
             finer = block if block is not None else self.chunk(level - 1, finer_index)
             return self.reduce(finer, self.levels[level].factors)
 
-        return self.parts.get_or_compute(key, reduce, lambda a: a.nbytes)
+        return self.parts.get_or_compute(key, reduce)
 
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from transformer.engine.cache import ByteLRU
+from readers.caching import Cache
 from writers.view import View
 
 
@@ -45,7 +45,7 @@ class ViewPaths:
 
 
 class FastChunks:
-    def __init__(self, app: ASGIApp, responses: ByteLRU, datasets, views: Iterable[View]) -> None:
+    def __init__(self, app: ASGIApp, responses: Cache, datasets, views: Iterable[View]) -> None:
         self.app = app
         self.responses = responses
         self.datasets = datasets

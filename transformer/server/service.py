@@ -5,17 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
-import os
-from collections import Counter
 from collections.abc import Callable, Hashable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 from catalog.store import Catalog
 from transformer.config import Config
-from transformer.engine.cache import ByteLRU, ComputeCache
 from transformer.engine.datasets import Dataset, DatasetRegistry
-from transformer.engine.singleflight import SingleFlight
+from transformer.engine.resources import Resources
 from transformer.server.fastpath import CachedResponse, cache_key
 from transformer.server.http import etag_of, respond
 
@@ -29,20 +25,15 @@ class Service:
     def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
         self.config = config
         self.catalog = catalog or Catalog(config.catalog)
-        budget = config.cache_bytes
-        self.blocks = ComputeCache(budget // 4)  # decoded blocks the pyramid reads through
-        self.parts = ComputeCache(budget // 4)  # blocks reduced for the next level (see Pyramid.chunk)
-        self.encoded = ByteLRU(budget // 4)  # encoded chunk bytes, ready to send
+        # every cache, pool and executor, sized from the configuration (transformer.engine.resources)
+        self.resources = resources = Resources(config)
+        self.encoded = resources.encoded  # encoded chunk bytes, ready to send
         # final chunk responses for the warm path (bodies shared with ``encoded`` while both hold them)
-        self.responses = ByteLRU(budget - budget // 2 - budget // 4)
-        self.counters: Counter[str] = Counter()
-        self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
-        # source reads split across cores (decoders release the GIL); never waits on other work
-        self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
-        self.datasets = DatasetRegistry(self.catalog, self.blocks, config.chunk, config.max_open_datasets,
-                                        leaves=self.leaves, stats=self.counters, parts=self.parts,
-                                        overview=config.overview, exact_limit=config.exact_limit_mb << 20)
-        self.flights = SingleFlight()
+        self.responses = resources.responses
+        self.counters = resources.counters
+        self.pool = resources.pool
+        self.datasets = DatasetRegistry(self.catalog, resources.engine, resources.pyramid_options,
+                                        config.max_open_datasets)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (file reads, decoding, encoding) goes to the bounded pool, never the loop."""
@@ -65,11 +56,9 @@ class Service:
 
         async def work() -> Encoded:
             self.counters["chunks_computed"] += 1
-            encoded = await self.run(produce_tagged)
-            self.encoded.put(key, encoded, len(encoded.body))
-            return encoded
+            return await self.run(produce_tagged)
 
-        return await self.flights.run(key, work)
+        return await self.encoded.compute_async(key, work)
 
     async def chunk_response(self, request, ds: Dataset, key: Hashable, produce: Callable[[], bytes],
                              compressible: bool = False):
@@ -94,7 +83,6 @@ class Service:
         self.responses.put(key, entry, len(response.body) + 512)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        self.leaves.shutdown(wait=False, cancel_futures=True)
         self.datasets.close()
+        self.resources.close()
         self.catalog.close()

@@ -18,13 +18,15 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     svc = request.app.state.service
     lines = []
-    for name, cache in (("blocks", svc.blocks), ("parts", svc.parts), ("encoded", svc.encoded),
-                        ("responses", svc.responses)):
-        for stat, value in cache.stats().items():
+    # every byte budget (their budgets add up to --cache-mb), then the open-file pool (a count)
+    for name, stats in svc.resources.caches().items():
+        for stat, value in stats.items():
             lines.append(f'transformer_cache_{stat}{{cache="{name}"}} {value}')
+    for stat, value in svc.resources.readers.handles.stats().items():
+        lines.append(f"transformer_open_files_{stat} {value}")
     for name, value in sorted(svc.counters.items()):
         lines.append(f"transformer_{name}_total {value}")
-    lines.append(f"transformer_inflight {len(svc.flights)}")
+    lines.append(f"transformer_inflight {svc.encoded.stats()['inflight']}")
     return PlainTextResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-store"})
 
 

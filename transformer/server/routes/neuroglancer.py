@@ -19,13 +19,13 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import re
-import threading
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from readers.caching import Cache
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import base_url, json_response, respond
 from transformer.server.routes.links import dataset_links
@@ -77,15 +77,20 @@ def client_dir() -> Path | None:
 class _Bundle:
     """The client's files, read once (the ~10 MB of source maps are read per request, never kept)."""
 
+    #: the client without its source maps is ~5 MB (plus gzipped copies): all of it stays
+    BUDGET = 64 << 20
+
     def __init__(self) -> None:
-        self._files: dict[str, tuple[bytes, bytes | None]] = {}
-        self._lock = threading.Lock()
+        self._files = Cache("viewer", self.BUDGET, size=lambda entry: len(entry[0]) + len(entry[1] or b""))
 
     def get(self, name: str) -> tuple[bytes, bytes | None]:
         """(body, gzipped body or None) of one file of the bundle; raises NotFound."""
-        cached = self._files.get(name)
-        if cached is not None:
-            return cached
+        if name.endswith(".map"):
+            return self._read(name)
+        return self._files.get_or_compute(name, lambda: self._read(name))
+
+    @staticmethod
+    def _read(name: str) -> tuple[bytes, bytes | None]:
         folder = client_dir()
         if folder is None:
             raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
@@ -96,11 +101,7 @@ class _Bundle:
         if name == "index.html":
             body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
         text = not name.endswith(".wasm")
-        entry = (body, gzip.compress(body, compresslevel=6) if text else None)
-        if not name.endswith(".map"):
-            with self._lock:
-                self._files[name] = entry
-        return entry
+        return body, gzip.compress(body, compresslevel=6) if text else None
 
 
 BUNDLE = _Bundle()

@@ -1,0 +1,93 @@
+"""The one owner of memory, handles and threads: every cache, pool and executor, built from Config.
+
+``--cache-mb`` is the budget of ALL decoded and encoded data; :data:`SHARES` splits it. Why these shares:
+
+- ``blocks`` 25 %: decoded chunks every level and every encoding reads through; the working set of a
+  view, and what a coarser level is computed from.
+- ``parts`` 10 %: blocks reduced for the next level are 1/8 of a block, so a tenth holds the parts of
+  more chunks than the blocks cache holds blocks.
+- ``encoded`` 15 % and ``responses`` 10 %: compressed chunks (often 2-4x smaller than decoded), ready
+  to send; a response shares its body with ``encoded`` while both hold it, so that share is partly
+  counted twice and kept smaller.
+- ``tiles`` 15 %: decoded TIFF tiles/strips; a 256² tile feeds sixteen 64² chunks.
+- ``regions`` 5 % and ``planes`` 5 %: JPEG2000 only (RGB regions; whole slices with imagecodecs).
+- ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
+  decodes most chunks itself, and the blocks cache keeps what it decoded).
+- ``residency`` 10 %: pages of memory-mapped raw TIFF files this process may keep resident before it
+  lets go of them (file pages, which the kernel can drop anyway, so a modest share).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+
+from readers.caching import Cache
+from readers.resources import ReaderResources
+from transformer.config import Config
+from transformer.engine.options import Engine, PyramidOptions
+
+SHARES = {
+    "blocks": Fraction(25, 100),
+    "parts": Fraction(10, 100),
+    "encoded": Fraction(15, 100),
+    "responses": Fraction(10, 100),
+    "tiles": Fraction(15, 100),
+    "regions": Fraction(5, 100),
+    "planes": Fraction(5, 100),
+    "hdf": Fraction(5, 100),
+    "residency": Fraction(10, 100),
+}
+assert sum(SHARES.values()) == 1
+
+
+def split(budget: int, max_open_files: int) -> dict[str, int]:
+    """Bytes of each share of ``budget``; rounding goes to ``blocks`` so the parts add up exactly."""
+    sizes = {name: int(budget * share) for name, share in SHARES.items()}
+    sizes["hdf"] -= sizes["hdf"] % max(1, max_open_files)  # whole bytes per open file
+    sizes["blocks"] += budget - sum(sizes.values())
+    return sizes
+
+
+def _body_size(entry) -> int:
+    """Encoded chunks and kept responses weigh their body (a response's headers are small)."""
+    return len(entry.body)
+
+
+class Resources:
+    """Every cache, pool and executor of one running service, sized from one ``Config``."""
+
+    def __init__(self, config: Config) -> None:
+        self.sizes = split(config.cache_bytes, config.max_open_files)
+        self.blocks = Cache("blocks", self.sizes["blocks"])
+        self.parts = Cache("parts", self.sizes["parts"])
+        self.encoded = Cache("encoded", self.sizes["encoded"], size=_body_size)
+        self.responses = Cache("responses", self.sizes["responses"], size=_body_size)
+        self.readers = ReaderResources.create(
+            tiles=self.sizes["tiles"], regions=self.sizes["regions"], planes=self.sizes["planes"],
+            residency=self.sizes["residency"], hdf5_chunk_cache=self.sizes["hdf"] // max(1, config.max_open_files),
+            max_open_files=config.max_open_files, jp2_backend=config.jp2_backend,
+        )
+        self.counters: Counter[str] = Counter()
+        self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
+        # source reads split across cores (decoders release the GIL); never waits on other work
+        self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
+        self.engine = Engine(self.blocks, self.parts, self.leaves, self.counters, self.readers)
+        self.pyramid_options = PyramidOptions(config.chunk, overview=config.overview,
+                                              exact_limit=config.exact_limit_mb << 20)
+
+    def caches(self) -> dict[str, dict[str, int]]:
+        """Statistics of every byte budget, by name; their budgets add up to ``--cache-mb``."""
+        readers = self.readers
+        hdf5 = {"budget": self.sizes["hdf"], "per_file": readers.hdf5_chunk_cache}
+        return {"blocks": self.blocks.stats(), "parts": self.parts.stats(), "encoded": self.encoded.stats(),
+                "responses": self.responses.stats(), "tiles": readers.tiles.stats(),
+                "regions": readers.regions.stats(), "planes": readers.planes.stats(), "hdf": hdf5,
+                "residency": readers.residency.stats()}
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.leaves.shutdown(wait=False, cancel_futures=True)
+        self.readers.close()
