@@ -11,40 +11,24 @@ level 0, so its overview needs every slice decoded); it is given ``cap`` seconds
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import time
-from collections.abc import Iterator
 
 import httpx
 
 from bench.common import Context, Goal, Part, ZarrView, serve, table
 from readers.registry import open_volume
+from readers.resources import ReaderResources
 from transformer.engine import downsample
 
 GOAL = 10.0
-ENV = "TRANSFORMER_JP2_BACKEND"
+ENV = "TRANSFORMER_JP2_BACKEND"  # the server's Config.jp2_backend
 FORMAT = "jpeg2000"
-
-
-@contextlib.contextmanager
-def backend(name: str) -> Iterator[None]:
-    old = os.environ.get(ENV)
-    os.environ[ENV] = name
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(ENV, None)
-        else:
-            os.environ[ENV] = old
 
 
 def in_process(ctx: Context, chunk: tuple[int, int, int]) -> dict:
     path = ctx.source(FORMAT)
-    with backend("glymur"):
-        _, vol = open_volume(path, "jpeg2000")
+    _, vol = open_volume(path, "jpeg2000", ReaderResources.create(jp2_backend="glymur"))
     with vol:
         r = len(vol.levels) - 1
         shape = vol.levels[r].shape[2:]
@@ -52,8 +36,7 @@ def in_process(ctx: Context, chunk: tuple[int, int, int]) -> dict:
         start = time.perf_counter()
         wavelet = vol.levels[r].read(0, 0, *region)
         t_wavelet = time.perf_counter() - start
-    with backend("imagecodecs"):
-        _, vol = open_volume(path, "jpeg2000")
+    _, vol = open_volume(path, "jpeg2000", ReaderResources.create(jp2_backend="imagecodecs"))
     with vol:
         if len(vol.levels) != 1:
             raise RuntimeError("the imagecodecs backend was expected to give level 0 only")
