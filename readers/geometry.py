@@ -107,8 +107,9 @@ def _positive_ints(name: str, values: object, n: int) -> tuple[int, ...]:
 
 
 def _finite_floats(name: str, values: object, positive: bool) -> tuple[float, ...]:
+    items = _sequence(name, values, 3)
     try:
-        floats = tuple(float(v) for v in _sequence(name, values, 3))
+        floats = tuple(float(v) for v in items)
     except (TypeError, ValueError):
         raise InvalidGeometry(f"{name} must be 3 numbers, got {values!r}") from None
     if not all(math.isfinite(v) and (v > 0 or not positive) for v in floats):
