@@ -48,6 +48,8 @@ def parse(argv: list[str] | None) -> tuple[Settings, list[str], Path | None]:
     p.add_argument("--cap", type=float, default=Settings.cap_s,
                    help="seconds one cold request (a coarsest chunk, a first view) may take before it is reported "
                         "as '> cap'")
+    p.add_argument("--cache-mb", type=int, default=Settings.memory_cache_mb,
+                   help="--cache-mb of the servers whose peak memory part 6 reports (parts 3, 4, 7)")
     p.add_argument("--jp2-cap", type=float, default=Settings.jp2_cap_s,
                    help="seconds the full-decode JPEG2000 server gets for its overview chunk")
     p.add_argument("--doc", default=str(DOC), help="markdown report to write ('' for none)")
@@ -60,6 +62,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, list[str], Path | None]:
         shape=tuple(int(v) for v in a.shape.split(",")),  # type: ignore[arg-type]
         data=Path(a.data), formats=tuple(a.formats.split(",")), samples=a.samples, duration=a.duration,
         concurrency=tuple(int(c) for c in a.concurrency.split(",")), jp2_cap_s=a.jp2_cap, cap_s=a.cap,
+        memory_cache_mb=a.cache_mb,
     )
     return settings, only or list(PARTS), Path(a.doc) if a.doc else None
 
