@@ -13,17 +13,18 @@ import math
 
 from bench.common import Context, Goal, Part, ZarrView, fetch_all, metrics, serve, table
 from bench.floor import Floor
+from transformer.engine.resources import SHARES
 
 GOAL = 1.2
 MiB = 1 << 20
 
 
 def budget_mb(ctx: Context, fmt: str) -> int:
-    """A --cache-mb whose decoded half holds every level of the pyramid with room to spare."""
+    """A --cache-mb whose blocks share holds every level of the pyramid with room to spare."""
     with Floor(ctx.source(fmt), overview="exact") as floor:
         itemsize = floor.pyramid.dtype.itemsize
         decoded = sum(math.prod(lv.spec.shape) * itemsize for lv in floor.pyramid.levels)
-    return int(2 * 1.15 * decoded / MiB) + 128
+    return int(1.15 * decoded / SHARES["blocks"] / MiB) + 128
 
 
 def _source_reads(m: dict[str, float]) -> int:
