@@ -1,0 +1,121 @@
+"""Plugin discovery through entry points: ordering, broken plugins, refusal and fallback.
+
+The entry points are real ``importlib.metadata.EntryPoint`` objects naming objects in
+:mod:`tests.readers.sample_plugins`; only the list the registry reads is replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import EntryPoint
+
+import numpy as np
+import pytest
+
+from readers import registry
+from readers.base import UnsupportedSource
+from readers.testing import ReaderTests
+
+MODULE = "tests.readers.sample_plugins"
+
+
+@pytest.fixture
+def installed(monkeypatch):
+    """Install the named entry points (name -> "module:attribute") as the only reader plugins."""
+
+    def install(**points: str) -> None:
+        eps = [EntryPoint(name, value, registry.GROUP) for name, value in points.items()]
+
+        def entry_points(group: str):
+            return [ep for ep in eps if ep.group == group]
+
+        monkeypatch.setattr(registry, "entry_points", entry_points)
+        registry.plugins.cache_clear()
+
+    yield install
+    registry.plugins.cache_clear()  # the next test discovers the real plugins again
+
+
+@pytest.fixture
+def npy_file(tmp_path):
+    def make(shape: tuple[int, ...]):
+        path = tmp_path / f"{'x'.join(map(str, shape))}.npy"
+        data = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
+        np.save(path, data)
+        return path, data
+
+    return make
+
+
+def test_plugins_are_asked_by_priority_then_name(installed):
+    installed(npy=f"{MODULE}:NPY", eager=f"{MODULE}:EAGER", flaky=f"{MODULE}:FLAKY", buggy=f"{MODULE}:BUGGY")
+    assert [p.name for p in registry.plugins()] == ["buggy", "npy-eager", "flaky", "npy"]
+
+
+def test_broken_and_foreign_plugins_are_logged_and_skipped(installed, caplog):
+    installed(npy=f"{MODULE}:NPY", missing_module="tests.readers.no_such_module:PLUGIN",
+              missing_name=f"{MODULE}:NO_SUCH_NAME", foreign=f"{MODULE}:NOT_A_PLUGIN")
+    with caplog.at_level(logging.ERROR, logger="readers.registry"):
+        assert [p.name for p in registry.plugins()] == ["npy"]
+    skipped = {r.args[0]: r.exc_info[0] for r in caplog.records if "failed to load" in r.getMessage()}
+    assert skipped == {"missing_module": ModuleNotFoundError, "missing_name": AttributeError,
+                       "foreign": TypeError}
+
+
+def test_a_sniff_that_fails_does_not_claim(installed, npy_file):
+    installed(npy=f"{MODULE}:NPY", flaky=f"{MODULE}:FLAKY")
+    path, _ = npy_file((3, 4, 5))
+    assert [p.name for p in registry.claimants(path)] == ["npy"]
+
+
+def test_the_first_claimant_that_opens_wins_and_refusals_fall_through(installed, npy_file):
+    installed(npy=f"{MODULE}:NPY", eager=f"{MODULE}:EAGER")
+    path, data = npy_file((3, 4, 5))
+    plugin, volume = registry.open_volume(path)
+    with volume:
+        assert plugin.name == "npy-eager"
+    path, data = npy_file((1, 4, 5))
+    plugin, volume = registry.open_volume(path)
+    with volume:
+        assert plugin.name == "npy"  # npy-eager refused a single plane
+        np.testing.assert_array_equal(volume.levels[0].read(0, 0, slice(0, 1), slice(0, 4), slice(0, 5)), data)
+
+
+def test_a_plugin_bug_at_open_is_a_refusal_naming_the_error(installed, npy_file):
+    installed(npy=f"{MODULE}:NPY", buggy=f"{MODULE}:BUGGY")
+    path, _ = npy_file((2, 4, 5))
+    assert registry.open_volume(path)[0].name == "npy"  # the buggy one is asked first, then skipped
+    with pytest.raises(UnsupportedSource, match=r"buggy: 2x4x5.npy: cannot be read \(AttributeError: "):
+        registry.open_volume(path, "buggy")
+
+
+def test_nothing_to_open(installed, npy_file, tmp_path):
+    installed(npy=f"{MODULE}:NPY", eager=f"{MODULE}:EAGER")
+    with pytest.raises(UnsupportedSource, match="no reader plugin named 'tiff'"):
+        registry.open_volume(tmp_path / "a.tif", "tiff")
+    (tmp_path / "a.txt").write_text("text")
+    with pytest.raises(UnsupportedSource, match="no reader recognises 'a.txt'"):
+        registry.open_volume(tmp_path / "a.txt")
+    path, _ = npy_file((2, 3))
+    with pytest.raises(UnsupportedSource, match=r"npy-eager: 2x3.npy: 2-D, not \(z, y, x\); npy: 2x3.npy: 2-D"):
+        registry.open_volume(path)
+
+
+def test_the_built_in_plugins_are_installed():
+    registry.plugins.cache_clear()
+    assert {"tiff", "jpeg2000", "imaris"} <= {p.name for p in registry.plugins()}
+
+
+class TestSamplePluginConformance(ReaderTests):
+    """A plugin from outside the readers package passes the shipped suite, as a third-party one would."""
+
+    reader_name = "npy"
+
+    @pytest.fixture(autouse=True)
+    def _install(self, installed):
+        installed(npy=f"{MODULE}:NPY")
+
+    @pytest.fixture(params=[(1, 5, 7), (6, 9, 4)])
+    def case(self, request, npy_file):
+        path, data = npy_file(request.param)
+        return path, data[None, None]
