@@ -4,15 +4,12 @@ answered from the warm path without touching the server's code."""
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from starlette.testclient import TestClient
 
-from catalog.store import Catalog
-from transformer.config import Config
-from transformer.server.app import create_app
+from tests.helpers import in_process
 from writers.errors import MalformedKey
 from writers.keys import chunk_index, level_index
 from writers.registry import installed
@@ -52,9 +49,7 @@ class RawView(View):
 
 @pytest.fixture(scope="module")
 def raw_client(generated) -> Iterator[TestClient]:
-    db = Path(generated["_catalog"])
-    app = create_app(Config(catalog=db, cache_mb=64), Catalog(db), views=(*installed(), RawView()))
-    with TestClient(app) as client:
+    with in_process(generated["_catalog"], views=(*installed(), RawView()), cache_mb=64) as client:
         yield client
 
 
