@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from readers.caching import Cache
 from readers.handles import HandlePool
+from readers.jpeg2000.backend import CHOICES as JP2_BACKENDS
 from readers.residency import MapResidency
 
 MiB = 1 << 20
 #: HDF5's own recommendation for the number of chunk-cache slots: a prime
 HDF5_CHUNK_SLOTS = 1021
-JP2_BACKENDS = ("auto", "glymur", "imagecodecs")
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 from platformdirs import user_data_path
 
+from readers.jpeg2000.backend import CHOICES as JP2_BACKENDS
+
 APP_NAME = "brain-transformer"
 #: how computed levels are made: exact block means; sampled past --exact-limit-mb (auto); always sampled
 OVERVIEWS = ("auto", "exact", "sampled")
-#: JPEG2000 decoders: glymur (regions, wavelet reductions), imagecodecs (whole slices, level 0 only)
-JP2_BACKENDS = ("auto", "glymur", "imagecodecs")
 
 
 def data_dir() -> Path:
