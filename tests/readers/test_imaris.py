@@ -527,7 +527,7 @@ def test_direct_and_h5py_paths_agree_on_generated_file(tmp_path, monkeypatch):
         level = vol.levels[0]
         region = (slice(3, 13), slice(5, 70), slice(31, 90))
         direct = level.read(1, 0, *region)
-        monkeypatch.setattr(type(level), "force_h5py", True)
+        level.force_h5py = True  # this level only: no class-wide switch other tests could see
         np.testing.assert_array_equal(level.read(1, 0, *region), direct)
         np.testing.assert_array_equal(direct, data[1, 0][region])
 
