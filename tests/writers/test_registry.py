@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from writers.precomputed import Precomputed
@@ -40,3 +42,29 @@ def test_a_name_or_prefix_is_registered_once():
     with pytest.raises(TypeError):
         register(object(), views)  # type: ignore[arg-type]
     assert list(views) == ["zarr"]
+
+
+def test_view_plugins_load_from_entry_points_and_broken_ones_are_skipped(tmp_path):
+    """A package declaring ``transformer.views`` entry points (one good, one broken), in a fresh process."""
+    import subprocess
+    import sys
+    import textwrap
+
+    (tmp_path / "extra_view.py").write_text(textwrap.dedent('''
+        from writers.precomputed import Precomputed
+
+        class Mirror(Precomputed):
+            name = "mirror"
+            prefix = "/mirror"
+    '''))
+    info = tmp_path / "extra_view-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: extra-view\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[transformer.views]\nmirror = extra_view:Mirror\nbroken = extra_view:NoSuchThing\n")
+    code = "from writers.registry import installed; print([v.name for v in installed()])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={"PYTHONPATH": str(tmp_path), "PATH": ""}, cwd=Path(__file__).parents[2])
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['zarr', 'zarr3', 'precomputed', 'mirror']"
+    assert "view plugin 'broken' failed to load; skipped" in run.stderr
