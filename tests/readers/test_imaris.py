@@ -26,31 +26,25 @@ from readers.imaris.metadata import histogram_window
 from readers.registry import open_volume
 from readers.resources import ReaderResources
 from readers.testing import ReaderTests, open_fds
+from tests.helpers import real_data
 from transformer.demo.imaris_writer import downsample_mean, level_sizes, reduce_flags, write_ims
 
-
-def real_root() -> Path:
-    env = os.environ.get("TRANSFORMER_REAL_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data" / "real"
-
-
-REAL_IMS = real_root() / "ims"
-BDP = REAL_IMS / "bdp-imaris-writer"
+REAL = real_data()
+REAL_IMS = REAL / "ims" if REAL else None
 
 
 def real_ims_files() -> list[str]:
     """Relative paths of the real .ims files (not under bad/), or a placeholder when absent."""
-    if not REAL_IMS.is_dir():
+    if REAL_IMS is None or not REAL_IMS.is_dir():
         return ["<real data missing>"]
     found = sorted(p.relative_to(REAL_IMS).as_posix() for p in REAL_IMS.rglob("*.ims"))
     return [p for p in found if not p.startswith("bad/")] or ["<real data missing>"]
 
 
 def real_file(relative: str) -> Path:
-    path = REAL_IMS / relative
-    if not path.is_file():
+    if REAL_IMS is None or not (REAL_IMS / relative).is_file():
         pytest.skip(f"real Imaris data not found under {REAL_IMS}")
-    return path
+    return REAL_IMS / relative
 
 
 def _attr_int(attrs, name: str) -> int:

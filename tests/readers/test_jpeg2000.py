@@ -20,13 +20,14 @@ from readers.jpeg2000 import PLUGIN, Jpeg2000Plugin
 from readers.jpeg2000.files import natural_key
 from readers.resources import ReaderResources
 from readers.testing import ReaderTests, read_all
+from tests.helpers import real_data
 
 glymur = pytest.importorskip("glymur")
 
-REAL = Path(os.environ.get("TRANSFORMER_REAL_DATA") or Path(__file__).parents[3] / "shared" / "data" / "real")
-REAL_JP2 = REAL / "jp2"
-REAL_FILES = sorted(p.name for p in REAL_JP2.glob("*") if p.is_file()) if REAL_JP2.is_dir() else []
-BAD_FILES = sorted(p.name for p in (REAL_JP2 / "bad").glob("*")) if REAL_JP2.is_dir() else []
+REAL = real_data()
+REAL_JP2 = REAL / "jp2" if REAL else None
+REAL_FILES = sorted(p.name for p in REAL_JP2.glob("*") if p.is_file()) if REAL_JP2 and REAL_JP2.is_dir() else []
+BAD_FILES = sorted(p.name for p in (REAL_JP2 / "bad").glob("*")) if REAL_JP2 and REAL_JP2.is_dir() else []
 MISSING = "(real data not present)"
 
 
