@@ -12,6 +12,9 @@ import numpy as np
 
 from readers.base import Level, LevelGeometry, ReaderPlugin, SourceError, UnsupportedSource, Volume, default_channels
 
+#: what entry points name: "tests.readers.sample_plugins:NPY"
+MODULE = __name__
+
 
 class NpyLevel(Level):
     def __init__(self, data: np.ndarray) -> None:
@@ -76,3 +79,28 @@ EAGER = EagerNpyPlugin  # a class: the registry instantiates it
 FLAKY = FlakyClaimPlugin()
 BUGGY = BuggyOpenPlugin()
 NOT_A_PLUGIN = object()
+
+
+class BuggyLevel(NpyLevel):
+    """A level whose read hook has a bug: it uses an attribute it never set."""
+
+    def _read(self, t, c, z, y, x):
+        return self.decoded[z, y, x]  # type: ignore[attr-defined]
+
+
+class BuggyReadPlugin(NpyPlugin):
+    """Claims ``*.bug.npy`` files and serves them through :class:`BuggyLevel`."""
+
+    name = "buggy-read"
+    priority = 1
+
+    def claims(self, path: Path) -> bool:
+        return path.name.endswith(".bug.npy") and super().claims(path)
+
+    def open(self, path: Path, resources=None) -> Volume:
+        volume = super().open(path, resources)
+        volume.levels = [BuggyLevel(volume.levels[0].data)]
+        return volume
+
+
+BUGGY_READ = BuggyReadPlugin()

@@ -1,13 +1,12 @@
 """Plugin discovery through entry points: ordering, broken plugins, refusal and fallback.
 
 The entry points are real ``importlib.metadata.EntryPoint`` objects naming objects in
-:mod:`tests.readers.sample_plugins`; only the list the registry reads is replaced.
+:mod:`tests.readers.sample_plugins`; only the list the registry reads is replaced (``installed``).
 """
 
 from __future__ import annotations
 
 import logging
-from importlib.metadata import EntryPoint
 
 import numpy as np
 import pytest
@@ -15,36 +14,7 @@ import pytest
 from readers import registry
 from readers.base import UnsupportedSource
 from readers.testing import ReaderTests
-
-MODULE = "tests.readers.sample_plugins"
-
-
-@pytest.fixture
-def installed(monkeypatch):
-    """Install the named entry points (name -> "module:attribute") as the only reader plugins."""
-
-    def install(**points: str) -> None:
-        eps = [EntryPoint(name, value, registry.GROUP) for name, value in points.items()]
-
-        def entry_points(group: str):
-            return [ep for ep in eps if ep.group == group]
-
-        monkeypatch.setattr(registry, "entry_points", entry_points)
-        registry.plugins.cache_clear()
-
-    yield install
-    registry.plugins.cache_clear()  # the next test discovers the real plugins again
-
-
-@pytest.fixture
-def npy_file(tmp_path):
-    def make(shape: tuple[int, ...]):
-        path = tmp_path / f"{'x'.join(map(str, shape))}.npy"
-        data = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
-        np.save(path, data)
-        return path, data
-
-    return make
+from tests.readers.sample_plugins import MODULE
 
 
 def test_plugins_are_asked_by_priority_then_name(installed):
