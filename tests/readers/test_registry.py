@@ -7,6 +7,8 @@ The entry points are real ``importlib.metadata.EntryPoint`` objects naming objec
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from readers import registry
 from readers.base import UnsupportedSource
 from readers.testing import ReaderTests
+from tests.helpers import REPO
 from tests.readers.sample_plugins import MODULE
 
 
@@ -89,3 +92,12 @@ class TestSamplePluginConformance(ReaderTests):
     def case(self, request, npy_file):
         path, data = npy_file(request.param)
         return path, data[None, None]
+
+
+def test_the_readers_command_lists_the_installed_plugins():
+    out = subprocess.run([sys.executable, "-m", "transformer.cli", "readers"], capture_output=True, text=True,
+                         check=True, cwd=REPO)
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in out.stdout.splitlines()}
+    assert rows["tiff"][0] == "priority 50" and ".ome.tiff" in rows["tiff"][1].split()
+    assert rows["imaris"] == ["priority 50", ".ims"]
+    assert rows["jpeg2000"] == ["priority 100", ".jp2 .j2k .j2c .jpx .jph"]
