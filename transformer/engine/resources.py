@@ -61,8 +61,9 @@ class Resources:
 
     def __init__(self, config: Config) -> None:
         self.sizes = split(config.cache_bytes, config.max_open_files)
-        self.blocks = Cache("blocks", self.sizes["blocks"])
-        self.parts = Cache("parts", self.sizes["parts"])
+        # blocks and parts are shared by every request that reads them: read-only once kept
+        self.blocks = Cache("blocks", self.sizes["blocks"], freeze=True)
+        self.parts = Cache("parts", self.sizes["parts"], freeze=True)
         self.encoded = Cache("encoded", self.sizes["encoded"], size=_body_size)
         self.responses = Cache("responses", self.sizes["responses"], size=_body_size)
         self.readers = ReaderResources.create(
