@@ -73,6 +73,9 @@ class DatasetRegistry:
         volume = apply_overrides(volume, record)
         return Dataset(record, Pyramid(record.version, volume, self.engine, self.options))
 
+    def stats(self) -> dict[str, int]:
+        return self._open.stats()
+
     def close(self) -> None:
         self._open.clear()
 
