@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Iterator
 from pathlib import Path
+
+from readers.slices import iter_slices, sorted_slices
 
 EXTENSIONS = (".jp2", ".j2k", ".j2c", ".jpx", ".jph")
 
@@ -26,28 +25,19 @@ def has_magic(path: Path) -> bool:
     return head.startswith(JP2_SIGNATURE) or head.startswith(CODESTREAM_START)
 
 
-def natural_key(name: str) -> list:
-    """Sort key that orders embedded numbers by value, so ``z2`` comes before ``z10``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.lower())]
-
-
-def _iter_slices(folder: Path) -> Iterator[Path]:
-    # Hidden files are skipped: macOS "._x.jp2" resource forks carry the extension but no image.
-    with os.scandir(folder) as it:
-        for e in it:
-            if not e.name.startswith(".") and has_extension(Path(e.name)) and e.is_file():
-                yield Path(e.path)
+def _is_slice_name(name: str) -> bool:
+    return has_extension(Path(name))
 
 
 def slice_files(path: Path) -> list[Path]:
     """The slices of ``path`` in z order: the file itself, or a folder's JPEG2000 files sorted naturally."""
     if path.is_dir():
-        return sorted(_iter_slices(path), key=lambda p: natural_key(p.name))
+        return sorted_slices(path, _is_slice_name)
     return [path] if path.is_file() and has_extension(path) else []
 
 
 def first_slice(path: Path) -> Path | None:
     """One JPEG2000 file of ``path`` (any one will do for a sniff), without sorting a big folder."""
     if path.is_dir():
-        return next(_iter_slices(path), None)
+        return next(iter_slices(path, _is_slice_name), None)
     return path if path.is_file() and has_extension(path) else None

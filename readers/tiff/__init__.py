@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from readers.base import ReaderPlugin, Volume
+from readers.slices import sorted_slices
 
 if TYPE_CHECKING:
     from readers.resources import ReaderResources
@@ -19,14 +19,9 @@ def is_tiff_name(name: str) -> bool:
     return name.lower().endswith(TIFF_EXTENSIONS) and not name.startswith(".")
 
 
-def natural_key(name: str) -> list:
-    """Sort key so that z2 comes before z10."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
-
-
 def slice_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and is_tiff_name(p.name)]
-    return sorted(files, key=lambda p: natural_key(p.name))
+    """The TIFF slices of ``folder`` in z order."""
+    return sorted_slices(folder, is_tiff_name)
 
 
 def has_magic(path: Path) -> bool:

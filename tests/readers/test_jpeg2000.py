@@ -17,8 +17,8 @@ import pytest
 
 from readers.base import SourceError, UnsupportedSource
 from readers.jpeg2000 import PLUGIN, Jpeg2000Plugin
-from readers.jpeg2000.files import natural_key
 from readers.resources import ReaderResources
+from readers.slices import natural_key
 from readers.testing import ReaderTests, read_all
 from tests.helpers import real_data
 
