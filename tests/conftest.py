@@ -17,6 +17,17 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server, in_process
 
+# Real samples whose tests take seconds each (the largest JPEG2000 images, decoded whole several times
+# per test): `make test-fast` leaves them out, `make test` runs them. The smaller real samples stay fast.
+HEAVY_REAL_SAMPLES = ("balloon_aware.jp2", "balloon_kdu71.jp2", "nemo.jp2")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params and any(str(v).endswith(HEAVY_REAL_SAMPLES) for v in params.params.values()):
+            item.add_marker(pytest.mark.slow)
+
 
 @dataclass
 class Generated:
