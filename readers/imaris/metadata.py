@@ -15,22 +15,10 @@ import numpy as np
 from readers.base import Channel, default_channels
 from readers.imaris import attributes
 from readers.imaris.layout import Layout
+from readers.units import um_per_unit
 
 log = logging.getLogger(__name__)
 
-#: micrometres per unit; Imaris writes "um", other writers spell it differently
-UNIT_TO_UM = {
-    "m": 1e6,
-    "mm": 1e3,
-    "um": 1.0,
-    "µm": 1.0,
-    "μm": 1.0,
-    "micron": 1.0,
-    "microns": 1.0,
-    "micrometer": 1.0,
-    "micrometre": 1.0,
-    "nm": 1e-3,
-}
 PERCENTILES = (0.1, 99.9)
 
 
@@ -38,7 +26,7 @@ def unit_scale(unit: str | None) -> float:
     """Micrometres per ``unit``; unknown or missing units are taken as µm (the Imaris default)."""
     if not unit:
         return 1.0
-    scale = UNIT_TO_UM.get(unit.strip().lower().replace("\ufffd", "µ"))
+    scale = um_per_unit(unit.replace("\ufffd", "µ"))  # a micro sign in Latin-1 decodes as U+FFFD
     if scale is None:
         log.warning("unknown Imaris unit %r; assuming micrometres", unit)
         return 1.0

@@ -5,16 +5,11 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-_TO_UM = {
-    "m": 1e6, "meter": 1e6, "cm": 1e4, "centimeter": 1e4, "mm": 1e3, "millimeter": 1e3,
-    "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0, "\\u00B5m": 1.0,
-    "nm": 1e-3, "nanometer": 1e-3, "Å": 1e-4, "pm": 1e-6, "inch": 25400.0,
-}
+from readers.units import um_per_unit
 
 
 def to_micrometres(value: float, unit: str | None, default_unit: str = "µm") -> float | None:
-    name = (unit or default_unit).strip()
-    factor = _TO_UM.get(name.lower(), _TO_UM.get(name))
+    factor = um_per_unit(unit or default_unit)
     if factor is None or not math.isfinite(value) or value <= 0:  # nan and inf say nothing either
         return None
     return float(value) * factor

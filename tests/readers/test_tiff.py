@@ -171,3 +171,15 @@ def test_tiff_levels_skip_rows_in_sampled_reads(cases):
     for name in ("slice_folder", "multipage"):
         with open_volume(cases[name][0], "tiff")[1] as vol:
             assert vol.levels[0].cheap_sampled_reads
+
+
+@pytest.mark.parametrize(("size", "unit", "um"), [(200.0, "nm", 0.2), (0.002, "mm", 2.0), (0.5, "\u03bcm", 0.5),
+                                                  (0.5, "\\u00B5m", 0.5)])
+def test_ome_physical_sizes_are_converted_to_micrometres(tmp_path, size, unit, um):
+    path = tmp_path / "units.ome.tif"
+    tifffile.imwrite(path, np.zeros((2, 8, 8), np.uint8), ome=True,
+                     metadata={"axes": "ZYX", "PhysicalSizeX": size, "PhysicalSizeXUnit": unit,
+                               "PhysicalSizeY": size, "PhysicalSizeYUnit": unit})
+    with open_volume(path, "tiff")[1] as vol:
+        assert vol.metadata["voxel_size_source"] == "ome-xml"
+        assert vol.voxel_size == pytest.approx((um, um, um))
