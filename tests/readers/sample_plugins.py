@@ -17,8 +17,8 @@ MODULE = __name__
 
 
 class NpyLevel(Level):
-    def __init__(self, data: np.ndarray) -> None:
-        super().__init__(LevelGeometry((1, 1, *data.shape), data.dtype, (1.0, 1.0, 1.0), (1, *data.shape[1:])))
+    def __init__(self, data: np.ndarray, voxel_size: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
+        super().__init__(LevelGeometry((1, 1, *data.shape), data.dtype, voxel_size, (1, *data.shape[1:])))
         self.data = data
 
     def _read(self, t, c, z, y, x):
@@ -104,3 +104,16 @@ class BuggyReadPlugin(NpyPlugin):
 
 
 BUGGY_READ = BuggyReadPlugin()
+
+
+
+class ZeroVoxelPlugin(NpyPlugin):
+    """Describes its level with a zero voxel size: a plugin bug that geometry validation catches at open."""
+
+    name = "zero-voxel"
+
+    def open(self, path: Path, resources=None) -> Volume:
+        return Volume([NpyLevel(np.load(path), voxel_size=(1.0, 0.0, 1.0))], default_channels(1), "npy")
+
+
+ZERO_VOXEL = ZeroVoxelPlugin()

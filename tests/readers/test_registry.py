@@ -62,6 +62,15 @@ def test_a_plugin_bug_at_open_is_a_refusal_naming_the_error(installed, npy_file)
         registry.open_volume(path, "buggy")
 
 
+def test_impossible_geometry_is_refused_at_open_with_the_reason(installed, npy_file):
+    installed(zero=f"{MODULE}:ZERO_VOXEL")
+    path, _ = npy_file((2, 4, 5))
+    with pytest.raises(UnsupportedSource) as info:
+        registry.open_volume(path)
+    assert str(info.value) == ("zero-voxel: 2x4x5.npy: cannot be read (InvalidGeometry: voxel_size must be "
+                               "positive finite numbers, got (1.0, 0.0, 1.0))")
+
+
 def test_nothing_to_open(installed, npy_file, tmp_path):
     installed(npy=f"{MODULE}:NPY", eager=f"{MODULE}:EAGER")
     with pytest.raises(UnsupportedSource, match="no reader plugin named 'tiff'"):
