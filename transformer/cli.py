@@ -117,9 +117,12 @@ def cmd_serve(args) -> int:
     if config.data_root:
         from catalog.scan import scan
         from catalog.store import Catalog
+        from readers.resources import default_resources
 
         report = scan(config.data_root, Catalog(config.catalog))
         print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
+        # the scan read through the library's default caches and file pool: the server has its own
+        default_resources().close()
     app = create_app(config)
     malloc.tune()
     # Opening files (tifffile parses every tag into objects) triggers cyclic collections that walk
