@@ -52,7 +52,7 @@ def _cold(ctx: Context, fmt: str, label: str, levels: list[int] | None, cache_mb
             chunks += len(keys)
             nbytes += got.nbytes
         m = metrics(srv.url)
-    native = sum(len(view.levels[lv].keys()) for lv in wanted if lv < record.native_levels)
+    native = sum(math.prod(view.levels[lv].grid) for lv in wanted if lv < record.native_levels)
     return {"view": view, "seconds": sum(per_level.values()), "chunks": chunks, "bytes": nbytes,
             "per_level": per_level, "reads": _source_reads(m), "native_chunks": native, "levels": wanted,
             "sampled": int(m.get("transformer_sampled_reads_total", 0))}
@@ -78,7 +78,7 @@ def run(ctx: Context) -> Part:
                      r["reads"], f"{r['reads'] / r['native_chunks']:.2f}", r["sampled"]))
     part.tables.append(table(["run (fresh server)", "--cache-mb", "levels", "chunks", "seconds", "÷ level 0",
                               "source reads", "reads ÷ level-0 chunks", "sampled reads"], rows))
-    per_level = [(lv, "×".join(map(str, view.levels[lv].shape[2:])), len(view.levels[lv].keys()),
+    per_level = [(lv, "×".join(map(str, view.levels[lv].shape[2:])), math.prod(view.levels[lv].grid),
                   f"{vox[lv] / vox[0]:.4f}", s, s / l0["seconds"]) for lv, s in full["per_level"].items()]
     part.tables.append(table(["level", "z×y×x", "chunks", "voxels ÷ level 0", "seconds", "÷ level 0 run"],
                              per_level))
