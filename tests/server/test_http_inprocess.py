@@ -116,6 +116,29 @@ def test_unknown_dataset_and_route_are_404(client):
     assert r.json() == {"error": "not_found", "reason": "no route for '/no/such/route'", "status": 404}
 
 
+@pytest.mark.parametrize("url,status,error", [
+    ("/zarr3/ID.ome.zarr/.zattrs", 404, "not_found"),  # a v2 probe on the v3 view
+    ("/zarr3/ID.ome.zarr/9/zarr.json", 404, "not_found"),
+    ("/zarr3/ID.ome.zarr/0/c/0/0/9/0/0", 404, "not_found"),  # outside the chunk grid
+    ("/zarr3/ID.ome.zarr/0/c/0/0/x/0/0", 400, "malformed_key"),
+    ("/zarr3/nope.ome.zarr/zarr.json", 404, "not_found"),
+    ("/precomputed/ID/provenance", 404, "not_found"),  # a probe Neuroglancer makes
+    ("/precomputed/ID/9/0-64_0-64_0-64", 404, "not_found"),
+    ("/precomputed/ID/0/0-64_0-64_640-704", 404, "not_found"),  # past the volume in z
+    ("/precomputed/ID/0/0-64_0-64_0-63", 400, "malformed_key"),  # not on the chunk grid
+    ("/precomputed/ID/nope", 400, "malformed_key"),
+    ("/precomputed/nope/info", 404, "not_found"),
+    ("/neuroglancer/nope", 404, "not_found"),
+])
+def test_other_views_answer_errors_the_same_way(client, generated, url, status, error):
+    r = client.get(url.replace("ID", generated["big"].dataset_id))
+    assert r.status_code == status, r.text
+    assert r.headers["cache-control"] == "no-store" and r.headers["access-control-allow-origin"] == "*"
+    body = r.json()
+    assert body["status"] == status and body["error"] == error and body["reason"]
+    assert str(generated["big"].path.parent) not in r.text
+
+
 @pytest.mark.parametrize("method,url", [
     ("POST", "{z}/.zattrs"), ("PUT", "{z}/0/0/0/0/0/0"), ("DELETE", "/api/datasets"), ("PATCH", "/healthz"),
 ])
