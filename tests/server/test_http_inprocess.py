@@ -146,7 +146,7 @@ def test_writes_are_405(client, generated, method, url):
     r = client.request(method, url.format(z=zpath(generated)))
     assert r.status_code == 405
     assert r.headers["content-type"] == "application/json"
-    assert r.json()["reason"] == f"{method} is not allowed here"
+    assert r.json() == {"error": "method_not_allowed", "reason": f"{method} is not allowed here", "status": 405}
 
 
 def test_healthz_counts_the_datasets(client):

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from catalog.store import Catalog
 from transformer.config import Config
-from transformer.server.errors import TABLE, BadRequest, NotFound
+from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFound
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import error_response
 from transformer.server.middleware import CORS
@@ -35,9 +35,7 @@ async def _on_http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 404:
         return error_response(NotFound(f"no route for {request.url.path!r}"))
     if exc.status_code == 405:
-        resp = error_response(BadRequest(f"{request.method} is not allowed here"))
-        resp.status_code = 405
-        return resp
+        return error_response(MethodNotAllowed(f"{request.method} is not allowed here"))
     return error_response(BadRequest(exc.detail))
 
 

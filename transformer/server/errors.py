@@ -19,10 +19,15 @@ class NotFound(LookupError):
     """Nothing of that name (HTTP 404)."""
 
 
+class MethodNotAllowed(Exception):
+    """The route exists but not for this method (HTTP 405)."""
+
+
 # (exception class, status, short error code); first match wins
 TABLE: list[tuple[type[BaseException], int, str]] = [
     (MalformedKey, 400, "malformed_key"),
     (BadRequest, 400, "bad_request"),
+    (MethodNotAllowed, 405, "method_not_allowed"),
     (NoSuchKey, 404, "not_found"),
     (NotFound, 404, "not_found"),
     (UnknownDataset, 404, "not_found"),
