@@ -5,35 +5,47 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# one stamp per set of extras: serving installs only what serving needs
+SERVE_STAMP := $(VENV)/.installed-serve
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: serve test test-fast lint bench system-deps clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
+	@echo "creating the environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+
+$(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "installing brain-transformer (serving dependencies only)"
+	$(BIN)/pip install -q -e .
+	touch $(SERVE_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(VENV)/bin/python
+	@echo "installing brain-transformer with the test and benchmark tools"
 	$(BIN)/pip install -q -e ".[test,bench]"
-	touch $(STAMP)
+	touch $(DEV_STAMP) $(SERVE_STAMP)
 
 system-deps:
 	./scripts/system-deps.sh --all
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	./scripts/system-deps.sh
+	@echo "generating the demo datasets and serving them: open http://127.0.0.1:8000/"
 	$(BIN)/transformer serve --demo
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP) system-deps lint
+test: $(DEV_STAMP) system-deps lint
 	$(BIN)/pytest
 
-test-fast: $(STAMP) lint
+test-fast: $(DEV_STAMP) lint
 	$(BIN)/pytest -m "not slow"
 
 # the benchmark suite (not a test): writes docs/benchmarks.md; SHAPE=z,y,x to change the volume
 SHAPE ?= 256,2048,2048
-bench: $(STAMP) system-deps
+bench: $(DEV_STAMP) system-deps
 	$(BIN)/python -m bench --shape $(SHAPE)
 
 clean:
