@@ -100,16 +100,17 @@ class ChunkName:
         return self.z.start // cz, self.y.start // cy, self.x.start // cx
 
 
-_NAME = re.compile(r"^(\d+)-(\d+)_(\d+)-(\d+)_(\d+)-(\d+)$")
+_NAME = re.compile(r"^([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)$")
 
 
 def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
     """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of scale ``key``; it must be exactly one chunk of the grid."""
     level_index = keys.level_index(key, key, spec)
-    match = _NAME.match(name)
-    if not match or not name.isascii():
-        raise MalformedKey(f"{name!r} is not a chunk name x0-x1_y0-y1_z0-z1")
-    x0, x1, y0, y1, z0, z1 = (int(v) for v in match.groups())
+    match = _NAME.fullmatch(name)
+    bounds = [keys.decimal(v) for v in match.groups()] if match else [None]
+    if None in bounds:
+        raise MalformedKey(f"{keys.shown(name)} is not a chunk name x0-x1_y0-y1_z0-z1")
+    x0, x1, y0, y1, z0, z1 = bounds
     level = spec.levels[level_index]
     _, _, cz, cy, cx = level.chunks
     _, _, nz, ny, nx = level.shape
@@ -117,10 +118,10 @@ def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
         if lo >= n:
             raise NoSuchKey(f"{axis} {lo} is outside the volume (size {n})")
         if lo % c or hi != min(lo + c, n):
-            raise MalformedKey(f"{name!r} is not aligned to the {axis} chunk grid ({c} voxels, size {n})")
+            raise MalformedKey(f"{keys.shown(name)} is not aligned to the {axis} chunk grid ({c} voxels, size {n})")
     chunk = ChunkName(level_index, slice(x0, x1), slice(y0, y1), slice(z0, z1))
     if name != chunk_name(level, chunk.grid_index(level)):
-        raise MalformedKey(f"{name!r} is not canonical")
+        raise MalformedKey(f"{keys.shown(name)} is not canonical")
     return chunk
 
 
@@ -191,9 +192,9 @@ def _options(parts: list[str], n_times: int) -> tuple[int, str | None, list[str]
     """
     t = 0
     if len(parts) >= 2 and parts[0] == "t":
-        if not parts[1].isdigit() or not parts[1].isascii() or (len(parts[1]) > 1 and parts[1][0] == "0"):
-            raise MalformedKey(f"t/{parts[1]}: a time point is a non-negative integer")
-        t = int(parts[1])
+        t = keys.decimal(parts[1])
+        if t is None:
+            raise MalformedKey(f"t/{keys.shown(parts[1])}: a time point is a non-negative integer")
         if t >= n_times:
             raise NoSuchKey(f"time point {t} does not exist (0..{n_times - 1})")
         parts = parts[2:]

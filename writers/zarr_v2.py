@@ -7,7 +7,7 @@ import numpy as np
 from writers import ngff
 from writers.codecs import Compressor, encode_full_chunk
 from writers.errors import MalformedKey, NoSuchKey
-from writers.keys import chunk_index, level_index
+from writers.keys import chunk_index, level_index, shown
 from writers.neuroglancer import Source
 from writers.spec import ImageSpec, LevelSpec
 from writers.view import Chunk, Document, ViewOptions
@@ -61,17 +61,17 @@ class ZarrV2(ZarrView):
         parts = key.split("/")
         if not parts[0].isdigit():
             if parts[0] in PROBED_ABSENT or parts[0].startswith("."):
-                raise NoSuchKey(f"{key!r} does not exist in this group")
-            raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
+                raise NoSuchKey(f"{shown(key)} does not exist in this group")
+            raise MalformedKey(f"{shown(key)} is not a key of this OME-Zarr group")
         level = level_index(parts[0], key, spec)
         rest = parts[1:]
         if rest == [".zarray"]:
             return Document(".zarray", level)
         if len(rest) == 1 and rest[0] in PROBED_ABSENT:
-            raise NoSuchKey(f"{key!r} does not exist: levels are arrays")
+            raise NoSuchKey(f"{shown(key)} does not exist: levels are arrays")
         ndim = len(spec.levels[level].shape)
         if len(rest) != ndim:
-            raise MalformedKey(f"{key!r}: a chunk key of level {level} has {ndim} '/'-separated indices")
+            raise MalformedKey(f"{shown(key)}: a chunk key of level {level} has {ndim} '/'-separated indices")
         return Chunk(level, chunk_index(rest, key, spec, level))
 
     def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:

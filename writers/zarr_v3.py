@@ -8,7 +8,7 @@ import numpy as np
 from writers import ngff
 from writers.codecs import Compressor
 from writers.errors import MalformedKey, NoSuchKey
-from writers.keys import chunk_index, level_index
+from writers.keys import chunk_index, level_index, shown
 from writers.neuroglancer import Source
 from writers.spec import AXES, ImageSpec, LevelSpec
 from writers.view import Chunk, Document, ViewOptions
@@ -75,17 +75,17 @@ class ZarrV3(ZarrView):
         parts = key.split("/")
         if not parts[0].isdigit():
             if parts[0] in PROBED_ABSENT or parts[-1] in PROBED_ABSENT:
-                raise NoSuchKey(f"{key!r} does not exist in this zarr v3 group")
-            raise MalformedKey(f"{key!r} is not a key of this OME-Zarr group")
+                raise NoSuchKey(f"{shown(key)} does not exist in this zarr v3 group")
+            raise MalformedKey(f"{shown(key)} is not a key of this OME-Zarr group")
         level = level_index(parts[0], key, spec)
         rest = parts[1:]
         if rest == [NODE]:
             return Document(NODE, level)
         if len(rest) == 1 and rest[0] in PROBED_ABSENT:
-            raise NoSuchKey(f"{key!r} does not exist")
+            raise NoSuchKey(f"{shown(key)} does not exist")
         ndim = len(spec.levels[level].shape)
         if len(rest) != ndim + 1 or rest[0] != "c":
-            raise MalformedKey(f"{key!r}: chunk keys of level {level} are '{level}/c/' + {ndim} indices")
+            raise MalformedKey(f"{shown(key)}: chunk keys of level {level} are '{level}/c/' + {ndim} indices")
         return Chunk(level, chunk_index(rest[1:], key, spec, level))
 
     def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:
