@@ -44,6 +44,8 @@ class Config:
     data_root: Path | None = setting(None, "scan this folder at start-up")
     cache_mb: int = setting(1024, "memory budget in MiB for ALL decoded and encoded data (see the README's split)")
     public_url: str | None = setting(None, "base URL clients use, when behind a proxy")
+    allowed_hosts: str = setting("", "comma-separated host names whose Host header links may be built from "
+                                 "(localhost and the address a client connected to always are)")
     threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
     compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
     chunk: tuple[int, int, int] = setting((64, 64, 64), "chunk shape z,y,x of computed and native levels")
@@ -54,6 +56,8 @@ class Config:
                             choices=OVERVIEWS)
     exact_limit_mb: int = setting(512, "auto: largest finest level (MiB per time point and channel) whose "
                                   "overview is exact")
+    cutout_max_mb: int = setting(4096, "largest cutout one request may ask for (MiB of voxels); bigger boxes "
+                                 "answer 413 and are for `transformer export`")
     viewer_url: str | None = setting(None, "neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
     jp2_backend: str = setting("auto", "JPEG2000 decoder: glymur (regions, wavelet levels), imagecodecs (whole "
                                "slices), auto (glymur when the system OpenJPEG is found)", choices=JP2_BACKENDS)
@@ -75,6 +79,10 @@ class Config:
             if choices and getattr(cfg, f.name) not in choices:
                 raise ValueError(f"{f.name} must be one of {choices}, not {getattr(cfg, f.name)!r}")
         return cfg
+
+    @property
+    def allowed_host_names(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip())
 
     @property
     def cache_bytes(self) -> int:

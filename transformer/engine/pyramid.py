@@ -271,3 +271,11 @@ class Pyramid:
                 dst.append(slice(a - s.start, b - s.start))
             out[tuple(dst)] = block[tuple(src)]
         return out
+
+    def regions(self, level: int, t: slice, c: slice, z: slice, y: slice, x: slice) -> np.ndarray:
+        """A (t, c, z, y, x) box of one level: :meth:`region` for each time point and channel."""
+        out = np.empty((t.stop - t.start, c.stop - c.start, z.stop - z.start, y.stop - y.start,
+                        x.stop - x.start), self.dtype)
+        for ti, ci in product(range(t.start, t.stop), range(c.start, c.stop)):
+            out[ti - t.start, ci - c.start] = self.region(level, ti, ci, z, y, x)
+        return out

@@ -17,7 +17,7 @@ from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFo
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import error_response
 from transformer.server.middleware import CORS
-from transformer.server.routes import catalog_api, health, home, neuroglancer
+from transformer.server.routes import catalog_api, cutout, health, home, neuroglancer
 from transformer.server.routes.views import view_routes
 from transformer.server.service import Service
 from writers.codecs import compressor
@@ -52,7 +52,7 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
         service.close()
 
     app = Starlette(
-        routes=[*catalog_api.routes, *view_routes(views, ViewOptions(compressor(config.compressor))),
+        routes=[*catalog_api.routes, *cutout.routes, *view_routes(views, ViewOptions(compressor(config.compressor))),
                 *neuroglancer.routes, *health.routes, *home.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.

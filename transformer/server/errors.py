@@ -19,6 +19,10 @@ class NotFound(LookupError):
     """Nothing of that name (HTTP 404)."""
 
 
+class TooLarge(Exception):
+    """A request for more data than one response may carry (HTTP 413)."""
+
+
 class MethodNotAllowed(Exception):
     """The route exists but not for this method (HTTP 405)."""
 
@@ -28,6 +32,7 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (MalformedKey, 400, "malformed_key"),
     (BadRequest, 400, "bad_request"),
     (MethodNotAllowed, 405, "method_not_allowed"),
+    (TooLarge, 413, "too_large"),
     (NoSuchKey, 404, "not_found"),
     (NotFound, 404, "not_found"),
     (UnknownDataset, 404, "not_found"),

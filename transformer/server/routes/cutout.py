@@ -1,0 +1,104 @@
+"""``GET /api/datasets/{id}/cutout?level=&t=&c=&z=&y=&x=&format=npy|tiff|h5``: any box of any level as a file.
+
+The box is read through the pyramid's chunk cache in the worker pool, one slab at a time
+(writers/cutout.py), so the voxels equal the zarr view of that level and memory stays bounded by a slab.
+A .npy streams as its slabs are read; an OME-TIFF or HDF5 file is written slab by slab to a temporary
+file (both formats seek back while writing) and then streamed from it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from transformer.engine.datasets import Dataset
+from transformer.server.errors import BadRequest, NotFound, TooLarge
+from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_chunks, parse_box
+from writers.spec import AXES
+
+FILE_CHUNK = 1 << 20  # bytes per read when streaming a written file
+
+
+def _level(request: Request, ds: Dataset) -> int:
+    raw = request.query_params.get("level", "0")
+    try:
+        level = int(raw)
+    except ValueError:
+        raise BadRequest(f"level={raw!r} is not an integer") from None
+    if not 0 <= level < len(ds.spec.levels):
+        raise NotFound(f"no level {level}: this dataset has levels 0 to {len(ds.spec.levels) - 1}")
+    return level
+
+
+def _format(request: Request) -> str:
+    fmt = request.query_params.get("format", "npy")
+    if fmt not in FORMATS:
+        raise BadRequest(f"format={fmt!r}: choose one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def physical(ds: Dataset, box: Box) -> Physical:
+    """The box's voxel size, origin and channel names, from the served level."""
+    spec = ds.spec.levels[box.level]
+    origin = tuple(o + s.start * v for o, s, v in zip(spec.translation, box.ranges[2:], spec.voxel_size, strict=True))
+    names = tuple(ds.spec.channels[i].label for i in range(box.ranges[1].start, box.ranges[1].stop))
+    return Physical(spec.voxel_size, origin, names, ds.spec.name)
+
+
+def filename(dataset_id: str, box: Box, fmt: str) -> str:
+    return f"{dataset_id}_level{box.level}_{box.spelled()}{FORMATS[fmt]}"
+
+
+async def cutout(request: Request) -> Response:
+    svc = request.app.state.service
+    fmt = _format(request)
+    dataset_id = request.path_params["id"]
+    ds = await svc.dataset(dataset_id)
+    level = _level(request, ds)
+    box = parse_box(level, {a: request.query_params.get(a) for a in AXES}, ds.spec.levels[level].shape)
+    limit = svc.config.cutout_max_mb * 1024 * 1024
+    if box.nbytes(ds.pyramid.dtype) > limit:
+        raise TooLarge(
+            f"the box holds {box.nbytes(ds.pyramid.dtype) / 2**20:.0f} MiB, more than the "
+            f"{svc.config.cutout_max_mb} MiB one cutout may carry: split it into smaller boxes (the Python "
+            f"client does), or export it with `transformer export {dataset_id} --level {level} "
+            f"--region ... --to out.ome.zarr`")
+    pyramid = ds.pyramid
+
+    def read(t: int, c: int, z):
+        return pyramid.region(level, t, c, z, box.ranges[3], box.ranges[4])
+
+    body = _npy(svc, box, pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, pyramid.dtype, read,
+                                                                         physical(ds, box))
+    headers = {"Content-Disposition": f'attachment; filename="{filename(dataset_id, box, fmt)}"',
+               "Cache-Control": "no-store"}
+    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+async def _npy(svc, box: Box, dtype, read) -> AsyncIterator[bytes]:
+    chunks = npy_chunks(box, dtype, read)
+    done = object()
+    while (piece := await svc.run(next, chunks, done)) is not done:  # every slab is read in the pool
+        yield piece
+
+
+async def _file(svc, fmt: str, box: Box, dtype, read, meta: Physical) -> AsyncIterator[bytes]:
+    fd, name = tempfile.mkstemp(suffix=FORMATS[fmt], prefix="cutout-")
+    os.close(fd)
+    path = Path(name)
+    try:
+        await svc.run(WRITERS[fmt], path, box, dtype, read, meta)
+        with path.open("rb") as f:
+            while piece := await svc.run(f.read, FILE_CHUNK):
+                yield piece
+    finally:
+        path.unlink(missing_ok=True)
+
+
+routes = [Route("/api/datasets/{id}/cutout", cutout)]

@@ -1,0 +1,162 @@
+"""A box of one level as a file: .npy, OME-TIFF (tifffile) or HDF5 (h5py), written slab by slab.
+
+No HTTP here. A box is always 5-D (t, c, z, y, x). The writers take a ``read(t, c, z)`` function
+that returns one (z, y, x) slab of one time point and channel, so at most one slab is in memory
+whatever the size of the box.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from writers.errors import MalformedKey, NoSuchKey
+from writers.spec import AXES
+
+#: one slab holds at most about this many bytes (and always at least one z plane)
+SLAB_BYTES = 32 * 1024 * 1024
+FORMATS = {"npy": ".npy", "tiff": ".ome.tif", "h5": ".h5"}
+MEDIA_TYPES = {"npy": "application/octet-stream", "tiff": "image/tiff", "h5": "application/x-hdf5"}
+
+SlabReader = Callable[[int, int, slice], np.ndarray]  # (t, c, z range) -> (z, y, x)
+
+
+@dataclass(frozen=True)
+class Box:
+    """A region of one level: half-open ranges on (t, c, z, y, x)."""
+
+    level: int
+    ranges: tuple[slice, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(s.stop - s.start for s in self.ranges)
+
+    def nbytes(self, dtype: np.dtype | str) -> int:
+        return math.prod(self.shape) * np.dtype(dtype).itemsize
+
+    def spelled(self) -> str:
+        """``t0-1_c0-2_z10-20_y0-64_x5-9``: for file names."""
+        return "_".join(f"{a}{s.start}-{s.stop}" for a, s in zip(AXES, self.ranges, strict=True))
+
+
+def parse_range(axis: str, raw: str | None, extent: int) -> slice:
+    """``a:b``, ``a:``, ``:b``, ``:`` or a single index ``a``; omitted → the whole extent.
+
+    A stop past the extent is clipped (like numpy and zarr); a start at or past it is outside the volume.
+    """
+    if raw is None or raw.strip() in ("", ":"):
+        return slice(0, extent)
+    text = raw.strip()
+    parts = text.split(":")
+    try:
+        if len(parts) == 1:
+            start, stop = int(parts[0]), int(parts[0]) + 1
+        elif len(parts) == 2:
+            start = int(parts[0]) if parts[0].strip() else 0
+            stop = int(parts[1]) if parts[1].strip() else extent
+        else:
+            raise ValueError
+    except ValueError:
+        raise MalformedKey(f"{axis}={raw!r}: give a range start:stop or a single index") from None
+    if start < 0 or stop < 0:
+        raise MalformedKey(f"{axis}={raw!r}: negative indices are not allowed")
+    if stop <= start:
+        raise MalformedKey(f"{axis}={raw!r} is empty: stop must be greater than start")
+    if start >= extent:
+        raise NoSuchKey(f"{axis}={raw!r} starts outside the volume (extent {extent} on {axis})")
+    return slice(start, min(stop, extent))
+
+
+def parse_box(level: int, raw: dict[str, str | None], shape: tuple[int, ...]) -> Box:
+    """The box named by per-axis range strings (``raw[axis]``) in a level of ``shape`` (t, c, z, y, x)."""
+    return Box(level, tuple(parse_range(a, raw.get(a), n) for a, n in zip(AXES, shape, strict=True)))
+
+
+def slab_depth(box: Box, dtype: np.dtype | str) -> int:
+    """How many z planes one slab holds so that it stays within SLAB_BYTES."""
+    _, _, _, ny, nx = box.shape
+    return max(1, SLAB_BYTES // max(1, ny * nx * np.dtype(dtype).itemsize))
+
+
+def slabs(box: Box, dtype: np.dtype | str) -> Iterator[tuple[int, int, slice]]:
+    """(t, c, z range) of every slab of ``box``, in C order of the 5-D array."""
+    t, c, z = box.ranges[:3]
+    depth = slab_depth(box, dtype)
+    for ti in range(t.start, t.stop):
+        for ci in range(c.start, c.stop):
+            for z0 in range(z.start, z.stop, depth):
+                yield ti, ci, slice(z0, min(z0 + depth, z.stop))
+
+
+def npy_header(box: Box, dtype: np.dtype | str) -> bytes:
+    """The .npy header of the whole box; the slabs' bytes follow it in order."""
+    buf = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": box.shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue()
+
+
+def npy_chunks(box: Box, dtype: np.dtype | str, read: SlabReader) -> Iterator[bytes]:
+    """A .npy file as a sequence of byte strings: the header, then one slab at a time."""
+    yield npy_header(box, dtype)
+    for t, c, z in slabs(box, dtype):
+        yield np.ascontiguousarray(read(t, c, z), dtype=dtype).tobytes()
+
+
+@dataclass(frozen=True)
+class Physical:
+    """What the OME-TIFF and HDF5 files say about the box besides its voxels."""
+
+    voxel_size: tuple[float, float, float]  # z, y, x in µm
+    origin: tuple[float, float, float]  # z, y, x in µm of the box's first voxel
+    channel_names: tuple[str, ...]  # of the box's channels
+    name: str
+
+
+def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:
+    """An OME-TIFF (TCZYX, one page per plane) with the level's physical voxel size and channel names."""
+    import tifffile
+
+    def planes() -> Iterator[np.ndarray]:
+        for t, c, z in slabs(box, dtype):
+            yield from read(t, c, z)
+
+    vz, vy, vx = meta.voxel_size
+    metadata = {
+        "axes": "TCZYX", "Name": meta.name,
+        "PhysicalSizeZ": vz, "PhysicalSizeY": vy, "PhysicalSizeX": vx,
+        "PhysicalSizeZUnit": "µm", "PhysicalSizeYUnit": "µm", "PhysicalSizeXUnit": "µm",
+        "Channel": {"Name": list(meta.channel_names)},
+    }
+    big = box.nbytes(dtype) > 2**32 - 2**25  # classic TIFF offsets are 32-bit
+    with tifffile.TiffWriter(path, bigtiff=big, ome=True) as tif:
+        tif.write(planes(), shape=box.shape, dtype=np.dtype(dtype), metadata=metadata, photometric="minisblack")
+
+
+def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:
+    """An HDF5 file with the dataset ``data`` (t, c, z, y, x) and its attributes."""
+    import h5py
+
+    shape = box.shape
+    chunks = (1, 1, *(min(n, 64) for n in shape[2:]))
+    with h5py.File(path, "w") as f:
+        data = f.create_dataset("data", shape=shape, dtype=np.dtype(dtype), chunks=chunks)
+        data.attrs["axes"] = "tczyx"
+        data.attrs["element_size_um"] = meta.voxel_size  # z, y, x: the convention Fiji and ilastik read
+        data.attrs["origin_um"] = meta.origin
+        data.attrs["level"] = box.level
+        data.attrs["box"] = [[s.start, s.stop] for s in box.ranges]
+        data.attrs["channel_names"] = list(meta.channel_names)
+        data.attrs["name"] = meta.name
+        t0, c0, z0 = (s.start for s in box.ranges[:3])
+        for t, c, z in slabs(box, dtype):
+            data[t - t0, c - c0, z.start - z0 : z.stop - z0] = read(t, c, z)
+
+
+WRITERS = {"tiff": write_tiff, "h5": write_h5}
