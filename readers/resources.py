@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from readers.caching import Cache
 from readers.handles import HandlePool
 from readers.jpeg2000.backend import CHOICES as JP2_BACKENDS
-from readers.residency import MapResidency
 
 MiB = 1 << 20
 #: HDF5's own recommendation for the number of chunk-cache slots: a prime
@@ -26,13 +25,12 @@ class ReaderResources:
     tiles: Cache  # decoded TIFF tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks
     regions: Cache  # decoded JPEG2000 regions: red, green and blue of one chunk share a decode
     planes: Cache  # whole JPEG2000 slices (imagecodecs decodes no region) and whole HTJ2K tiles
-    residency: MapResidency  # resident pages of memory-mapped raw TIFF files
     hdf5_chunk_cache: int  # bytes of HDF5's chunk cache per open HDF5 file
     jp2_backend: str = "auto"  # glymur (regions, reductions), imagecodecs (whole slices) or auto
 
     @classmethod
     def create(cls, *, tiles: int = 256 * MiB, regions: int = 64 * MiB, planes: int = 256 * MiB,
-               residency: int = 256 * MiB, hdf5_chunk_cache: int = 8 * MiB, max_open_files: int = 256,
+               hdf5_chunk_cache: int = 8 * MiB, max_open_files: int = 256,
                jp2_backend: str = "auto") -> ReaderResources:
         """A fresh, isolated set (sizes in bytes); the defaults are the library's."""
         if jp2_backend not in JP2_BACKENDS:
@@ -42,7 +40,6 @@ class ReaderResources:
             tiles=Cache("tiles", tiles, freeze=True),
             regions=Cache("regions", regions, freeze=True),
             planes=Cache("planes", planes, freeze=True),
-            residency=MapResidency(residency),
             hdf5_chunk_cache=hdf5_chunk_cache,
             jp2_backend=jp2_backend,
         )

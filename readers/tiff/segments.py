@@ -19,15 +19,13 @@ class PageRegion:
     segments are stored sample-major, then depth, row and column of the segment grid.
     """
 
-    def __init__(self, page, lock: threading.RLock, mapped, resources: ReaderResources) -> None:
+    def __init__(self, page, lock: threading.RLock, resources: ReaderResources) -> None:
         keyframe = page.keyframe
         self.page = page
         self.keyframe = keyframe
         self.lock = lock
-        self.mapped = mapped  # path -> mmap, for raw strips: copy just the region, no seek, no lock
         # decoded tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks, so decode it once, not sixteen times
         self.tiles = resources.tiles
-        self.residency = resources.residency
         self.shaped = keyframe.shaped
         planes, depth, length, width, _ = self.shaped
         if keyframe.is_tiled:
@@ -110,6 +108,15 @@ class PageRegion:
             _paste(out, block[..., comp], (d0, y0, x0), (d.start, y.start, x.start))
         return out
 
+    def _read_at(self, fh, offset: int, size: int) -> bytes:
+        try:
+            if hasattr(os, "pread"):
+                return _pread(fh, offset, size)
+            with self.lock:  # no pread (Windows): seek and read under the handle's lock
+                fh.seek(offset)
+                return fh.read(size)
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"reading page {self.page.index} failed: {exc.strerror or exc}") from exc
 
     def _origin(self, index: int) -> tuple[int, int, int]:
         """(depth, row, column) of the first voxel of segment ``index``."""
@@ -133,10 +140,6 @@ class PageRegion:
         out = np.zeros((d.stop - d.start, len(rows_out), len(range(x.start, x.stop, xstep))),
                        dtype=dtype.newbyteorder("="))
         fh = self.page.parent.filehandle
-        mm = self.mapped(fh.path) if self.mapped is not None else None
-        if mm is not None and os.stat(fh.path).st_size < len(mm):
-            # the file shrank under the map: touching the lost pages would kill the process (SIGBUS)
-            raise SourceError(f"page {self.page.index}: the file was truncated while being served")
         for di in range(d.start, d.stop):
             row = y.start
             while row < y.stop:
@@ -152,29 +155,22 @@ class PageRegion:
                     continue
                 if start + size > self.page.databytecounts[index]:
                     raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
-                begin = self.page.dataoffsets[index] + start
-                if mm is not None:
-                    if begin + size > len(mm):
-                        raise SourceError(f"page {self.page.index}: strip {index} is truncated")
-                    rows = np.frombuffer(mm, dtype, count=size // dtype.itemsize, offset=begin)
-                    rows = rows.reshape(end - row, width, contig)
-                    out[di - d.start, at : at + end - row] = rows[:, cols, comp]
-                    del rows  # drop the view of the map before it may be closed
-                    self.residency.copied_from(size)
-                    row = after
-                    continue
-                try:
-                    with self.lock:
-                        fh.seek(begin)
-                        buf = fh.read(size)
-                except (OSError, ValueError) as exc:
-                    raise SourceError(f"reading page {self.page.index} failed: {exc}") from exc
+                buf = self._read_at(fh, self.page.dataoffsets[index] + start, size)
                 if len(buf) != size:
                     raise SourceError(f"page {self.page.index}: strip {index} is truncated")
                 rows = np.frombuffer(buf, dtype).reshape(end - row, width, contig)
                 out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                 row = after
         return out
+
+
+def _pread(fh, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` without moving the shared file position (no lock needed).
+
+    Never a memory map: touching a mapped page past the end of a file that shrank (a curator
+    re-copying it) is a SIGBUS that kills the whole process; a read just comes back short.
+    """
+    return os.pread(fh.fileno(), size, offset + fh._offset)  # _offset: a TIFF embedded in a larger file
 
 
 def _paste(out: np.ndarray, block: np.ndarray, origin: tuple, region_start: tuple) -> None:

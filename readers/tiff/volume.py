@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-import mmap
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
 from readers.base import Level, LevelGeometry, SourceError, UnsupportedSource, Volume
+from readers.identity import Identity, check_unchanged, identity
 from readers.resources import ReaderResources
 from readers.tiff import slice_files
 from readers.tiff.channels import channels as ome_channels
@@ -31,30 +33,8 @@ class _Handle:
             raise UnsupportedSource(f"{path.name}: not a readable TIFF ({exc})") from exc
         self.lock = threading.RLock()
         self.regions: dict[int, PageRegion] = {}
-        self._maps: dict[str, mmap.mmap] = {}
-
-    def mapped(self, path: str) -> mmap.mmap | None:
-        """A read-only memory map of ``path`` (a file this TIFF reads), or None where mapping fails."""
-        with self.lock:
-            if path not in self._maps:
-                try:
-                    with open(path, "rb") as fh:
-                        self._maps[path] = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-                    self.resources.residency.register(self._maps[path])
-                except (OSError, ValueError):
-                    return None
-            return self._maps[path]
 
     def close(self) -> None:
-        with self.lock:
-            maps = list(self._maps.values())
-            self._maps.clear()
-        for m in maps:
-            self.resources.residency.unregister(m)
-            try:
-                m.close()
-            except BufferError:  # an array still views it; the map closes when that array goes
-                pass
         self.tif.close()
 
 
@@ -62,19 +42,31 @@ def _handle(key: tuple, path: Path, resources: ReaderResources) -> _Handle:
     return resources.handles.get(key, lambda: _Handle(path, resources), _Handle.close)
 
 
-def _leased(key: tuple, path: Path, resources: ReaderResources):
-    """The handle, kept open for the duration of a read even if the pool evicts it meanwhile."""
-    return resources.handles.lease(key, lambda: _Handle(path, resources), _Handle.close)
+@contextlib.contextmanager
+def _leased(key: tuple, path: Path, resources: ReaderResources, opened: Identity) -> Iterator[_Handle]:
+    """The handle, kept open for the duration of a read even if the pool evicts it meanwhile.
+
+    The file must still hold what it held when the volume was opened (its parsed offsets say where
+    that content was); a read that fails lets go of the handle, so the next one opens the file afresh.
+    """
+    try:
+        check_unchanged(path, opened)
+        with resources.handles.lease(key, lambda: _Handle(path, resources), _Handle.close) as handle:
+            yield handle
+    except (SourceError, UnsupportedSource):
+        resources.handles.discard(key)
+        raise
 
 
 class TiffLevel(Level):
     """One pyramid level of a single TIFF file's first series."""
 
     def __init__(self, key: tuple, path: Path, index: int, layout: SeriesLayout, geometry: LevelGeometry,
-                 resources: ReaderResources):
+                 resources: ReaderResources, opened: Identity):
         super().__init__(geometry)
         self.key, self.path, self.index, self.layout = key, path, index, layout
         self.resources = resources
+        self.opened = opened  # the file's identity when its layout was parsed
 
     def _region(self, handle: _Handle, frame: int) -> PageRegion:
         cache_key = (self.index, frame)
@@ -82,14 +74,14 @@ class TiffLevel(Level):
         if region is None:
             with handle.lock:
                 page = handle.series[0].levels[self.index].pages[frame]
-                region = PageRegion(page, handle.lock, handle.mapped, handle.resources)
+                region = PageRegion(page, handle.lock, handle.resources)
             handle.regions[cache_key] = region
         return region
 
     def _read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         zi = z.start
-        with _leased(self.key, self.path, self.resources) as handle:
+        with _leased(self.key, self.path, self.resources, self.opened) as handle:
             while zi < z.stop:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 n = min(z.stop - zi, self.layout.page_depth - depth)
@@ -101,7 +93,7 @@ class TiffLevel(Level):
     def _read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         zs = range(z.start, z.stop, z.step)
         planes = []
-        with _leased(self.key, self.path, self.resources) as handle:
+        with _leased(self.key, self.path, self.resources, self.opened) as handle:
             for zi in zs:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 planes.append(self._region(handle, frame).read(sample, slice(depth, depth + 1), y, x)[0])
@@ -111,15 +103,16 @@ class TiffLevel(Level):
 def open_file(path: Path, resources: ReaderResources) -> Volume:
     key = ("tiff", str(path))
     resources.handles.discard(key)  # a re-open (e.g. a rescan) must see the file as it is now
+    opened = identity(path)  # before parsing: a change while parsing is seen at the first read
     handle = _handle(key, path, resources)
     try:
-        return _volume_of_file(key, path, handle)
+        return _volume_of_file(key, path, handle, opened)
     except Exception:
         resources.handles.discard(key)
         raise
 
 
-def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
+def _volume_of_file(key: tuple, path: Path, handle: _Handle, opened: Identity) -> Volume:
     if not handle.series:
         raise UnsupportedSource(f"{path.name}: no image series")
     series = handle.series[0]
@@ -147,7 +140,7 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle) -> Volume:
         if levels and layout.shape[:3] != levels[0].shape[:3]:
             break  # a reduced level that also reduces z or channels is not a pyramid level we can use
         geometry = LevelGeometry(layout.shape, keyframe.dtype, vsize, _native_chunks(keyframe, layout))
-        levels.append(TiffLevel(key, path, index, layout, geometry, handle.resources))
+        levels.append(TiffLevel(key, path, index, layout, geometry, handle.resources, opened))
     vol = Volume(
         levels=levels,
         channels=ome_channels(tif.ome_metadata, levels[0].shape[1]),
@@ -171,9 +164,11 @@ def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
 class SliceFolderLevel(Level):
     """A folder of 2-D TIFF files, one per z, in natural order."""
 
-    def __init__(self, folder: Path, files: list[Path], geometry: LevelGeometry, resources: ReaderResources):
+    def __init__(self, folder: Path, files: list[Path], geometry: LevelGeometry, resources: ReaderResources,
+                 opened: list[Identity]):
         super().__init__(geometry)
         self.folder, self.files, self.resources = folder, files, resources
+        self.opened = opened  # each slice's identity when the folder was opened
 
     def _region(self, handle: _Handle, path: Path) -> PageRegion:
         region = handle.regions.get(0)
@@ -182,7 +177,7 @@ class SliceFolderLevel(Level):
                 page = handle.series[0].keyframe
                 if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype:
                     raise SourceError(f"slice {path.name} differs in size or type from the first slice")
-                region = PageRegion(page, handle.lock, handle.mapped, handle.resources)
+                region = PageRegion(page, handle.lock, handle.resources)
             handle.regions[0] = region
         return region
 
@@ -197,7 +192,7 @@ class SliceFolderLevel(Level):
         for i, zi in enumerate(zs):
             path = self.files[zi]
             try:
-                with _leased(("tiff", str(self.folder), path.name), path, self.resources) as handle:
+                with _leased(("tiff", str(self.folder), path.name), path, self.resources, self.opened[zi]) as handle:
                     plane = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
             except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
@@ -212,6 +207,10 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     if not files:
         raise UnsupportedSource(f"{folder.name}: no TIFF slices")
     resources.handles.discard_prefix(("tiff", str(folder)))
+    try:
+        opened = [identity(f) for f in files]
+    except OSError as exc:
+        raise UnsupportedSource(f"{folder.name}: a slice vanished while the folder was opened") from exc
     first = _handle(("tiff", str(folder), files[0].name), files[0], resources)
     page = first.series[0].keyframe
     if page.dtype is None:
@@ -231,7 +230,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     chunks = (1, min(page.tilelength if page.is_tiled else (page.rowsperstrip or ny), ny),
               min(page.tilewidth, nx) if page.is_tiled else nx)
     level = SliceFolderLevel(folder, files, LevelGeometry((1, samples, len(files), ny, nx), page.dtype, vsize, chunks),
-                             resources)
+                             resources, opened)
     vol = Volume(
         levels=[level],
         channels=ome_channels(None, samples),

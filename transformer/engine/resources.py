@@ -2,8 +2,11 @@
 
 ``--cache-mb`` is the budget of ALL decoded and encoded data; :data:`SHARES` splits it. Why these shares:
 
-- ``blocks`` 25 %: decoded chunks every level and every encoding reads through; the working set of a
-  view, and what a coarser level is computed from.
+- ``blocks`` 35 %: decoded chunks every level and every encoding reads through; the working set of a
+  view, and what a coarser level is computed from. It took over the 10 % that bounded the resident pages
+  of memory-mapped raw TIFF files: raw strips are now read with ``pread`` (a map of a file a curator
+  re-copies is a SIGBUS), so reads leave no mapped pages behind, and a raw chunk is re-read at the cost
+  of a page-cache copy, so keeping more decoded blocks is where the memory helps.
 - ``parts`` 10 %: blocks reduced for the next level are 1/8 of a block, so a tenth holds the parts of
   more chunks than the blocks cache holds blocks.
 - ``encoded`` 15 % and ``responses`` 10 %: compressed chunks (often 2-4x smaller than decoded), ready
@@ -13,8 +16,6 @@
 - ``regions`` 5 % and ``planes`` 5 %: JPEG2000 only (RGB regions; whole slices with imagecodecs).
 - ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
   decodes most chunks itself, and the blocks cache keeps what it decoded).
-- ``residency`` 10 %: pages of memory-mapped raw TIFF files this process may keep resident before it
-  lets go of them (file pages, which the kernel can drop anyway, so a modest share).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from transformer.config import Config
 from transformer.engine.options import Engine, PyramidOptions
 
 SHARES = {
-    "blocks": Fraction(25, 100),
+    "blocks": Fraction(35, 100),
     "parts": Fraction(10, 100),
     "encoded": Fraction(15, 100),
     "responses": Fraction(10, 100),
@@ -38,7 +39,6 @@ SHARES = {
     "regions": Fraction(5, 100),
     "planes": Fraction(5, 100),
     "hdf": Fraction(5, 100),
-    "residency": Fraction(10, 100),
 }
 assert sum(SHARES.values()) == 1
 
@@ -68,7 +68,7 @@ class Resources:
         self.responses = Cache("responses", self.sizes["responses"], size=_body_size)
         self.readers = ReaderResources.create(
             tiles=self.sizes["tiles"], regions=self.sizes["regions"], planes=self.sizes["planes"],
-            residency=self.sizes["residency"], hdf5_chunk_cache=self.sizes["hdf"] // max(1, config.max_open_files),
+            hdf5_chunk_cache=self.sizes["hdf"] // max(1, config.max_open_files),
             max_open_files=config.max_open_files, jp2_backend=config.jp2_backend,
         )
         self.counters: Counter[str] = Counter()
@@ -85,8 +85,7 @@ class Resources:
         hdf5 = {"budget": self.sizes["hdf"], "per_file": readers.hdf5_chunk_cache}
         return {"blocks": self.blocks.stats(), "parts": self.parts.stats(), "encoded": self.encoded.stats(),
                 "responses": self.responses.stats(), "tiles": readers.tiles.stats(),
-                "regions": readers.regions.stats(), "planes": readers.planes.stats(), "hdf": hdf5,
-                "residency": readers.residency.stats()}
+                "regions": readers.regions.stats(), "planes": readers.planes.stats(), "hdf": hdf5}
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
