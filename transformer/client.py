@@ -1,0 +1,272 @@
+"""A one-line Python client for a brain-transformer service: numpy boxes of any level, or a dask array.
+
+    from transformer.client import open_dataset
+    ds = open_dataset("http://host:8000/api/datasets/ace-cot-new")
+    box = ds[0, 0, 100:164, 2000:2512, 3000:3512]        # numpy, level 0
+    overview = ds.level(3)[0, 0]                          # numpy, level 3
+    lazy = ds.to_dask(level=1)                            # dask.array (needs dask)
+
+Only the standard library and numpy are needed (dask only for ``to_dask``), so it installs anywhere the
+server's readers do not. A box is fetched as .npy cutouts (``/api/datasets/{id}/cutout``): big boxes are
+split along the level's chunk grid into sub-boxes fetched in parallel, each retried on connection errors
+and 5xx answers; a 4xx is the caller's mistake and raised at once as :class:`ClientError`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import numpy as np
+
+#: bytes one request asks for at most (sub-boxes are aligned to the chunk grid below this)
+REQUEST_BYTES = 32 * 1024 * 1024
+#: show a progress bar on stderr for downloads larger than this
+PROGRESS_BYTES = 256 * 1024 * 1024
+AXES = ("t", "c", "z", "y", "x")
+
+
+class ClientError(Exception):
+    """The service refused the request (its JSON reason is the message); ``status`` is the HTTP status."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Connection:
+    base_url: str
+    token: str | None = None
+    retries: int = 4
+    timeout: float = 300
+
+    def get(self, path: str) -> bytes:
+        """GET ``path`` (relative to the base URL); retried with backoff on connection errors and 5xx."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        request = urllib.request.Request(self.base_url + path, headers=headers)
+        for attempt in range(self.retries + 1):
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http only)
+                    return response.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500 or attempt == self.retries:
+                    raise ClientError(exc.code, _reason(exc)) from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if attempt == self.retries:
+                    raise
+            time.sleep(min(8.0, 0.25 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def json(self, path: str) -> Any:
+        return json.loads(self.get(path))
+
+
+def _reason(exc: urllib.error.HTTPError) -> str:
+    try:
+        return json.loads(exc.read())["reason"]
+    except (ValueError, KeyError, TypeError):
+        return exc.reason
+
+
+def open_dataset(url_or_id: str, base_url: str | None = None, token: str | None = None,
+                 workers: int = 8) -> RemoteDataset:
+    """The dataset at ``http(s)://host/.../api/datasets/ID``, or ``ID`` on the service at ``base_url``
+    (default ``$TRANSFORMER_URL``). ``token``: a bearer token for embargoed or private datasets."""
+    if url_or_id.startswith(("http://", "https://")):
+        base, sep, dataset_id = url_or_id.rstrip("/").partition("/api/datasets/")
+        if not sep or not dataset_id or "/" in dataset_id:
+            raise ValueError(f"{url_or_id!r} is not a dataset URL (…/api/datasets/ID)")
+    else:
+        base, dataset_id = base_url or os.environ.get("TRANSFORMER_URL", ""), url_or_id
+        if not base:
+            raise ValueError("give the dataset's URL, or its id and base_url (or set $TRANSFORMER_URL)")
+    connection = Connection(base.rstrip("/"), token)
+    record = connection.json(f"/api/datasets/{urllib.parse.quote(dataset_id)}")
+    return RemoteDataset(connection, record, workers)
+
+
+class RemoteDataset:
+    """A served dataset: its record, and ``ds[t, c, z, y, x]`` at level 0 (numpy indexing rules)."""
+
+    def __init__(self, connection: Connection, record: dict, workers: int = 8) -> None:
+        self.connection = connection
+        self.record = record
+        self.id: str = record["id"]
+        self.workers = workers
+        self.levels = [RemoteLevel(self, i, lv) for i, lv in enumerate(record["levels"])]
+
+    def __repr__(self) -> str:
+        return f"<RemoteDataset {self.id} shape={self.shape} dtype={self.dtype} levels={len(self.levels)}>"
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.levels[0].shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.levels[0].dtype
+
+    @property
+    def voxel_size(self) -> tuple[float, float, float]:
+        """(z, y, x) in µm at level 0."""
+        return self.levels[0].voxel_size
+
+    def level(self, level: int) -> RemoteLevel:
+        return self.levels[level]
+
+    def __getitem__(self, key) -> np.ndarray:
+        return self.levels[0][key]
+
+    def to_dask(self, level: int = 0):
+        return self.levels[level].to_dask()
+
+    def neuroglancer_url(self) -> str:
+        return self.record["links"]["neuroglancer"]
+
+
+class RemoteLevel:
+    """One level of a served dataset; indexing it downloads the box as numpy."""
+
+    def __init__(self, dataset: RemoteDataset, index: int, info: dict) -> None:
+        self.dataset = dataset
+        self.index = index
+        self.shape = tuple(info["shape"])
+        self.chunks = tuple(info["chunks"])
+        self.voxel_size = tuple(info["voxel_size"])
+        self.dtype = np.dtype(dataset.record["dtype"])
+        self.ndim = len(self.shape)
+
+    def __repr__(self) -> str:
+        return f"<RemoteLevel {self.dataset.id}/{self.index} shape={self.shape} dtype={self.dtype}>"
+
+    def __getitem__(self, key) -> np.ndarray:
+        ranges, picks, drop = _normalise(key, self.shape)
+        box = self.read(tuple(slice(r.start, r.stop) for r in ranges))
+        if any(p is not None for p in picks):  # strided or reversed slices: pick from the covering box
+            for axis, pick in enumerate(picks):
+                if pick is not None:
+                    box = np.take(box, pick, axis=axis)
+        return box.reshape([n for n, d in zip(box.shape, drop, strict=True) if not d])
+
+    def read(self, box: tuple[slice, ...]) -> np.ndarray:
+        """The (t, c, z, y, x) box of half-open ranges, fetched in aligned sub-boxes in parallel."""
+        out = np.empty(tuple(s.stop - s.start for s in box), self.dtype)
+        if out.size == 0:
+            return out
+        parts = list(sub_boxes(box, self.chunks, self.dtype.itemsize))
+        progress = Progress(out.nbytes) if out.nbytes > PROGRESS_BYTES and sys.stderr.isatty() else None
+
+        def fetch(part: tuple[slice, ...]) -> None:
+            block = self.cutout(part)
+            out[tuple(slice(p.start - b.start, p.stop - b.start) for p, b in zip(part, box, strict=True))] = block
+            if progress:
+                progress.add(block.nbytes)
+
+        if len(parts) == 1:
+            fetch(parts[0])
+        else:
+            with ThreadPoolExecutor(self.dataset.workers) as pool:
+                for done in pool.map(fetch, parts):
+                    del done
+        if progress:
+            progress.close()
+        return out
+
+    def cutout(self, box: tuple[slice, ...]) -> np.ndarray:
+        """One request: the box as .npy."""
+        query = "&".join(f"{a}={s.start}:{s.stop}" for a, s in zip(AXES, box, strict=True))
+        body = self.dataset.connection.get(f"/api/datasets/{self.dataset.id}/cutout?level={self.index}&{query}")
+        return np.load(io.BytesIO(body), allow_pickle=False)
+
+    def to_dask(self):
+        """A dask array of this level; each block is one cutout of whole chunks (about REQUEST_BYTES)."""
+        import dask.array as da
+
+        block = _block_shape(self.chunks, self.dtype.itemsize)
+        meta = np.empty((0,) * self.ndim, self.dtype)
+        name = f"transformer-{self.dataset.id}-{self.index}"
+        return da.from_array(self, chunks=block, asarray=False, fancy=False, lock=False, meta=meta, name=name)
+
+
+def _normalise(key, shape: tuple[int, ...]):
+    """numpy basic indexing → (covering ranges, per-axis picks for strided slices, axes to drop)."""
+    if not isinstance(key, tuple):
+        key = (key,)
+    if any(k is Ellipsis for k in key):
+        at = key.index(Ellipsis)
+        key = key[:at] + (slice(None),) * (len(shape) - len(key) + 1) + key[at + 1 :]
+    if len(key) > len(shape):
+        raise IndexError(f"too many indices: {len(key)} for {len(shape)} axes (t, c, z, y, x)")
+    key = key + (slice(None),) * (len(shape) - len(key))
+    ranges, picks, drop = [], [], []
+    for axis, (k, n) in enumerate(zip(key, shape, strict=True)):
+        if isinstance(k, slice):
+            r = range(*k.indices(n))
+            if len(r) and r.step != 1:
+                lo = min(r[0], r[-1])
+                ranges.append(range(lo, max(r[0], r[-1]) + 1))
+                picks.append(np.arange(r[0], r[-1] + (1 if r.step > 0 else -1), r.step) - lo)
+            else:
+                ranges.append(range(r.start, r.start + len(r)))
+                picks.append(None)
+            drop.append(False)
+        elif isinstance(k, (int, np.integer)):
+            i = int(k) + n if k < 0 else int(k)
+            if not 0 <= i < n:
+                raise IndexError(f"index {int(k)} is out of bounds for axis {AXES[axis]} with size {n}")
+            ranges.append(range(i, i + 1))
+            picks.append(None)
+            drop.append(True)
+        else:
+            raise TypeError(f"only integers, slices and ... index a remote dataset, not {type(k).__name__}")
+    return ranges, picks, drop
+
+
+def _block_shape(chunks: tuple[int, ...], itemsize: int) -> tuple[int, ...]:
+    """Whole chunks, doubled along x, y, z in turn while the block stays within REQUEST_BYTES."""
+    block = [1, 1, *chunks[2:]]
+    axis = 4
+    while math.prod(block) * itemsize * 2 <= REQUEST_BYTES and axis >= 2:
+        block[axis] *= 2
+        axis = 4 if axis == 2 else axis - 1
+    return tuple(block)
+
+
+def sub_boxes(box: tuple[slice, ...], chunks: tuple[int, ...], itemsize: int):
+    """``box`` cut along the grid of :func:`_block_shape` (so each request reads whole chunks where it can)."""
+    block = _block_shape(chunks, itemsize)
+    per_axis = []
+    for s, b in zip(box, block, strict=True):
+        edges = [s.start, *range((s.start // b + 1) * b, s.stop, b), s.stop]
+        per_axis.append([slice(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False)])
+    return product(*per_axis)
+
+
+class Progress:
+    """A one-line progress bar on stderr (downloads are threads, so it counts bytes, not steps)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self.start = total, 0, time.monotonic()
+
+    def add(self, n: int) -> None:
+        self.done += n
+        share = self.done / self.total
+        rate = self.done / max(1e-6, time.monotonic() - self.start) / 2**20
+        sys.stderr.write(f"\r[{'#' * int(40 * share):<40}] {100 * share:5.1f}%  {rate:7.1f} MiB/s")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        sys.stderr.write("\n")
