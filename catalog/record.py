@@ -6,6 +6,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from catalog.access import effective, strictest
+
 DESCRIPTIVE = ("title", "description", "species", "technique", "license", "citation", "doi")
 
 
@@ -30,12 +32,23 @@ class Record:
     doi: str = ""
     contributors: list[str] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)  # name relative to the dataset, size, sha256
-    public: bool = True
+    public: bool = True  # kept for clients and old records: True exactly when ``access`` is public
+    access: str = ""  # public | embargoed | private (catalog.access); "" takes it from ``public``
+    embargo_until: str = ""  # YYYY-MM-DD: an embargoed dataset is public from that day on (UTC)
     kind: str = "intensity"  # or "labels": segmentations are downsampled by mode and served as such
     voxel_size_source: str = "default"
     added: str = ""  # when this content was registered: part of the version that keys caches and ETags
     stamp: str = ""  # digest of every source file's name, size, mtime and inode: changes when the content does
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # an old record has only ``public``; an unknown word is private
+        self.access = strictest(self.access) if self.access else ("public" if self.public else "private")
+        self.public = self.access == "public"
+
+    def access_now(self) -> str:
+        """The access level that applies today (an embargo past its date is public)."""
+        return effective(self.access, self.embargo_until)
 
     @property
     def version(self) -> str:
@@ -49,6 +62,8 @@ class Record:
         """Everything but the server path."""
         out = asdict(self)
         out.pop("source")
+        out["access"] = self.access_now()
+        out["public"] = out["access"] == "public"
         return out
 
     @classmethod

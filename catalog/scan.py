@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from catalog.access import strictest
 from catalog.ids import dataset_id
 from catalog.record import Record
 from catalog.sidecar import SIDECAR, SidecarError, load_sidecar
@@ -37,6 +38,7 @@ def describe(
     checksums: bool = False,
 ) -> Record:
     """Open ``source`` and build its record; raises ReaderError / SidecarError when it cannot be served."""
+    given = source.absolute()  # where it was found (a symlink, maybe): its folders' sidecars count too
     source = source.resolve()
     root = root.resolve()
     plugin, volume = open_volume(source, reader)
@@ -45,7 +47,10 @@ def describe(
         outside = [f.name for f in files if not f.is_relative_to(root)]
         if outside:
             raise UnsupportedSource(f"{source.name}: refers to files outside the registered root: {outside}")
-        meta = {**load_sidecar(source), **(overrides or {})}
+        own = load_sidecar(source)
+        meta = {**own, **(overrides or {})}
+        # --access / --meta can make a dataset stricter than its sidecars, never laxer
+        access = inherited_access(given, files, root, [own, overrides or {}])
         base = source if source.is_dir() else source.parent
         manifest = [_manifest_entry(f, base, checksums) for f in files]
         stamp = content_stamp(files, base)
@@ -67,12 +72,36 @@ def describe(
             added=datetime.now(UTC).isoformat(timespec="seconds"),
             stamp=stamp,
             extra={**meta.get("extra", {}), **({"native_voxel_size": list(volume.voxel_size)})},
+            access=access,
+            embargo_until=meta.get("embargo_until", "") if access == "embargoed" else "",
         )
-    for key in ("description", "species", "technique", "license", "citation", "doi", "contributors", "public",
-                "kind"):
+    for key in ("description", "species", "technique", "license", "citation", "doi", "contributors", "kind"):
         if key in meta:
             setattr(record, key, meta[key])
     return record
+
+
+def inherited_access(given: Path, files: list[Path], root: Path, said: list[dict]) -> str:
+    """The strictest access said of anything the dataset is made of: its own sidecar (or ``--access``), the
+    ``dataset.json`` of every folder above it and above each of its files up to the root (where it was
+    found and, for symlinks, where the files really are), and each file's own sidecar. Raises SidecarError
+    when any of those sidecars is invalid: what it says cannot be honoured, so nothing under it is served."""
+    levels = [_access_of(meta) for meta in said]
+    if given.is_symlink():
+        levels.append(_access_of(load_sidecar(given)))  # a sidecar beside the link speaks for it too
+    folders: set[Path] = set()
+    for path in [given, *files]:
+        folders.update(p for p in path.parents if p.is_relative_to(root))
+    for folder in folders:
+        if (folder / SIDECAR).is_file():
+            levels.append(_access_of(load_sidecar(folder)))
+    if len(files) > 1:  # a stack's slices may each have a sidecar: a private slice makes the stack private
+        levels.extend(_access_of(load_sidecar(f)) for f in files)
+    return strictest(*levels)
+
+
+def _access_of(meta: dict) -> str | None:
+    return meta.get("access") or ("private" if meta.get("public") is False else None)
 
 
 def content_stamp(files: list[Path], base: Path) -> str:
@@ -139,6 +168,7 @@ def scan(
     catalog: Catalog,
     progress: Callable[[ScanReport, str], None] | None = None,
     checksums: bool = False,
+    access: str | None = None,
 ) -> ScanReport:
     """Register every dataset under ``root``: folders of slices as one dataset, other files one each."""
     root = root.resolve()
@@ -147,7 +177,8 @@ def scan(
     def consider(path: Path) -> bool:
         name = path.relative_to(root).as_posix() if path != root else path.name
         try:
-            record = describe(path, root, catalog, checksums=checksums)
+            record = describe(path, root, catalog, checksums=checksums,
+                              overrides={"access": access} if access else None)
         except (ReaderError, SidecarError, OSError) as exc:
             if not path.is_dir():  # a folder that is not a stack is simply walked into
                 report.refused.append((name, str(exc)))

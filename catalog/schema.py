@@ -8,9 +8,10 @@ search API) or aborting a whole scan (``contributors: 5``). Unknown keys are err
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 Text = Annotated[str, Field(max_length=1_000)]
 LongText = Annotated[str, Field(max_length=20_000)]
@@ -46,7 +47,9 @@ class Sidecar(BaseModel):
     voxel_size: Annotated[list[Micrometres], Field(min_length=3, max_length=3)] | None = None  # z, y, x
     channels: Annotated[list[ChannelName | ChannelMeta], Field(max_length=1_024)] | None = None
     kind: Literal["intensity", "labels"] | None = None
-    public: bool | None = None
+    public: bool | None = None  # ``false`` is the older spelling of ``access: "private"``
+    access: Literal["public", "embargoed", "private"] | None = None
+    embargo_until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None  # YYYY-MM-DD, UTC
     extra: dict[str, Any] | None = None
 
     @field_validator("voxel_size", mode="before")
@@ -58,6 +61,22 @@ class Sidecar(BaseModel):
                 raise ValueError("an object voxel_size has exactly the keys z, y, x")
             return [value["z"], value["y"], value["x"]]
         return value
+
+    @field_validator("embargo_until")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            date.fromisoformat(value)  # ValueError for 2026-02-30
+        return value
+
+    @model_validator(mode="after")
+    def _one_access(self) -> Sidecar:
+        """Access keys the service could not honour exactly are errors, never a guess."""
+        if self.public is not None and self.access is not None and self.public != (self.access == "public"):
+            raise ValueError(f"public: {str(self.public).lower()} contradicts access: {self.access}")
+        if self.embargo_until is not None and self.access != "embargoed":
+            raise ValueError('embargo_until needs access: "embargoed"')
+        return self
 
     @field_validator("extra")
     @classmethod
