@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from catalog.record import Record
+from catalog.scan import content_stamp
 from catalog.store import Catalog
 from readers.base import Channel, Volume
 from readers.caching import Cache
@@ -15,17 +16,39 @@ from transformer.engine.pyramid import Pyramid
 
 
 class UnknownDataset(LookupError):
-    """No public dataset has that id (the server answers 404)."""
+    """No dataset has that id (the server answers 404)."""
 
 
 class Dataset:
-    def __init__(self, record: Record, pyramid: Pyramid) -> None:
+    def __init__(self, record: Record, pyramid: Pyramid, stamp: str) -> None:
         self.record = record
         self.pyramid = pyramid
-        # the version in every cache key and ETag: a re-registered dataset never serves stale bytes
-        self.version = record.version
-        self.checked = time.monotonic()  # when the catalog last confirmed this record
+        self.stamp = stamp  # the source files' content stamp when they were opened
+        self.version = served_version(record, stamp)
+        self.checked = time.monotonic()  # when the catalog and the files last confirmed this record
+        self.generation: object = None  # the catalog's generation when it last confirmed this record
         self.spec = pyramid.image_spec(record.title)
+
+    def source_changed(self) -> bool:
+        """Whether the files now hold other content than when they were opened (a curator re-copied,
+        replaced or deleted one, with or without a rescan)."""
+        return source_stamp(self.record) != self.stamp
+
+
+def served_version(record: Record, stamp: str) -> str:
+    """The version in every cache key and ETag: the record's, unless the files changed since the
+    record was made (no rescan yet), then one of that content, so old cached levels are never mixed in."""
+    return record.version if not record.stamp or stamp == record.stamp else f"{record.version}~{stamp}"
+
+
+def source_stamp(record: Record) -> str:
+    """The content stamp of the files the record lists, as ``catalog.scan`` computes it; "" when one is gone."""
+    source = Path(record.source)
+    base = source if source.is_dir() else source.parent
+    try:
+        return content_stamp([base / m["name"] for m in record.manifest] or [source], base)
+    except OSError:
+        return ""
 
 
 class DatasetRegistry:
@@ -45,33 +68,42 @@ class DatasetRegistry:
     RECHECK_SECONDS = 5.0
 
     def peek(self, dataset_id: str) -> Dataset | None:
-        """The open dataset if its record was confirmed within RECHECK_SECONDS (no I/O: safe on the loop)."""
+        """The open dataset if its record was confirmed within RECHECK_SECONDS and nothing in the catalog
+        changed since (a cheap pragma, safe on the loop): an access change or a revocation made by another
+        process counts from the next request, with no window."""
         ds = self._open.peek(dataset_id)
-        if ds is not None and time.monotonic() - ds.checked < self.RECHECK_SECONDS:
+        if (ds is not None and time.monotonic() - ds.checked < self.RECHECK_SECONDS
+                and ds.generation == self.catalog.generation()):
             return ds
         return None
 
     def record(self, dataset_id: str) -> Record:
         record = self.catalog.get(dataset_id)
-        if record is None or not record.public:
+        if record is None:  # who may see it is the server's decision (transformer.server.auth)
             raise UnknownDataset(f"no dataset {dataset_id!r}")
         return record
 
     def get(self, dataset_id: str) -> Dataset:
         """The open dataset (blocking: call from a worker thread)."""
+        generation = self.catalog.generation()  # before the read: a change after it is seen by the next peek
         record = self.record(dataset_id)
         while True:
             ds = self._open.get_or_compute(dataset_id, lambda: self._open_dataset(record))
-            if ds.record.version == record.version:
+            fresh = time.monotonic() - ds.checked < self.RECHECK_SECONDS
+            if ds.record.version == record.version and (fresh or not ds.source_changed()):
                 ds.checked = time.monotonic()
+                ds.generation = generation
                 return ds
-            # re-registered since it was opened: close the stale one (unless another thread just did)
+            # re-registered, or its files changed, since it was opened: close the stale one (unless
+            # another thread just did) and open what is there now, under a new version
             self._open.discard(dataset_id, expected=ds)
 
     def _open_dataset(self, record: Record) -> Dataset:
+        # stamped before opening: a change while opening is seen by the next recheck, which reopens
+        stamp = source_stamp(record)
         volume = open_volume(Path(record.source), record.reader, self.engine.readers)[1]
         volume = apply_overrides(volume, record)
-        return Dataset(record, Pyramid(record.version, volume, self.engine, self.options))
+        return Dataset(record, Pyramid(served_version(record, stamp), volume, self.engine, self.options), stamp)
 
     def stats(self) -> dict[str, int]:
         return self._open.stats()
