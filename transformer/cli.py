@@ -1,4 +1,4 @@
-"""Command line: transformer serve | scan | add | info | remove | demo | readers."""
+"""Command line: transformer serve | scan | add | info | remove | demo | export | readers."""
 
 from __future__ import annotations
 
@@ -80,6 +80,16 @@ def cmd_info(args) -> int:
 
 def cmd_remove(args) -> int:
     return 0 if _catalog(args).remove(args.id) else 1
+
+
+def cmd_export(args) -> int:
+    from transformer.export import export
+
+    catalog = Config.from_env(catalog=args.catalog).catalog
+    box = export(catalog, args.id, Path(args.to), args.level, args.region, args.t, args.c, args.scheduler,
+                 progress=not args.quiet)
+    print(f"{args.to}: level {box.level}, shape {box.shape}")
+    return 0
 
 
 def cmd_readers(args) -> int:
@@ -192,6 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="generate and register the demo datasets")
     p.add_argument("--dir", help="where to write them (default: user data dir)")
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("export", help="write a box of one level to OME-Zarr, OME-TIFF or HDF5 with dask")
+    p.add_argument("id")
+    p.add_argument("--to", required=True, help="out.ome.zarr, out.ome.tif or out.h5 (format from the suffix)")
+    p.add_argument("--level", type=int, default=0)
+    p.add_argument("--region", help="z0:z1,y0:y1,x0:x1 (default: the whole level)")
+    p.add_argument("--t", help="time points, i or i:j (default: all)")
+    p.add_argument("--c", help="channels, i or i:j (default: all)")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address, e.g. tcp://host:8786 (default: local "
+                   "threads)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("readers", help="list installed reader plugins")
     p.set_defaults(fn=cmd_readers)
