@@ -110,3 +110,29 @@ def test_retries_5xx(server, generated, monkeypatch):
     finally:
         proxy.shutdown()
         proxy.server_close()
+
+
+def test_cutout_command_saves_each_format(server, generated, tmp_path):
+    import h5py
+    import tifffile
+
+    from transformer.cli import main
+
+    g = generated["tc"]
+    expected = g.data[1:2, 0:2, 2:9, 5:40, 0:90]
+    for name in ("box.npy", "box.ome.tif", "box.h5"):
+        out = tmp_path / name
+        assert main(["cutout", g.dataset_id, "--base-url", server.url, "--region", "2:9,5:40,:", "--t", "1",
+                     "--channels", "0:2", "-o", str(out)]) == 0
+        if name.endswith(".npy"):
+            got = np.load(out)
+        elif name.endswith(".tif"):
+            got = tifffile.imread(out).reshape(expected.shape)
+        else:
+            with h5py.File(out, "r") as f:
+                got = f["data"][...]
+        np.testing.assert_array_equal(got, expected)
+    with pytest.raises(ClientError) as err:
+        main(["cutout", f"{server.url}/api/datasets/{g.dataset_id}", "--level", "1", "--region", "90:99,:,:",
+              "-o", str(tmp_path / "x.npy")])
+    assert err.value.status == 404 and "outside the volume" in err.value.reason

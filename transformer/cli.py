@@ -1,4 +1,4 @@
-"""Command line: transformer serve | scan | add | info | remove | demo | export | readers."""
+"""Command line: transformer serve | scan | add | info | remove | demo | cutout | export | readers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import functools
 import gc
 import json
 import logging
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -80,6 +81,16 @@ def cmd_info(args) -> int:
 
 def cmd_remove(args) -> int:
     return 0 if _catalog(args).remove(args.id) else 1
+
+
+def cmd_cutout(args) -> int:
+    from transformer.client import download
+
+    config = Config.from_env()
+    base = args.base_url or os.environ.get("TRANSFORMER_URL") or config.public_url or f"http://{config.host}:{config.port}"
+    out = download(args.dataset, args.output, args.level, args.region, args.t, args.channels, base, args.token)
+    print(out)
+    return 0
 
 
 def cmd_export(args) -> int:
@@ -202,6 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="generate and register the demo datasets")
     p.add_argument("--dir", help="where to write them (default: user data dir)")
     p.set_defaults(fn=cmd_demo)
+
+    p = sub.add_parser("cutout", help="download a box of one level from a running service as .npy, .tif or .h5")
+    p.add_argument("dataset", help="a dataset id, or its URL http://host/api/datasets/ID")
+    p.add_argument("-o", "--output", required=True, help="box.npy, box.ome.tif or box.h5 (format from the suffix)")
+    p.add_argument("--level", type=int, default=0)
+    p.add_argument("--region", help="z0:z1,y0:y1,x0:x1 (default: the whole level)")
+    p.add_argument("--t", help="time points, i or i:j (default: all)")
+    p.add_argument("--channels", help="channels, i or i:j (default: all)")
+    p.add_argument("--base-url", help="the service (default: $TRANSFORMER_URL, --public-url or host:port)")
+    p.add_argument("--token", help="access token for embargoed or private datasets")
+    p.set_defaults(fn=cmd_cutout)
 
     p = sub.add_parser("export", help="write a box of one level to OME-Zarr, OME-TIFF or HDF5 with dask")
     p.add_argument("id")

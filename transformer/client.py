@@ -23,10 +23,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import product
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,6 +37,9 @@ REQUEST_BYTES = 32 * 1024 * 1024
 #: show a progress bar on stderr for downloads larger than this
 PROGRESS_BYTES = 256 * 1024 * 1024
 AXES = ("t", "c", "z", "y", "x")
+#: output suffix → cutout format
+SUFFIX_FORMATS = {".npy": "npy", ".tif": "tiff", ".tiff": "tiff", ".h5": "h5", ".hdf5": "h5"}
+T = TypeVar("T")
 
 
 class ClientError(Exception):
@@ -55,12 +60,16 @@ class Connection:
 
     def get(self, path: str) -> bytes:
         """GET ``path`` (relative to the base URL); retried with backoff on connection errors and 5xx."""
+        return self.fetch(path, lambda response: response.read())
+
+    def fetch(self, path: str, consume: Callable[[Any], T]) -> T:
+        """``consume(response)`` of a GET of ``path``, retried like :meth:`get` (``consume`` starts over)."""
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         request = urllib.request.Request(self.base_url + path, headers=headers)
         for attempt in range(self.retries + 1):
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http only)
-                    return response.read()
+                    return consume(response)
             except urllib.error.HTTPError as exc:
                 if exc.code < 500 or attempt == self.retries:
                     raise ClientError(exc.code, _reason(exc)) from None
@@ -96,6 +105,51 @@ def open_dataset(url_or_id: str, base_url: str | None = None, token: str | None 
     connection = Connection(base.rstrip("/"), token)
     record = connection.json(f"/api/datasets/{urllib.parse.quote(dataset_id)}")
     return RemoteDataset(connection, record, workers)
+
+
+def download(url_or_id: str, out: Path | str, level: int = 0, region: str | None = None, t: str | None = None,
+             c: str | None = None, base_url: str | None = None, token: str | None = None,
+             progress: bool | None = None) -> Path:
+    """Save a cutout as a file (format from ``out``'s suffix: .npy, .tif/.ome.tif, .h5), streamed to disk.
+
+    ``region``: ``z0:z1,y0:y1,x0:x1`` (each may be ``:``); ``t``, ``c``: an index or a range.
+    ``progress``: a bar on stderr (default: when stderr is a terminal)."""
+    out = Path(out)
+    fmt = SUFFIX_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{out.name}: name the file .npy, .tif, .ome.tif or .h5")
+    ds = open_dataset(url_or_id, base_url, token)
+    ranges = dict(zip("zyx", region.split(","), strict=True)) if region else {}
+    if len(ranges) not in (0, 3):
+        raise ValueError(f"region {region!r}: give z0:z1,y0:y1,x0:x1")
+    ranges.update({k: v for k, v in (("t", t), ("c", c)) if v is not None})
+    query = "&".join(f"{a}={urllib.parse.quote(ranges[a])}" for a in AXES if a in ranges)
+    expected = _box_bytes(ds.level(level), ranges)
+    show = sys.stderr.isatty() if progress is None else progress
+
+    def save(response) -> Path:
+        bar = Progress(expected) if show else None
+        with out.open("wb") as f:
+            while piece := response.read(1 << 20):
+                f.write(piece)
+                if bar:
+                    bar.add(len(piece))
+        if bar:
+            bar.close()
+        return out
+
+    return ds.connection.fetch(f"/api/datasets/{ds.id}/cutout?level={level}&format={fmt}&{query}", save)
+
+
+def _box_bytes(level: RemoteLevel, ranges: dict[str, str]) -> int:
+    """About how many bytes a box holds (for the progress bar; the server checks the ranges)."""
+    n = level.dtype.itemsize
+    for axis, size in zip(AXES, level.shape, strict=True):
+        lo, _, hi = ranges.get(axis, ":").partition(":")
+        start = int(lo) if lo.strip() else 0
+        stop = (start + 1) if ":" not in ranges.get(axis, ":") else (int(hi) if hi.strip() else size)
+        n *= max(1, min(stop, size) - start)
+    return n
 
 
 class RemoteDataset:

@@ -7,21 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from transformer.server.errors import BadRequest
-from transformer.server.http import base_url, json_response
+from transformer.server.http import base_url, json_response, query_int
 from transformer.server.routes.links import dataset_links
-
-
-def _int(request: Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise BadRequest(f"{name}={raw!r} is not an integer") from exc
-    if not lo <= value <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return value
 
 
 def _public(record, base: str, views, manifest: bool = True) -> dict:
@@ -34,13 +21,13 @@ def _public(record, base: str, views, manifest: bool = True) -> dict:
 async def search(request: Request) -> Response:
     svc = request.app.state.service
     params = request.query_params
-    limit = _int(request, "limit", 50, 1, 1000)
-    offset = _int(request, "offset", 0, 0, 10**9)
+    limit = query_int(request, "limit", 50, 1, 1000)
+    offset = query_int(request, "offset", 0, 0, 10**9)
     total, records = await svc.run(
         svc.catalog.search, params.get("q", ""), params.get("species", ""), params.get("technique", ""),
         limit, offset,
     )
-    base = base_url(request, svc.config.public_url)
+    base = base_url(request, svc.config)
     return json_response(request, {
         "total": total, "limit": limit, "offset": offset,
         "datasets": [_public(r, base, request.app.state.views, manifest=False) for r in records],
@@ -53,7 +40,7 @@ async def retrieve(request: Request) -> Response:
     if not dataset_id:
         raise BadRequest("give the dataset id: /api/retrieve?id=...")
     ds = await svc.dataset(dataset_id)
-    base = base_url(request, svc.config.public_url)
+    base = base_url(request, svc.config)
     levels = [
         {"shape": list(lv.shape), "chunks": list(lv.chunks), "voxel_size": list(lv.voxel_size),
          "native": ds.pyramid.levels[i].native is not None}

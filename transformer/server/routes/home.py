@@ -15,7 +15,7 @@ from transformer.server.routes.links import dataset_links
 async def home(request: Request) -> Response:
     svc = request.app.state.service
     total, records = await svc.run(svc.catalog.search, request.query_params.get("q", ""), "", "", 200, 0)
-    base = base_url(request, svc.config.public_url)
+    base = base_url(request, svc.config)
     rows = []
     for r in records:
         links = " ".join(
