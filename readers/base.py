@@ -19,6 +19,7 @@ import numpy as np
 
 from readers.geometry import InvalidGeometry as InvalidGeometry  # re-exported: part of the contract
 from readers.geometry import LevelGeometry
+from readers.scrub import describe
 
 if TYPE_CHECKING:
     from readers.resources import ReaderResources
@@ -189,20 +190,12 @@ class Level(abc.ABC):
         except PROGRAMMING_ERRORS as exc:
             raise ReaderBug(f"{name} failed: {type(exc).__name__}: {exc}") from exc
         except Exception as exc:  # OSError, codec and library errors on damaged bytes
-            raise SourceError(f"reading the source failed: {_describe(exc)}") from exc
+            raise SourceError(f"reading the source failed: {describe(exc)}") from exc
         expected = tuple(len(range(s.start, s.stop, s.step)) for s in region)
         if not isinstance(out, np.ndarray) or out.shape != expected or out.dtype != self.dtype:
             got = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else type(out).__name__
             raise ReaderBug(f"{name} returned {got} for a region of {expected} {self.dtype}")
         return out
-
-
-def _describe(exc: Exception) -> str:
-    """Class and message of a failure; an OSError names only the file, never a server path."""
-    if isinstance(exc, OSError):
-        where = f" ({Path(exc.filename).name})" if exc.filename else ""
-        return f"{type(exc).__name__}: {exc.strerror or 'input/output error'}{where}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 @dataclass

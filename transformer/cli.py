@@ -154,7 +154,7 @@ def cmd_serve(args) -> int:
     gc.set_threshold(10_000, 50, 100)
     print(f"serving on http://{config.host}:{config.port}/  (catalog {config.catalog})", file=sys.stderr)
     uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
-                http="httptools", loop="uvloop", access_log=args.access_log)
+                http=header_timeout_protocol(config.header_timeout), loop="uvloop", access_log=args.access_log)
     return 0
 
 
@@ -169,6 +169,7 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _flag_value(f, raw: str):
+    from transformer.server.protocol import header_timeout_protocol
     try:
         return parse(f, raw)
     except ValueError as exc:

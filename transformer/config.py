@@ -46,6 +46,8 @@ class Config:
     public_url: str | None = setting(None, "base URL clients use, when behind a proxy")
     allowed_hosts: str = setting("", "comma-separated host names whose Host header links may be built from "
                                  "(localhost and the address a client connected to always are)")
+    header_timeout: int = setting(10, "seconds a connection may take to send a request's headers (from "
+                                  "connecting or the previous response): idle connections are closed")
     threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
     compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
     chunk: tuple[int, int, int] = setting((64, 64, 64), "chunk shape z,y,x of computed and native levels")

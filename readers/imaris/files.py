@@ -8,7 +8,6 @@ on every link traversal unless the dataset object is kept.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +86,3 @@ def release(path: Path, resources: ReaderResources) -> None:
     resources.handles.discard(pool_key(path))
 
 
-_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\\/\s'\"]+)*[\\/]([^\\/\s'\"]+)")
-
-
-def scrub(message: str) -> str:
-    """Reduce every filesystem path in an HDF5 error message to its file name."""
-    return _PATHS.sub(r"\1", message)

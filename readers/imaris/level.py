@@ -16,6 +16,7 @@ from readers.base import Level, LevelGeometry, SourceError
 from readers.imaris import chunks, files
 from readers.imaris.layout import LevelLayout
 from readers.resources import ReaderResources
+from readers.scrub import scrub
 
 #: contiguous datasets have no chunks; a plane is their cheapest unit
 _PLANE = 1
@@ -66,5 +67,5 @@ class ImarisLevel(Level):
         if isinstance(exc, KeyError):
             # h5py raises KeyError when an external link's target file is missing
             return f"{self.path.name}: cannot open {where} (broken external link or missing object)"
-        reason = files.scrub(str(exc)) or type(exc).__name__
+        reason = scrub(str(exc)) or type(exc).__name__
         return f"{self.path.name}: cannot read {where}: {reason}"

@@ -9,6 +9,7 @@ from readers.imaris import files, metadata
 from readers.imaris.layout import discover
 from readers.imaris.level import ImarisLevel
 from readers.resources import ReaderResources
+from readers.scrub import scrub
 
 
 def open_ims(path: Path, resources: ReaderResources) -> Volume:
@@ -21,7 +22,7 @@ def open_ims(path: Path, resources: ReaderResources) -> Volume:
     try:
         handle = files.pooled(path, resources)
     except OSError as exc:
-        raise UnsupportedSource(f"{path.name}: not a readable HDF5 file ({files.scrub(str(exc))})") from None
+        raise UnsupportedSource(f"{path.name}: not a readable HDF5 file ({scrub(str(exc))})") from None
     try:
         return _build(path, handle, resources)
     except UnsupportedSource:
@@ -30,7 +31,7 @@ def open_ims(path: Path, resources: ReaderResources) -> Volume:
     except (KeyError, OSError, RuntimeError, ValueError, TypeError) as exc:
         # metadata that h5py cannot even parse: the file is damaged, refuse it at scan time
         files.release(path, resources)
-        reason = files.scrub(str(exc))
+        reason = scrub(str(exc))
         raise UnsupportedSource(f"{path.name}: unreadable Imaris structure ({reason})") from None
 
 

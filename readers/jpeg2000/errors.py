@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from readers import scrub as paths
 from readers.base import SourceError, UnsupportedSource
 
 
 def scrub(message: str, path: Path) -> str:
-    """``message`` with the file's full path (and its folder) replaced by the bare file name.
-
-    glymur puts ``self.filename`` into several messages and OSErrors carry the path; responses
-    must only ever name the file.
-    """
-    for p in {path, path.absolute(), path.resolve()}:
-        message = message.replace(str(p), path.name)
-        message = message.replace(str(p.parent) + "/", "").replace(str(p.parent), "<folder>")
-    return " ".join(message.split()) or "no message from the decoder"
+    """``message`` without server paths (``path`` reduced to its file name), on one line."""
+    return " ".join(paths.scrub(message, path).split()) or "no message from the decoder"
 
 
 def describe(exc: BaseException, path: Path) -> str:

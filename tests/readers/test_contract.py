@@ -4,6 +4,7 @@ how failures are sorted, voxel-size overrides, closing, and the server's answer 
 from __future__ import annotations
 
 import errno
+import json
 import logging
 
 import numpy as np
@@ -21,6 +22,7 @@ from readers.base import (
     Volume,
 )
 from transformer.server.errors import classify
+from transformer.server.http import error_response
 
 DATA = np.arange(4 * 10 * 12, dtype=np.uint16).reshape(4, 10, 12)
 
@@ -205,9 +207,14 @@ def test_a_hook_returning_the_wrong_array_is_a_reader_bug(answer, got):
 
 def test_the_server_answers_a_reader_bug_with_a_generic_internal_error_and_logs_it(caplog):
     bug = ReaderBug("Memory._read failed: AttributeError: 'NoneType' object has no attribute 'x'")
+    assert classify(bug) == (500, "internal_error", "the server failed to handle this request")
     with caplog.at_level(logging.ERROR, logger="transformer.server.errors"):
-        assert classify(bug) == (500, "internal_error", "the server failed to handle this request")
-    assert any(record.exc_info and record.exc_info[1] is bug for record in caplog.records)
+        body = json.loads(error_response(bug).body)
+    # one log line (no traceback per request) holding the details and the id the client was given
+    lines = [r.getMessage() for r in caplog.records if body["error_id"] in r.getMessage()]
+    assert len(lines) == 1 and "AttributeError: 'NoneType' object has no attribute 'x'" in lines[0]
+    assert body == {"error": "internal_error", "reason": "the server failed to handle this request",
+                    "status": 500, "error_id": body["error_id"]}
     assert classify(SourceError("slice 3 is truncated")) == (500, "source_error", "slice 3 is truncated")
 
 

@@ -21,10 +21,11 @@ import pytest
 from readers.base import SourceError, UnsupportedSource
 from readers.imaris import PLUGIN, chunks
 from readers.imaris.attributes import decode_text, integer, number, text
-from readers.imaris.files import OpenFile, pool_key, scrub
+from readers.imaris.files import OpenFile, pool_key
 from readers.imaris.metadata import histogram_window
 from readers.registry import open_volume
 from readers.resources import ReaderResources
+from readers.scrub import scrub
 from readers.testing import ReaderTests, open_fds
 from tests.helpers import real_data
 from transformer.demo.imaris_writer import downsample_mean, level_sizes, reduce_flags, write_ims

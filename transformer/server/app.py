@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.store import Catalog
 from transformer.config import Config
@@ -40,6 +42,30 @@ async def _on_http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def create_app(config: Config | None = None, catalog: Catalog | None = None,
+class AnswerEveryError:
+    """Unexpected errors become the table's JSON 500 here, inside the app: starlette's outermost handler
+    would answer too but then re-raise, and uvicorn closes the kept-alive connection and logs a traceback.
+    After the response has started nothing can be answered, so the error goes on up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            if started or scope["type"] != "http":
+                raise
+            await error_response(exc)(scope, receive, send)
+
+
                views: Sequence[View] | None = None) -> Starlette:
     """``views``: the output views to serve (default: every installed one, writers/registry.py)."""
     config = config or Config.from_env()
@@ -56,8 +82,8 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
                 *neuroglancer.routes, *health.routes, *home.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
-        exception_handlers={**{cls: _on_error for cls, _, _ in TABLE}, HTTPException: _on_http_error,
-                            Exception: _on_error},
+        exception_handlers={**{cls: _on_error for cls, _, _ in TABLE}, HTTPException: _on_http_error},
+        middleware=[Middleware(AnswerEveryError)],
         lifespan=lifespan,
     )
     app.state.service = service

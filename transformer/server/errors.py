@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
 
 from readers.base import OutsideVolume, ReaderBug, ReaderError
+from readers.scrub import describe, scrub
 from transformer.engine.datasets import UnknownDataset
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 
@@ -51,13 +53,22 @@ def classify(exc: BaseException) -> tuple[int, str, str]:
         if isinstance(exc, cls):
             if code == "internal_error":
                 break  # the generic answer below: the details are for the log, not the client
-            return status, code, _reason(exc)
-    log.exception("unexpected error", exc_info=exc)
+            return status, code, _reason(exc, status)
     return 500, "internal_error", "the server failed to handle this request"
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, status: int) -> str:
     text = str(exc.args[0]) if exc.args else exc.__class__.__name__
     if isinstance(exc, OSError) and not isinstance(exc, ReaderError):
         return f"reading the source failed ({exc.strerror or exc.__class__.__name__})"  # no paths
-    return text
+    # last resort: a source failure never names a server path, whichever reader or library phrased it
+    return scrub(text) if status >= 500 else text
+
+
+def log_failure(exc: BaseException, status: int, code: str) -> str:
+    """Log a 5xx as one line (no traceback per request: a flood of one failure would drown the log) and
+    return its id, which the response carries so a report can be matched to the line."""
+    error_id = secrets.token_hex(6)
+    log.error("%s %d %s: %s", error_id, status, code, scrub(describe(exc)))
+    log.debug("traceback of %s", error_id, exc_info=exc)
+    return error_id

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readers.caching import Cache
+from transformer.server.http import etag_matches
 from writers.view import View
 
 
@@ -66,7 +67,7 @@ class FastChunks:
 
     @staticmethod
     async def _send(entry: CachedResponse, headers: Headers, method: str, send: Send) -> None:
-        if entry.etag in (headers.get("if-none-match") or ""):
+        if etag_matches(headers.get("if-none-match"), entry.etag):  # the cold path's rule, "*" included
             raw = [(k, v) for k, v in entry.headers if k != b"content-length" and k != b"content-type"]
             await send({"type": "http.response.start", "status": 304, "headers": raw})
             await send({"type": "http.response.body", "body": b""})

@@ -9,7 +9,9 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from transformer.server.errors import classify
+from transformer.config import Config
+from transformer.server.errors import BadRequest, classify, log_failure
+from writers.keys import decimal, shown
 
 JSON = "application/json"
 OCTET = "application/octet-stream"
@@ -40,7 +42,7 @@ def respond(
     gzip_it = compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
     if gzip_it:  # a different representation needs its own validator
         headers["ETag"] = etag = etag[:-1] + '-gz"'
-    if _matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if gzip_it:
         body = gzipped if gzipped is not None else gzip.compress(body, compresslevel=5)
@@ -48,7 +50,8 @@ def respond(
     return Response(body, media_type=media_type, headers=headers)
 
 
-def _matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
+    """If-None-Match: ``*`` or any listed tag (weak comparison) matches; the warm path uses this too."""
     if not header:
         return False
     if header.strip() == "*":
@@ -62,12 +65,41 @@ def json_response(request: Request, data, max_age: int = 60) -> Response:
 
 def error_response(exc: BaseException) -> Response:
     status, code, reason = classify(exc)
-    return Response(json_bytes({"error": code, "reason": reason, "status": status}), status_code=status,
-                    media_type=JSON, headers={"Cache-Control": "no-store"})
+    body = {"error": code, "reason": reason, "status": status}
+    if status >= 500:
+        body["error_id"] = log_failure(exc, status, code)
+    headers = {"Cache-Control": "no-store", **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
+    return Response(json_bytes(body), status_code=status, media_type=JSON, headers=headers)
 
 
-def base_url(request: Request, public_url: str | None) -> str:
-    """Where clients reach the service: the configured public URL, else what the request says."""
-    if public_url:
-        return public_url.rstrip("/")
-    return str(request.base_url).rstrip("/")
+def query_int(request: Request, name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:
+    """Query parameter ``name`` as a canonical non-negative decimal in lo..hi (400 otherwise)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    value = decimal(raw)
+    if value is None:
+        raise BadRequest(f"{name}={shown(raw)} is not a non-negative integer")
+    if not lo <= value <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def base_url(request: Request, config: Config) -> str:
+    """Where clients reach the service, for links: ``--public-url``; else the request's scheme and Host if
+    that host is trusted (``--allowed-hosts``, loopback, or the address the client connected to); else
+    that connected address. Never an arbitrary Host header: links end up in documents other clients get."""
+    if config.public_url:
+        return config.public_url.rstrip("/")
+    server = request.scope.get("server")
+    if request.url.hostname is None or server is None:
+        return str(request.base_url).rstrip("/")
+    trusted = LOOPBACK | config.allowed_host_names | {server[0].lower()}
+    if request.url.hostname.lower().strip("[]") in trusted:
+        return str(request.base_url).rstrip("/")
+    address, port = server
+    address = f"[{address}]" if ":" in address else address
+    return f"{request.url.scheme}://{address}:{port}"

@@ -21,16 +21,18 @@ import importlib.util
 import re
 from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from readers.caching import Cache
 from transformer.server.errors import BadRequest, NotFound
-from transformer.server.http import base_url, json_response, respond
+from transformer.server.http import base_url, json_response, query_int, respond
 from transformer.server.routes.links import dataset_links
 from writers import neuroglancer
 from writers.view import View
+from writers.keys import MAX_DIGITS, shown
 
 DEFAULT_SOURCE = "zarr"
 STANDALONE = "v/standalone/"  # where the shim moves the page: the bundle needs ".../v/{token}/"
@@ -63,6 +65,7 @@ _TYPES = {
     ".wasm": "application/wasm",
 }
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(?:js|map|css|wasm|html)$")
+MAX_NAME = 128  # the bundle's longest file name is ~40 characters
 
 
 def client_dir() -> Path | None:
@@ -95,8 +98,10 @@ class _Bundle:
         if folder is None:
             raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
         path = folder / name
-        if not _NAME.match(name) or not path.is_file():
-            raise NotFound(f"the viewer has no file {name!r}")
+        # the name is checked before the file system sees it: a 300-byte name is "no such file" (404), not
+        # an ENAMETOOLONG (500)
+        if len(name) > MAX_NAME or not _NAME.match(name) or not (folder / name).is_file():
+            raise NotFound(f"the viewer has no file {shown(name)}")
         body = path.read_bytes()
         if name == "index.html":
             body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
@@ -117,10 +122,7 @@ def _source(request: Request) -> View:
 
 
 def _time(request: Request, n_times: int) -> int:
-    raw = request.query_params.get("t") or "0"
-    if not raw.isdigit():
-        raise BadRequest(f"t={raw!r} is not a non-negative integer")
-    t = int(raw)
+    t = query_int(request, "t", 0, hi=10**MAX_DIGITS)  # any canonical number; past the last time point: 404
     if t >= n_times:
         raise NotFound(f"time point {t} does not exist (0..{n_times - 1})")
     return t
@@ -132,7 +134,7 @@ async def _state(request: Request) -> tuple[str, dict, str]:
     ds = await svc.dataset(request.path_params["id"])
     spec = ds.spec
     t = _time(request, spec.levels[0].shape[0])
-    base = base_url(request, svc.config.public_url)
+    base = base_url(request, svc.config)
     refusal = view.refusal(spec)
     if refusal is not None:
         raise NotFound(f"no {view.name} view of this dataset: {refusal}")
@@ -155,7 +157,8 @@ async def open_viewer(request: Request) -> Response:
 async def viewer_file(request: Request) -> Response:
     path: str = request.path_params.get("path", "")
     name = "index.html" if path == "" or path.endswith("/") else path.rsplit("/", 1)[-1]
-    body, gzipped = BUNDLE.get(name)
+    # in a thread: a source map is megabytes read and gzipped per request, which would stall the event loop
+    body, gzipped = await run_in_threadpool(BUNDLE.get, name)
     media = _TYPES.get(Path(name).suffix, "application/octet-stream")
     if name == "index.html":  # small and rewritten per release: always revalidate
         return respond(request, body, media, max_age=0, compressible=True, gzipped=gzipped)
