@@ -1,4 +1,4 @@
-"""Command line: transformer serve | scan | add | info | remove | demo | cutout | export | readers."""
+"""Command line: transformer serve | scan | add | info | remove | demo | cutout | export | token | readers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+from catalog.access import LEVELS
 from transformer import malloc
 from transformer.config import Config, data_dir, default_text, env_name, parse
 
@@ -38,7 +39,7 @@ def cmd_scan(args) -> int:
         print(f"\r{report.folders} folders, {len(report.added)} datasets, {len(report.refused)} refused: "
               f"{name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    report = scan(root, catalog, progress=progress, checksums=args.checksums)
+    report = scan(root, catalog, progress=progress, checksums=args.checksums, access=args.access)
     print(file=sys.stderr)
     for name, reason in report.refused:
         print(f"refused {name}: {reason}", file=sys.stderr)
@@ -59,6 +60,8 @@ def cmd_add(args) -> int:
         meta = parse_options(args.meta or [])
         if args.title:
             meta["title"] = args.title
+        if args.access:
+            meta["access"] = args.access
         root = path if path.is_dir() else path.parent
         record = describe(path, root, catalog, reader=args.reader, overrides=meta, checksums=args.checksums)
     except (ReaderError, SidecarError, OSError) as exc:
@@ -103,6 +106,41 @@ def cmd_export(args) -> int:
     return 0
 
 
+def cmd_token(args) -> int:
+    from datetime import UTC, datetime
+
+    from catalog.tokens import new_token, parse_lifetime
+
+    catalog = _catalog(args)
+    if args.action == "create":
+        if bool(args.dataset) == bool(args.all):
+            print("error: give --dataset ID (one or more) or --all", file=sys.stderr)
+            return 2
+        unknown = [d for d in args.dataset or [] if catalog.get(d) is None]
+        if unknown:
+            print(f"error: no dataset {', '.join(unknown)}", file=sys.stderr)
+            return 1
+        try:
+            token, row = new_token(args.name, None if args.all else args.dataset,
+                                   parse_lifetime(args.expires) if args.expires else None)
+            catalog.put_token(row)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(token)  # shown once: only its sha256 is stored
+        return 0
+    if args.action == "list":
+        for row in catalog.tokens():
+            state = f"revoked {row.revoked}" if row.revoked else ("valid" if row.valid() else "expired")
+            scope = "all" if row.datasets is None else ",".join(row.datasets)
+            print(f"{row.name}\t{state}\tcreated {row.created}\texpires {row.expires or 'never'}\t{scope}")
+        return 0
+    if not catalog.revoke_token(args.name, datetime.now(UTC).isoformat(timespec="seconds")):
+        print(f"error: no valid token named {args.name!r}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_readers(args) -> int:
     from readers.registry import plugins
 
@@ -131,6 +169,7 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from transformer.server.app import create_app
+    from transformer.server.protocol import header_timeout_protocol
 
     if args.demo:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
@@ -169,7 +208,6 @@ def add_setting_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _flag_value(f, raw: str):
-    from transformer.server.protocol import header_timeout_protocol
     try:
         return parse(f, raw)
     except ValueError as exc:
@@ -191,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("scan", help="register every dataset under ROOT")
     p.add_argument("root")
     p.add_argument("--checksums", action="store_true", help="record sha256 of every file (slow)")
+    p.add_argument("--access", choices=LEVELS, help="at least this strict for everything found (sidecars can "
+                   "only make a dataset stricter)")
     p.set_defaults(fn=cmd_scan)
 
     p = sub.add_parser("add", help="register one dataset")
@@ -200,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--meta", action="append", metavar="KEY=VALUE",
                    help="descriptive metadata, e.g. species=mouse or voxel_size=2,0.5,0.5 (z,y,x µm)")
     p.add_argument("--checksums", action="store_true")
+    p.add_argument("--access", choices=LEVELS, help="at least this strict (its sidecars can only make it stricter)")
     p.set_defaults(fn=cmd_add)
 
     p = sub.add_parser("info", help="print a dataset's record")
@@ -237,6 +278,18 @@ def main(argv: list[str] | None = None) -> int:
                    "threads)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("token", help="access tokens for embargoed and private datasets")
+    tokens = p.add_subparsers(dest="action", required=True)
+    t = tokens.add_parser("create", help="make a token and print it (once)")
+    t.add_argument("--name", required=True)
+    t.add_argument("--dataset", action="append", metavar="ID", help="a dataset it grants (repeatable)")
+    t.add_argument("--all", action="store_true", help="grant every dataset")
+    t.add_argument("--expires", metavar="30d", help="lifetime: a number and m, h, d or w (default: never)")
+    tokens.add_parser("list", help="names, state, expiry and grants (never the tokens)")
+    t = tokens.add_parser("revoke", help="stop a token working (from the next request on)")
+    t.add_argument("name")
+    p.set_defaults(fn=cmd_token)
 
     p = sub.add_parser("readers", help="list installed reader plugins")
     p.set_defaults(fn=cmd_readers)

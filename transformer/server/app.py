@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.store import Catalog
 from transformer.config import Config
+from transformer.server.auth import NoStoreWhenRestricted, TokenPrefix
 from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFound
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import error_response
@@ -41,7 +42,6 @@ async def _on_http_error(request: Request, exc: HTTPException) -> Response:
     return error_response(BadRequest(exc.detail))
 
 
-def create_app(config: Config | None = None, catalog: Catalog | None = None,
 class AnswerEveryError:
     """Unexpected errors become the table's JSON 500 here, inside the app: starlette's outermost handler
     would answer too but then re-raise, and uvicorn closes the kept-alive connection and logs a traceback.
@@ -66,6 +66,7 @@ class AnswerEveryError:
             await error_response(exc)(scope, receive, send)
 
 
+def create_app(config: Config | None = None, catalog: Catalog | None = None,
                views: Sequence[View] | None = None) -> Starlette:
     """``views``: the output views to serve (default: every installed one, writers/registry.py)."""
     config = config or Config.from_env()
@@ -88,4 +89,6 @@ class AnswerEveryError:
     )
     app.state.service = service
     app.state.views = views
-    return CORS(FastChunks(app, service.responses, service.datasets, views))
+    # outside in: CORS; the /t/{TOKEN}/ prefix off the path (before the warm path and routing see it);
+    # private, no-store on what a token or non-public data answered; the warm path (public chunks only)
+    return CORS(TokenPrefix(NoStoreWhenRestricted(FastChunks(app, service.responses, service.datasets, views))))

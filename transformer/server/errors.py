@@ -25,6 +25,14 @@ class TooLarge(Exception):
     """A request for more data than one response may carry (HTTP 413)."""
 
 
+class Unauthorized(Exception):
+    """Embargoed data asked for without a valid token (HTTP 401)."""
+
+
+class Forbidden(Exception):
+    """A valid token that does not grant this dataset (HTTP 403)."""
+
+
 class MethodNotAllowed(Exception):
     """The route exists but not for this method (HTTP 405)."""
 
@@ -34,6 +42,8 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (MalformedKey, 400, "malformed_key"),
     (BadRequest, 400, "bad_request"),
     (MethodNotAllowed, 405, "method_not_allowed"),
+    (Unauthorized, 401, "unauthorized"),
+    (Forbidden, 403, "forbidden"),
     (TooLarge, 413, "too_large"),
     (NoSuchKey, 404, "not_found"),
     (NotFound, 404, "not_found"),

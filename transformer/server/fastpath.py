@@ -60,7 +60,9 @@ class FastChunks:
             if entry is not None:
                 dataset_id = self.paths.dataset_of(scope["path"])
                 ds = self.datasets.peek(dataset_id) if dataset_id is not None else None
-                if ds is not None and ds.version == entry.version:
+                # only public chunks are kept; this one must still be public (access changes bump the version,
+                # an embargo that ends today makes it public, never the reverse)
+                if ds is not None and ds.version == entry.version and ds.record.access_now() == "public":
                     await self._send(entry, headers, scope["method"], send)
                     return
         await self.app(scope, receive, send)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gzip
+from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
@@ -12,6 +13,7 @@ from catalog.store import Catalog
 from transformer.config import Config
 from transformer.engine.datasets import Dataset, DatasetRegistry
 from transformer.engine.resources import Resources
+from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
 from transformer.server.http import etag_of, respond
 
@@ -31,6 +33,7 @@ class Service:
         # final chunk responses for the warm path (bodies shared with ``encoded`` while both hold them)
         self.responses = resources.responses
         self.counters = resources.counters
+        self.audit: Counter = Counter()  # (token name, dataset id, status) -> data reads of non-public datasets
         self.pool = resources.pool
         self.datasets = DatasetRegistry(self.catalog, resources.engine, resources.pyramid_options,
                                         config.max_open_datasets)
@@ -39,9 +42,14 @@ class Service:
         """Blocking work (file reads, decoding, encoding) goes to the bounded pool, never the loop."""
         return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args))
 
-    async def dataset(self, dataset_id: str) -> Dataset:
+    async def dataset(self, dataset_id: str, grant: Credentials | None = None, data: bool = True) -> Dataset:
+        """The dataset, if ``grant`` (``auth.grant_of(request)``; None: no token) may see it: the one access
+        check of every route. ``data``: the caller serves voxels (any view, a Neuroglancer state, a cutout),
+        not only the record. Raises NotFound (404), Unauthorized (401) or Forbidden (403)."""
         # an open dataset whose record was checked moments ago needs no thread hop or database read
-        return self.datasets.peek(dataset_id) or await self.run(self.datasets.get, dataset_id)
+        ds = self.datasets.peek(dataset_id) or await self.run(self.datasets.get, dataset_id)
+        admit(ds.record, grant or Credentials(), data, self.audit)
+        return ds
 
     async def encoded_chunk(self, key: Hashable, produce: Callable[[], bytes]) -> Encoded:
         """Cached encoded bytes (and their ETag) for ``key``; concurrent identical requests compute once."""
@@ -71,12 +79,14 @@ class Service:
             body = chunk.body
             gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip.compress(body, compresslevel=3))).body
         response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped)
-        self.remember(request, ds.version, response)
+        if ds.record.access_now() == "public":  # nothing else may be answered before the access check
+            self.remember(request, ds.version, response)
         return response
 
     def remember(self, request, version: str, response) -> None:
-        """Keep a 200 chunk response for the warm path (transformer.server.fastpath)."""
-        if response.status_code != 200:
+        """Keep a 200 chunk response of public data for the warm path (transformer.server.fastpath)."""
+        creds = request.scope.get(CREDENTIALS)
+        if response.status_code != 200 or (creds is not None and creds.restricted):
             return
         key = cache_key(request.url.path, request.headers.get("accept-encoding", ""))
         entry = CachedResponse(version, response.headers["etag"], response.raw_headers, response.body)

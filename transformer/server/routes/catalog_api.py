@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from transformer.server.auth import grant_of, link_base, listing
 from transformer.server.errors import BadRequest
 from transformer.server.http import base_url, json_response, query_int
 from transformer.server.routes.links import dataset_links
@@ -23,11 +26,10 @@ async def search(request: Request) -> Response:
     params = request.query_params
     limit = query_int(request, "limit", 50, 1, 1000)
     offset = query_int(request, "offset", 0, 0, 10**9)
-    total, records = await svc.run(
+    total, records = await svc.run(functools.partial(
         svc.catalog.search, params.get("q", ""), params.get("species", ""), params.get("technique", ""),
-        limit, offset,
-    )
-    base = base_url(request, svc.config)
+        limit, offset, **listing(grant_of(request))))
+    base = link_base(request, base_url(request, svc.config))
     return json_response(request, {
         "total": total, "limit": limit, "offset": offset,
         "datasets": [_public(r, base, request.app.state.views, manifest=False) for r in records],
@@ -39,8 +41,8 @@ async def retrieve(request: Request) -> Response:
     dataset_id = request.path_params.get("id") or request.query_params.get("id")
     if not dataset_id:
         raise BadRequest("give the dataset id: /api/retrieve?id=...")
-    ds = await svc.dataset(dataset_id)
-    base = base_url(request, svc.config)
+    ds = await svc.dataset(dataset_id, grant_of(request), data=False)  # an embargoed record is public
+    base = link_base(request, base_url(request, svc.config))
     levels = [
         {"shape": list(lv.shape), "chunks": list(lv.chunks), "voxel_size": list(lv.voxel_size),
          "native": ds.pyramid.levels[i].native is not None}

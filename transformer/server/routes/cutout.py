@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from transformer.engine.datasets import Dataset
+from transformer.server.auth import grant_of
 from transformer.server.errors import BadRequest, NotFound, TooLarge
 from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_chunks, parse_box
 from writers.spec import AXES
@@ -59,7 +60,7 @@ async def cutout(request: Request) -> Response:
     svc = request.app.state.service
     fmt = _format(request)
     dataset_id = request.path_params["id"]
-    ds = await svc.dataset(dataset_id)
+    ds = await svc.dataset(dataset_id, grant_of(request))
     level = _level(request, ds)
     box = parse_box(level, {a: request.query_params.get(a) for a in AXES}, ds.spec.levels[level].shape)
     limit = svc.config.cutout_max_mb * 1024 * 1024

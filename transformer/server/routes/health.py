@@ -29,6 +29,9 @@ async def metrics(request: Request) -> Response:
     for name, value in sorted(svc.counters.items()):
         lines.append(f"transformer_{name}_total {value}")
     lines.append(f"transformer_inflight {svc.encoded.stats()['inflight']}")
+    for (token, dataset, status), value in sorted(svc.audit.items()):  # token names, never tokens
+        lines.append(f'transformer_restricted_reads_total{{token="{token}",dataset="{dataset}",status="{status}"}} '
+                     f"{value}")
     return PlainTextResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-store"})
 
 

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from transformer.server.auth import grant_of, link_base, listing
 from transformer.server.http import base_url
 from transformer.server.routes.links import dataset_links
 
 
 async def home(request: Request) -> Response:
     svc = request.app.state.service
-    total, records = await svc.run(svc.catalog.search, request.query_params.get("q", ""), "", "", 200, 0)
-    base = base_url(request, svc.config)
+    total, records = await svc.run(functools.partial(
+        svc.catalog.search, request.query_params.get("q", ""), "", "", 200, 0, **listing(grant_of(request))))
+    base = link_base(request, base_url(request, svc.config))
     rows = []
     for r in records:
         links = " ".join(

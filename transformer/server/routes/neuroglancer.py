@@ -27,12 +27,13 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from readers.caching import Cache
+from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import base_url, json_response, query_int, respond
 from transformer.server.routes.links import dataset_links
 from writers import neuroglancer
-from writers.view import View
 from writers.keys import MAX_DIGITS, shown
+from writers.view import View
 
 DEFAULT_SOURCE = "zarr"
 STANDALONE = "v/standalone/"  # where the shim moves the page: the bundle needs ".../v/{token}/"
@@ -64,8 +65,8 @@ _TYPES = {
     ".map": "application/json",
     ".wasm": "application/wasm",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(?:js|map|css|wasm|html)$")
 MAX_NAME = 128  # the bundle's longest file name is ~40 characters
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(?:js|map|css|wasm|html)$")
 
 
 def client_dir() -> Path | None:
@@ -97,11 +98,11 @@ class _Bundle:
         folder = client_dir()
         if folder is None:
             raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
-        path = folder / name
         # the name is checked before the file system sees it: a 300-byte name is "no such file" (404), not
         # an ENAMETOOLONG (500)
         if len(name) > MAX_NAME or not _NAME.match(name) or not (folder / name).is_file():
             raise NotFound(f"the viewer has no file {shown(name)}")
+        path = folder / name
         body = path.read_bytes()
         if name == "index.html":
             body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
@@ -131,14 +132,14 @@ def _time(request: Request, n_times: int) -> int:
 async def _state(request: Request) -> tuple[str, dict, str]:
     svc = request.app.state.service
     view = _source(request)
-    ds = await svc.dataset(request.path_params["id"])
+    ds = await svc.dataset(request.path_params["id"], grant_of(request))
     spec = ds.spec
     t = _time(request, spec.levels[0].shape[0])
     base = base_url(request, svc.config)
     refusal = view.refusal(spec)
     if refusal is not None:
         raise NotFound(f"no {view.name} view of this dataset: {refusal}")
-    url = view.neuroglancer_url(dataset_links(base, ds.record.id, [view])[view.name], t)
+    url = view.neuroglancer_url(dataset_links(link_base(request, base), ds.record.id, [view])[view.name], t)
     state = neuroglancer.viewer_state(spec, view.neuroglancer, url, t)
     link = neuroglancer.state_url(state, svc.config.viewer_url or f"{base}/viewer/")
     return view.name, state, link

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from transformer.server.auth import grant_of
 from transformer.server.errors import NotFound
 from transformer.server.http import JSON, json_bytes, respond
 from writers.view import Document, View, ViewOptions
@@ -22,7 +23,7 @@ def endpoint(view: View, options: ViewOptions):
         dataset_id = view.dataset_id(request.path_params["segment"])
         if dataset_id is None:
             raise view.naming_error()
-        ds = await svc.dataset(dataset_id)
+        ds = await svc.dataset(dataset_id, grant_of(request))
         key = view.parse(request.path_params["key"], ds.spec)
         if isinstance(key, Document):
             return respond(request, json_bytes(view.document(key, ds.spec, options)), JSON, max_age=60,
