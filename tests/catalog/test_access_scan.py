@@ -147,3 +147,21 @@ def test_scan_access_option_is_a_floor(tmp_path):
     catalog.close()
     catalog, _ = _scan(tmp_path, root, access="public")
     assert _levels(catalog) == {"a": "public", "b": "private"}
+
+
+def test_add_and_scan_access_flags_on_the_command_line(tmp_path, capsys):
+    from transformer.cli import main
+
+    root = tmp_path / "root"
+    _slices(root / "a")
+    _slices(root / "b")
+    (root / "b" / "dataset.json").write_text('{"access": "private"}')
+    db = str(tmp_path / "cli.sqlite")
+    assert main(["--catalog", db, "add", str(root / "a"), "--access", "embargoed"]) == 0
+    assert main(["--catalog", db, "add", str(root / "b"), "--access", "public"]) == 0  # never laxer
+    assert {r.title: r.access for r in Catalog(db).all()} == {"a": "embargoed", "b": "private"}
+    assert main(["--catalog", db, "scan", str(root), "--access", "private"]) == 0
+    with pytest.raises(SystemExit):
+        main(["--catalog", db, "scan", str(root), "--access", "secret"])
+    levels = {r.title: r.access for r in Catalog(db).all()}
+    assert levels == {"a": "private", "b": "private"}
