@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import first_view, jp2_levels, memory, overhead, peer, pyramid_cost, throughput
+from bench import cutout, first_view, jp2_levels, memory, overhead, peer, pyramid_cost, soak, throughput
 from bench.common import Context, Part, Settings, machine, shape_label, table
 from bench.sources import FORMATS
 
@@ -29,6 +29,8 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "jp2": jp2_levels.run,
     "memory": memory.run,
     "peer": peer.run,
+    "cutout": cutout.run,
+    "soak": soak.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"
@@ -52,6 +54,9 @@ def parse(argv: list[str] | None) -> tuple[Settings, list[str], Path | None]:
                    help="--cache-mb of the servers whose peak memory part 6 reports (parts 3, 4, 7)")
     p.add_argument("--jp2-cap", type=float, default=Settings.jp2_cap_s,
                    help="seconds the full-decode JPEG2000 server gets for its overview chunk")
+    p.add_argument("--soak-seconds", type=float, default=Settings.soak_seconds, help="part 9: seconds of mixed load")
+    p.add_argument("--soak-clients", type=int, default=Settings.soak_clients, help="part 9: concurrent clients")
+    p.add_argument("--soak-fuzz", type=int, default=Settings.soak_fuzz, help="part 9: fuzzed URLs sent at least")
     p.add_argument("--doc", default=str(DOC), help="markdown report to write ('' for none)")
     a = p.parse_args(argv)
     only = [n for item in a.only for n in item.split(",") if n]
@@ -62,7 +67,7 @@ def parse(argv: list[str] | None) -> tuple[Settings, list[str], Path | None]:
         shape=tuple(int(v) for v in a.shape.split(",")),  # type: ignore[arg-type]
         data=Path(a.data), formats=tuple(a.formats.split(",")), samples=a.samples, duration=a.duration,
         concurrency=tuple(int(c) for c in a.concurrency.split(",")), jp2_cap_s=a.jp2_cap, cap_s=a.cap,
-        memory_cache_mb=a.cache_mb,
+        memory_cache_mb=a.cache_mb, soak_seconds=a.soak_seconds, soak_clients=a.soak_clients, soak_fuzz=a.soak_fuzz,
     )
     return settings, only or list(PARTS), Path(a.doc) if a.doc else None
 

@@ -21,6 +21,7 @@ TITLES = {
     "jp2": "## 5. JPEG2000 coarse levels",
     "memory": "## 6. Memory",
     "peer": "## 7. A peer on the same data",
+    "cutout": "## 8. Data for analysis",
 }
 
 
@@ -117,3 +118,10 @@ def test_peer_part(data: Path, tmp_path: Path) -> None:
     text = run_parts(["peer"], data, tmp_path / "benchmarks.md")
     check(text, ["peer"])
     assert "- First chunk decoded from both servers identical: yes." in text
+
+
+def test_cutout_part(data: Path, tmp_path: Path) -> None:
+    text = run_parts(["cutout"], data, tmp_path / "benchmarks.md")
+    check(text, ["cutout"])
+    exports = tables(section(text, TITLES["cutout"]))[2]
+    assert [dict(row)["same voxels"] for row in exports] == ["True"]  # the export equals the source

@@ -1,0 +1,155 @@
+"""Part 8 — data for analysis: cutouts, their memory while streaming, and exports (issue 13).
+
+- A 512³ box (or the level, if smaller) at level 0 and level 2 of each source format, cold: one .npy cutout
+  from a fresh server ÷ the same box read in process through a pyramid without caches (goal ≤ 1.3×), and
+  zarr-python reading the same box from the zarr view of another fresh server ÷ the cutout (goal ≥ 1×: one
+  request should beat many).
+- Peak anonymous RSS of a server streaming the whole of level 0 as one cutout (goal ≤ --cache-mb + 300 MB).
+- ``transformer export`` of level 0 to OME-Zarr with dask's threads and with a 2-worker LocalCluster, against
+  ome-zarr-py writing the same voxels (tifffile reads the slices, ``write_image`` without a pyramid).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+
+import httpx
+import numpy as np
+import zarr
+
+from bench.common import Context, Goal, MemoryWatch, Part, serve, table
+from bench.floor import Floor
+
+BOX = 512
+MiB = 1 << 20
+
+
+def _box(shape: tuple[int, ...]) -> tuple[slice, ...]:
+    """A centred box of up to BOX voxels per axis of a (t, c, z, y, x) level."""
+    out = [slice(0, 1), slice(0, 1)]
+    for n in shape[2:]:
+        size = min(BOX, n)
+        start = (n - size) // 2
+        out.append(slice(start, start + size))
+    return tuple(out)
+
+
+def _query(box: tuple[slice, ...]) -> str:
+    return "&".join(f"{a}={s.start}:{s.stop}" for a, s in zip("tczyx", box, strict=True))
+
+
+def _in_process(ctx: Context, fmt: str, level: int, box: tuple[slice, ...]) -> float:
+    with Floor(ctx.source(fmt)) as floor:
+        start = time.perf_counter()
+        floor.pyramid.regions(level, *box)
+        return time.perf_counter() - start
+
+
+def _cutout(ctx: Context, fmt: str, level: int) -> tuple[float, bytes, int, tuple[slice, ...]]:
+    """(seconds, body, level, box): ``level`` is clipped to the served levels, the box centred in it."""
+    record, db, _ = ctx.register(fmt, f"cutout-{fmt}-{level}")
+    with serve(db) as srv, httpx.Client(timeout=ctx.settings.cap_s) as client:
+        levels = client.get(f"{srv.url}/api/datasets/{record.id}").json()["levels"]
+        level = min(level, len(levels) - 1)
+        box = _box(tuple(levels[level]["shape"]))
+        start = time.perf_counter()
+        r = client.get(f"{srv.url}/api/datasets/{record.id}/cutout?level={level}&{_query(box)}")
+        seconds = time.perf_counter() - start
+        if r.status_code != 200:
+            raise RuntimeError(f"{fmt} level {level}: cutout answered {r.status_code} {r.text}")
+        return seconds, r.content, level, box
+
+
+def _zarr_python(ctx: Context, fmt: str, level: int, box: tuple[slice, ...]) -> tuple[float, np.ndarray]:
+    record, db, _ = ctx.register(fmt, f"zarr-{fmt}-{level}")
+    with serve(db) as srv:
+        start = time.perf_counter()
+        array = zarr.open_group(f"{srv.url}/zarr/{record.id}.ome.zarr", mode="r", zarr_format=2)[str(level)]
+        data = array[box]
+        return time.perf_counter() - start, data
+
+
+def _memory(ctx: Context, fmt: str) -> tuple[int, float]:
+    """(bytes streamed, peak anonymous MiB) for the whole of level 0 in one cutout."""
+    record, db, _ = ctx.register(fmt, f"cutout-memory-{fmt}")
+    budget = ctx.settings.memory_cache_mb
+    with serve(db, "--cache-mb", str(budget), "--cutout-max-mb", str(1 << 20)) as srv:
+        watch = MemoryWatch(srv.proc.pid, budget)
+        total = 0
+        with httpx.stream("GET", f"{srv.url}/api/datasets/{record.id}/cutout", timeout=None) as r:
+            r.raise_for_status()
+            for piece in r.iter_bytes(1 << 20):
+                total += len(piece)
+        peak = watch.peak()
+    return total, peak.anon / MiB
+
+
+def _export(ctx: Context, fmt: str) -> dict[str, float]:
+    import distributed
+    import tifffile
+    from ome_zarr.io import parse_url
+    from ome_zarr.writer import write_image
+
+    from transformer.export import export
+
+    record, db, _ = ctx.register(fmt, f"export-{fmt}")
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    export(db, record.id, ctx.tmp / "threads.ome.zarr", progress=False)
+    out["threads"] = time.perf_counter() - start
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=max(1, ctx.settings.fetch_concurrency // 4),
+                                  processes=True, dashboard_address=None) as cluster:
+        start = time.perf_counter()
+        export(db, record.id, ctx.tmp / "cluster.ome.zarr", scheduler=cluster.scheduler_address, progress=False)
+        out["cluster"] = time.perf_counter() - start
+    start = time.perf_counter()
+    files = sorted(ctx.source(fmt).glob("*.tif"))
+    volume = tifffile.imread(files) if len(files) > 1 else tifffile.imread(ctx.source(fmt))
+    store = parse_url(str(ctx.tmp / "ome-zarr-py.ome.zarr"), mode="w").store
+    write_image(volume, zarr.group(store=store), axes="zyx", scaler=None)
+    out["ome_zarr_py"] = time.perf_counter() - start
+    ours = zarr.open_group(str(ctx.tmp / "threads.ome.zarr"), mode="r")["0"][0, 0]
+    out["equal"] = float(np.array_equal(ours, volume))
+    return out
+
+
+def run(ctx: Context) -> Part:
+    part = Part("cutout", "8. Data for analysis (cutouts, streaming memory, exports)")
+    rows, worst_inproc, worst_zarr = [], 0.0, math.inf
+    for fmt in ctx.settings.formats:
+        for level in (0, 2):
+            served, body, level, box = _cutout(ctx, fmt, level)
+            inproc = _in_process(ctx, fmt, level, box)
+            via_zarr, data = _zarr_python(ctx, fmt, level, box)
+            if not np.array_equal(np.load(io.BytesIO(body)), data):
+                raise RuntimeError(f"{fmt} level {level}: the cutout differs from the zarr view")
+            shape = "×".join(str(s.stop - s.start) for s in box[2:])
+            rows.append((fmt, level, shape, inproc, served, via_zarr, served / inproc, via_zarr / served))
+            worst_inproc = max(worst_inproc, served / inproc)
+            worst_zarr = min(worst_zarr, via_zarr / served)
+    part.tables.append(table(["format", "level", "box z×y×x", "in process s", "cutout s", "zarr-python s",
+                              "cutout ÷ in process", "zarr-python ÷ cutout"], rows))
+    part.goals.append(Goal("cutout ÷ in-process read (worst)", worst_inproc, "≤ 1.3", worst_inproc <= 1.3))
+    part.goals.append(Goal("zarr-python ÷ cutout (worst)", worst_zarr, "≥ 1", worst_zarr >= 1))
+
+    fmt = "tiff-raw" if "tiff-raw" in ctx.settings.formats else ctx.settings.formats[0]
+    streamed, anon_mib = _memory(ctx, fmt)
+    limit = ctx.settings.memory_cache_mb + 300 * 1e6 / MiB
+    part.tables.append(table(["format", "streamed MiB", "--cache-mb", "peak anonymous MiB"],
+                             [(fmt, streamed / MiB, ctx.settings.memory_cache_mb, anon_mib)]))
+    part.goals.append(Goal("peak RSS streaming level 0 (MiB)", anon_mib, f"≤ {limit:.0f}", anon_mib <= limit))
+
+    tiffs = [f for f in ("tiff-zstd", "tiff-raw") if f in ctx.settings.formats]
+    if tiffs:
+        e = _export(ctx, tiffs[0])
+        part.tables.append(table(["source", "export, dask threads s", "export, LocalCluster ×2 s",
+                                  "ome-zarr-py s", "ome-zarr-py ÷ threads", "same voxels"],
+                                 [(tiffs[0], e["threads"], e["cluster"], e["ome_zarr_py"],
+                                   e["ome_zarr_py"] / e["threads"], bool(e["equal"]))]))
+        part.goals.append(Goal("ome-zarr-py ÷ export (threads)", e["ome_zarr_py"] / e["threads"], "≥ 2",
+                               e["ome_zarr_py"] / e["threads"] >= 2))
+    part.notes.append("cold: every figure is from a fresh server (or a fresh in-process pyramid) on sources in "
+                      "the OS page cache; the in-process read is single-threaded, the server's reads use its pool")
+    return part
