@@ -12,6 +12,7 @@ from pathlib import Path
 
 from catalog.access import strictest
 from catalog.ids import dataset_id
+from catalog.layout import folder_verdict
 from catalog.record import Record
 from catalog.sidecar import SIDECAR, SidecarError, load_sidecar
 from catalog.store import Catalog
@@ -27,6 +28,8 @@ class ScanReport:
     added: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name relative to root, reason)
     folders: int = 0
+    layout: list[tuple[str, str]] = field(default_factory=list)  # (folder, what it became and why)
+    pruned: list[tuple[str, str]] = field(default_factory=list)  # (source removed from the catalog, why)
 
 
 def describe(
@@ -169,18 +172,21 @@ def scan(
     progress: Callable[[ScanReport, str], None] | None = None,
     checksums: bool = False,
     access: str | None = None,
+    prune: bool = False,
 ) -> ScanReport:
-    """Register every dataset under ``root``: folders of slices as one dataset, other files one each."""
+    """Register every dataset under ``root``: folders of slices as one dataset, other files one each
+    (catalog.layout's rules say which folders are stacks). ``prune`` removes the records under ``root``
+    whose source vanished or is now refused."""
     root = root.resolve()
     report = ScanReport()
 
-    def consider(path: Path) -> bool:
+    def consider(path: Path, refuse_folder: bool = False) -> bool:
         name = path.relative_to(root).as_posix() if path != root else path.name
         try:
             record = describe(path, root, catalog, checksums=checksums,
                               overrides={"access": access} if access else None)
         except (ReaderError, SidecarError, OSError) as exc:
-            if not path.is_dir():  # a folder that is not a stack is simply walked into
+            if refuse_folder or not path.is_dir():  # a folder claimed unchecked is walked into instead
                 report.refused.append((name, str(exc)))
             return False
         except Exception as exc:  # noqa: BLE001 - one odd source must never end the scan of the rest
@@ -193,6 +199,7 @@ def scan(
             progress(report, name)
         return True
 
+    walked: list[tuple[Path, list[str], list[str]]] = []
     for folder, dirs, files in os.walk(root, followlinks=False):
         here = Path(folder)
         report.folders += 1
@@ -207,17 +214,17 @@ def scan(
                 report.refused.append((here.relative_to(root).as_posix() or ".", f"{exc} (whole folder refused)"))
                 dirs[:] = []
                 continue
-        if _is_stack(here) and consider(here):
-            dirs[:] = []
-            continue
-        for name in sorted(image_files):
-            path = here / name
-            if claimants(path):
-                consider(path)
-            elif _has_known_extension(name):  # looks like ours but no reader accepts its content
-                report.refused.append((path.relative_to(root).as_posix(), f"{name}: not a valid image file"))
-        if progress and report.folders % 100 == 0:
+        walked.append((here, list(dirs), image_files))
+    holds: dict[Path, bool] = {}  # folder -> a dataset was registered in it or under it
+    for done, (here, dirs, image_files) in enumerate(reversed(walked)):  # deepest first
+        below = any(holds.get(here / d, False) for d in dirs)
+        before = len(report.added)
+        stack = _consider_folder(here, below, image_files, root, report, consider)
+        holds[here] = below or stack or len(report.added) > before
+        if progress and done % 100 == 99:
             progress(report, here.name)
+    if prune:
+        _prune(root, catalog, report)
     return report
 
 
@@ -226,6 +233,42 @@ def _has_known_extension(name: str) -> bool:
     return any(lower.endswith(ext) for plugin in plugins() for ext in plugin.extensions)
 
 
-def _is_stack(folder: Path) -> bool:
-    """A folder some reader opens as one dataset (a stack of slices)."""
-    return any(plugin for plugin in claimants(folder))
+def _consider_folder(here: Path, below: bool, image_files: list[str], root: Path, report: ScanReport,
+                     consider: Callable[..., bool]) -> bool:
+    """Register ``here`` as one stack, or its files one by one, by the layout rules; True if it became a
+    stack. The report says what the folder became and why."""
+    name = here.relative_to(root).as_posix() or "."
+    verdict = folder_verdict(here, below)
+    skip: set[Path] = set()
+    if verdict is not None:
+        report.layout.append((name, f"{verdict.kind}: {verdict.reason}"))
+        if verdict.kind == "stack":
+            if consider(here, refuse_folder=verdict.checked) or verdict.checked:
+                return True
+        elif verdict.kind == "refused":
+            report.refused.append((name, verdict.reason))
+            skip = set(verdict.slices)
+    for file_name in sorted(image_files):
+        path = here / file_name
+        if path in skip:
+            continue
+        if claimants(path):
+            consider(path)
+        elif _has_known_extension(file_name):  # looks like ours but no reader accepts its content
+            report.refused.append((path.relative_to(root).as_posix(), f"{file_name}: not a valid image file"))
+    return False
+
+
+def _prune(root: Path, catalog: Catalog, report: ScanReport) -> None:
+    """Remove the records under ``root`` whose source vanished, or was refused by this scan (it or a
+    folder holding it), with the reason."""
+    refused = dict(report.refused)
+    for record in catalog.all():
+        source = Path(record.source)
+        if not source.is_relative_to(root) or record.id in report.added:
+            continue
+        name = source.relative_to(root).as_posix() or "."
+        reason = "the source vanished" if not source.exists() else next(
+            (refused[n] for n in (name, *(p.as_posix() for p in Path(name).parents)) if n in refused), None)
+        if reason is not None and catalog.remove(record.id):
+            report.pruned.append((name, reason))

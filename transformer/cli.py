@@ -39,10 +39,15 @@ def cmd_scan(args) -> int:
         print(f"\r{report.folders} folders, {len(report.added)} datasets, {len(report.refused)} refused: "
               f"{name[:60]:<60}", end="", file=sys.stderr, flush=True)
 
-    report = scan(root, catalog, progress=progress, checksums=args.checksums, access=args.access)
+    report = scan(root, catalog, progress=progress, checksums=args.checksums, access=args.access,
+                  prune=args.prune)
     print(file=sys.stderr)
+    for name, became in report.layout:
+        print(f"folder {name}: {became}", file=sys.stderr)
     for name, reason in report.refused:
         print(f"refused {name}: {reason}", file=sys.stderr)
+    for name, reason in report.pruned:
+        print(f"pruned {name}: {reason}", file=sys.stderr)
     for dataset_id in report.added:
         record = catalog.get(dataset_id)
         print(f"{dataset_id}\t{record.format}\t{record.title}")
@@ -231,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checksums", action="store_true", help="record sha256 of every file (slow)")
     p.add_argument("--access", choices=LEVELS, help="at least this strict for everything found (sidecars can "
                    "only make a dataset stricter)")
+    p.add_argument("--prune", action="store_true", help="remove the records under ROOT whose source vanished "
+                   "or is now refused")
     p.set_defaults(fn=cmd_scan)
 
     p = sub.add_parser("add", help="register one dataset")

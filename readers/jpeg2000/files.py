@@ -41,3 +41,50 @@ def first_slice(path: Path) -> Path | None:
     if path.is_dir():
         return next(iter_slices(path, _is_slice_name), None)
     return path if path.is_file() and has_extension(path) else None
+
+
+def siz_signature(path: Path) -> tuple[int, int, str, int]:
+    """(height, width, sample type, components) from the codestream's SIZ marker, walking the JP2 boxes
+    to it: what the slices of one stack must share, found with a few small reads per file (a scan
+    checks every slice, so not the full header parse). UnsupportedSource when it cannot be found."""
+    import struct
+
+    from readers.base import UnsupportedSource
+
+    try:
+        with open(path, "rb") as fh:
+            start = 0 if fh.read(4) == CODESTREAM_START else _codestream_offset(fh, struct)
+            fh.seek(start)
+            head = fh.read(42)
+            if head[:4] != CODESTREAM_START or len(head) < 42:
+                raise ValueError("no SIZ marker at the start of the codestream")
+            xsiz, ysiz, xo, yo = struct.unpack(">4I", head[8:24])
+            (components,) = struct.unpack(">H", head[40:42])
+            precisions = fh.read(3 * components)[::3]
+            if len(precisions) != components:
+                raise ValueError("the SIZ marker is cut short")
+    except (OSError, ValueError, struct.error) as exc:
+        raise UnsupportedSource(f"{path.name}: not a readable JPEG 2000 header ({exc})") from exc
+    kinds = {f"{'int' if p & 0x80 else 'uint'}{(p & 0x7F) + 1}" for p in precisions}
+    return ysiz - yo, xsiz - xo, kinds.pop() if len(kinds) == 1 else "mixed", components
+
+
+def _codestream_offset(fh, struct) -> int:
+    """Where the contiguous codestream box's content starts (after the JP2 boxes before it)."""
+    at = 0
+    for _ in range(64):  # a JP2 has a handful of top-level boxes before jp2c
+        fh.seek(at)
+        header = fh.read(8)
+        if len(header) < 8:
+            break
+        length, kind = struct.unpack(">I4s", header)
+        skip = 8
+        if length == 1:
+            (length,) = struct.unpack(">Q", fh.read(8))
+            skip = 16
+        if kind == b"jp2c":
+            return at + skip
+        if length < skip:
+            break
+        at += length
+    raise ValueError("no codestream box")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from readers.base import ReaderPlugin, Volume
-from readers.jpeg2000.files import EXTENSIONS, first_slice, has_magic
+from readers.jpeg2000.files import EXTENSIONS, first_slice, has_magic, siz_signature, slice_files
 
 if TYPE_CHECKING:
     from readers.resources import ReaderResources
@@ -29,6 +29,14 @@ class Jpeg2000Plugin(ReaderPlugin):
         # extension of one file plus its first 12 bytes: no header parsing, no decoding
         one = first_slice(Path(path))
         return one is not None and has_magic(one)
+
+    #: the slices of a folder, for the scan's layout rules (catalog.layout)
+    slice_files = staticmethod(slice_files)
+
+    @staticmethod
+    def slice_signature(path: Path) -> tuple[tuple, bool]:
+        """(what the slices of one stack must share, is it one 2-D image): a JPEG2000 file always is."""
+        return siz_signature(path), True
 
     def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.jpeg2000.volume import open_jpeg2000  # numpy/glymur only when really opening

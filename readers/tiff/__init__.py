@@ -40,6 +40,15 @@ class TiffPlugin(ReaderPlugin):
             return len(files) >= 2 and has_magic(files[0])
         return path.is_file() and is_tiff_name(path.name) and has_magic(path)
 
+    #: the slices of a folder and what each one's first IFD says, for the scan's layout rules (catalog.layout)
+    slice_files = staticmethod(slice_files)
+
+    @staticmethod
+    def slice_signature(path: Path) -> tuple[tuple, bool]:
+        from readers.tiff.header import slice_signature
+
+        return slice_signature(path)
+
     def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.resources import default_resources
         from readers.tiff.volume import open_file, open_folder

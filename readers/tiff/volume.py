@@ -175,8 +175,10 @@ class SliceFolderLevel(Level):
         if region is None:
             with handle.lock:
                 page = handle.series[0].keyframe
-                if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype:
-                    raise SourceError(f"slice {path.name} differs in size or type from the first slice")
+                samples = max(page.shaped[0], page.shaped[4])  # an RGB slice in a grey stack: never its first sample
+                if (page.shaped[2], page.shaped[3]) != self.shape[3:] or page.dtype != self.dtype \
+                        or samples != self.shape[1] or page.shaped[1] != 1:
+                    raise SourceError(f"slice {path.name} differs in size, type or samples from the first slice")
                 region = PageRegion(page, handle.lock, handle.resources)
             handle.regions[0] = region
         return region
