@@ -48,6 +48,9 @@ class Settings:
     seed: int = 7
     cap_s: float = 300.0  # longest one cold request may take: a coarsest chunk or a first view reports "> cap"
     jp2_cap_s: float = 60.0  # part 5 gives the imagecodecs server's overview chunk this long
+    soak_seconds: float = 180.0  # part 9: minutes of mixed load
+    soak_clients: int = 64
+    soak_fuzz: int = 20_000  # fuzzed URLs part 9 sends at least
 
 
 @dataclass
