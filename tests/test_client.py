@@ -136,3 +136,12 @@ def test_cutout_command_saves_each_format(server, generated, tmp_path):
         main(["cutout", f"{server.url}/api/datasets/{g.dataset_id}", "--level", "1", "--region", "90:99,:,:",
               "-o", str(tmp_path / "x.npy")])
     assert err.value.status == 404 and "outside the volume" in err.value.reason
+
+
+def test_dask_from_zarr_over_http_equals_the_client(server, generated):
+    import dask.array as da
+
+    g = generated["big"]
+    lazy = da.from_zarr(f"{server.url}/zarr/{g.dataset_id}.ome.zarr/1")
+    ds = open_dataset(g.dataset_id, base_url=server.url)
+    np.testing.assert_array_equal(lazy[0, 0, 5:30].compute(), ds.level(1)[0, 0, 5:30])

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 
+import h5py
 import numpy as np
 import pytest
 import tifffile
@@ -70,3 +73,17 @@ def test_client_and_command_carry_the_token(embargoed, tmp_path):
     assert main(["cutout", dataset_id, "--base-url", server.url, "--token", token, "--region", "0:2,:,:",
                  "-o", str(out)]) == 0
     np.testing.assert_array_equal(np.load(out)[0, 0], data[0:2])
+
+
+def test_curl_with_a_token(embargoed, tmp_path):
+    if shutil.which("curl") is None:
+        pytest.skip("curl is not installed")
+    server, dataset_id, token, data = embargoed
+    url = f"{server.url}/api/datasets/{dataset_id}/cutout?z=2:5&format=h5"
+    denied = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True,
+                            text=True)
+    assert denied.stdout == "401"
+    subprocess.run(["curl", "-sfOJ", "-H", f"Authorization: Bearer {token}", url], cwd=tmp_path, check=True)
+    (saved,) = tmp_path.glob(f"{dataset_id}_level0_*.h5")
+    with h5py.File(saved, "r") as f:
+        np.testing.assert_array_equal(f["data"][0, 0], data[2:5])
