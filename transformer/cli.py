@@ -180,12 +180,14 @@ def cmd_serve(args) -> int:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
     config = Config.from_env(**{f.name: getattr(args, f.name) for f in fields(Config)})
     if config.data_root:
+        from catalog.recheck import start_recheck
         from catalog.scan import scan
         from catalog.store import Catalog
         from readers.resources import default_resources
 
         report = scan(config.data_root, Catalog(config.catalog))
         print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
+        start_recheck(config.data_root, config.catalog)  # sources that vanish leave the catalog
         # the scan read through the library's default caches and file pool: the server has its own
         default_resources().close()
     app = create_app(config)

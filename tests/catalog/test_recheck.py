@@ -1,0 +1,51 @@
+"""serve --data-root's periodic recheck: a record whose source (or a file it lists) vanished leaves the
+catalog with the reason; present ones and records outside the root stay."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import tifffile
+
+from catalog.recheck import prune_vanished, start_recheck
+from catalog.scan import scan
+from catalog.store import Catalog
+
+
+def _root(tmp_path):
+    root = tmp_path / "root"
+    (root / "stack").mkdir(parents=True)
+    for z in range(3):
+        tifffile.imwrite(root / "stack" / f"z{z}.tif", np.full((8, 8), z, np.uint8))
+    tifffile.imwrite(root / "vol.tif", np.zeros((2, 8, 8), np.uint16))
+    tifffile.imwrite(root / "kept.tif", np.zeros((2, 8, 8), np.uint16))
+    return root
+
+
+def test_vanished_sources_and_slices_are_pruned_with_the_reason(tmp_path):
+    root = _root(tmp_path)
+    catalog = Catalog(tmp_path / "c.sqlite")
+    scan(root, catalog)
+    assert prune_vanished(root, catalog) == []
+    (root / "vol.tif").unlink()
+    (root / "stack" / "z1.tif").unlink()
+    assert sorted(prune_vanished(root, catalog)) == [("stack", "z1.tif vanished"), ("vol.tif", "the source vanished")]
+    assert [r.title for r in catalog.all()] == ["kept.tif"]
+    assert prune_vanished(tmp_path / "elsewhere", catalog) == []
+
+
+def test_the_recheck_thread_prunes_until_stopped(tmp_path):
+    root = _root(tmp_path)
+    db = tmp_path / "c.sqlite"
+    catalog = Catalog(db)
+    scan(root, catalog)
+    stop = start_recheck(root, db, interval=0.05)
+    try:
+        (root / "vol.tif").unlink()
+        deadline = time.monotonic() + 30
+        while any(r.title == "vol.tif" for r in catalog.all()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(r.title for r in catalog.all()) == ["kept.tif", "stack"]
+    finally:
+        stop.set()
