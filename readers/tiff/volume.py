@@ -117,6 +117,7 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle, opened: Identity) -
         raise UnsupportedSource(f"{path.name}: no image series")
     series = handle.series[0]
     tif = handle.tif
+    _check_complete(path, tif, series)
     base_vsize, vsource = voxel_size(tif, series.keyframe)
     levels: list[Level] = []
     files = {path}
@@ -151,6 +152,20 @@ def _volume_of_file(key: tuple, path: Path, handle: _Handle, opened: Identity) -
     )
     vol.on_close(lambda: handle.resources.handles.discard(key))
     return vol
+
+
+def _check_complete(path: Path, tif, series) -> None:
+    """Refuse a file that holds fewer images than its own metadata declares (cut short by a copy):
+    tifffile falls back to what it could parse, and a 64-plane stack cut to 40 % was served as one plane."""
+    declared = None
+    if tif.is_shaped and tif.shaped_metadata and "shape" in tif.shaped_metadata[0]:
+        declared = math.prod(tif.shaped_metadata[0]["shape"])
+        held = math.prod(series.shape)
+    elif tif.is_imagej and tif.imagej_metadata and "images" in tif.imagej_metadata:
+        declared = int(tif.imagej_metadata["images"])
+        held = math.prod(n for axis, n in zip(series.axes, series.shape, strict=True) if axis not in "YXS")
+    if declared is not None and held < declared:
+        raise UnsupportedSource(f"{path.name}: holds fewer images than its metadata declares (truncated?)")
 
 
 def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
