@@ -180,9 +180,9 @@ def _to_file(fmt: str, source: Source, box: Box, chunks: tuple[int, ...], out: P
 
     lazy = da.from_array(source, chunks=chunks, asarray=False, fancy=False, lock=False,
                          meta=np.empty((0,) * 5, source.dtype), name=f"export-{source.dataset_id}-{source.level}")
-    _, _, _, y, x = box.ranges
+    x = box.ranges[4]
 
-    def read(t: int, c: int, z: slice) -> np.ndarray:
+    def read(t: int, c: int, z: slice, y: slice) -> np.ndarray:
         return lazy[t, c, z, y, x].compute()  # on the distributed client too, while it is the default
 
     WRITERS[fmt](out, box, source.dtype, read, meta)

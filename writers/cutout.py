@@ -1,8 +1,8 @@
 """A box of one level as a file: .npy, OME-TIFF (tifffile) or HDF5 (h5py), written slab by slab.
 
-No HTTP here. A box is always 5-D (t, c, z, y, x). The writers take a ``read(t, c, z)`` function
-that returns one (z, y, x) slab of one time point and channel, so at most one slab is in memory
-whatever the size of the box.
+No HTTP here. A box is always 5-D (t, c, z, y, x). The writers take a ``read(t, c, z, y)`` function
+that returns one (z, y, x) slab of one time point and channel (whole planes, or bands of rows of one
+plane when a plane alone is over SLAB_BYTES), so at most about SLAB_BYTES is in memory whatever the box.
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ import numpy as np
 from writers.errors import MalformedKey, NoSuchKey
 from writers.spec import AXES
 
-#: one slab holds at most about this many bytes (and always at least one z plane)
+#: one slab holds at most about this many bytes (and always at least one row of x)
 SLAB_BYTES = 32 * 1024 * 1024
+TIFF_TILE = 256  # planes over SLAB_BYTES are written as tiles of this size, one band of rows at a time
 FORMATS = {"npy": ".npy", "tiff": ".ome.tif", "h5": ".h5"}
 MEDIA_TYPES = {"npy": "application/octet-stream", "tiff": "image/tiff", "h5": "application/x-hdf5"}
 
-SlabReader = Callable[[int, int, slice], np.ndarray]  # (t, c, z range) -> (z, y, x)
+SlabReader = Callable[[int, int, slice, slice], np.ndarray]  # (t, c, z range, y range) -> (z, y, x)
 
 
 @dataclass(frozen=True)
@@ -78,20 +79,27 @@ def parse_box(level: int, raw: dict[str, str | None], shape: tuple[int, ...]) ->
     return Box(level, tuple(parse_range(a, raw.get(a), n) for a, n in zip(AXES, shape, strict=True)))
 
 
-def slab_depth(box: Box, dtype: np.dtype | str) -> int:
-    """How many z planes one slab holds so that it stays within SLAB_BYTES."""
+def plane_bytes(box: Box, dtype: np.dtype | str) -> int:
     _, _, _, ny, nx = box.shape
-    return max(1, SLAB_BYTES // max(1, ny * nx * np.dtype(dtype).itemsize))
+    return ny * nx * np.dtype(dtype).itemsize
 
 
-def slabs(box: Box, dtype: np.dtype | str) -> Iterator[tuple[int, int, slice]]:
-    """(t, c, z range) of every slab of ``box``, in C order of the 5-D array."""
-    t, c, z = box.ranges[:3]
-    depth = slab_depth(box, dtype)
+def slabs(box: Box, dtype: np.dtype | str, rows: int | None = None) -> Iterator[tuple[int, int, slice, slice]]:
+    """(t, c, z range, y range) of every slab of ``box``, in C order of the 5-D array: several whole planes
+    while a plane fits in SLAB_BYTES, else one plane at a time in bands of ``rows`` rows (default: as many
+    as fit)."""
+    t, c, z, y, _ = box.ranges
+    plane = plane_bytes(box, dtype)
+    if plane <= SLAB_BYTES and rows is None:
+        depth, rows = max(1, SLAB_BYTES // max(1, plane)), y.stop - y.start
+    else:
+        row = max(1, plane // (y.stop - y.start))
+        depth, rows = 1, rows or max(1, SLAB_BYTES // row)
     for ti in range(t.start, t.stop):
         for ci in range(c.start, c.stop):
             for z0 in range(z.start, z.stop, depth):
-                yield ti, ci, slice(z0, min(z0 + depth, z.stop))
+                for y0 in range(y.start, y.stop, rows):
+                    yield ti, ci, slice(z0, min(z0 + depth, z.stop)), slice(y0, min(y0 + rows, y.stop))
 
 
 def npy_header(box: Box, dtype: np.dtype | str) -> bytes:
@@ -105,8 +113,8 @@ def npy_header(box: Box, dtype: np.dtype | str) -> bytes:
 def npy_chunks(box: Box, dtype: np.dtype | str, read: SlabReader) -> Iterator[bytes]:
     """A .npy file as a sequence of byte strings: the header, then one slab at a time."""
     yield npy_header(box, dtype)
-    for t, c, z in slabs(box, dtype):
-        yield np.ascontiguousarray(read(t, c, z), dtype=dtype).tobytes()
+    for t, c, z, y in slabs(box, dtype):
+        yield np.ascontiguousarray(read(t, c, z, y), dtype=dtype).tobytes()
 
 
 @dataclass(frozen=True)
@@ -120,12 +128,26 @@ class Physical:
 
 
 def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:
-    """An OME-TIFF (TCZYX, one page per plane) with the level's physical voxel size and channel names."""
+    """An OME-TIFF (TCZYX, one page per plane) with the level's physical voxel size and channel names.
+
+    Planes over SLAB_BYTES are tiled: each band of TIFF_TILE rows is read once and cut into tiles."""
     import tifffile
 
+    tiled = plane_bytes(box, dtype) > SLAB_BYTES
+
     def planes() -> Iterator[np.ndarray]:
-        for t, c, z in slabs(box, dtype):
-            yield from read(t, c, z)
+        for t, c, z, y in slabs(box, dtype):
+            yield from read(t, c, z, y)
+
+    def tiles() -> Iterator[np.ndarray]:
+        n = TIFF_TILE
+        for t, c, z, y in slabs(box, dtype, rows=n):
+            band = read(t, c, z, y)[0]
+            for x0 in range(0, band.shape[1], n):
+                tile = np.zeros((n, n), band.dtype)
+                part = band[:, x0 : x0 + n]
+                tile[: part.shape[0], : part.shape[1]] = part
+                yield tile
 
     vz, vy, vx = meta.voxel_size
     metadata = {
@@ -136,7 +158,8 @@ def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, me
     }
     big = box.nbytes(dtype) > 2**32 - 2**25  # classic TIFF offsets are 32-bit
     with tifffile.TiffWriter(path, bigtiff=big, ome=True) as tif:
-        tif.write(planes(), shape=box.shape, dtype=np.dtype(dtype), metadata=metadata, photometric="minisblack")
+        tif.write(tiles() if tiled else planes(), shape=box.shape, dtype=np.dtype(dtype), metadata=metadata,
+                  photometric="minisblack", tile=(TIFF_TILE, TIFF_TILE) if tiled else None)
 
 
 def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:
@@ -154,9 +177,9 @@ def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta
         data.attrs["box"] = [[s.start, s.stop] for s in box.ranges]
         data.attrs["channel_names"] = list(meta.channel_names)
         data.attrs["name"] = meta.name
-        t0, c0, z0 = (s.start for s in box.ranges[:3])
-        for t, c, z in slabs(box, dtype):
-            data[t - t0, c - c0, z.start - z0 : z.stop - z0] = read(t, c, z)
+        t0, c0, z0, y0 = (s.start for s in box.ranges[:4])
+        for t, c, z, y in slabs(box, dtype):
+            data[t - t0, c - c0, z.start - z0 : z.stop - z0, y.start - y0 : y.stop - y0] = read(t, c, z, y)
 
 
 WRITERS = {"tiff": write_tiff, "h5": write_h5}

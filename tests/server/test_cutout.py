@@ -152,3 +152,18 @@ def test_too_large_is_413_pointing_to_export(generated):
         ok = client.get(f"/api/datasets/{g.dataset_id}/cutout?z=0:6")  # ≈ 0.9 MiB
         assert ok.status_code == 200
         np.testing.assert_array_equal(np.load(io.BytesIO(ok.content)), g.data[:, :, 0:6])
+
+
+def test_planes_over_the_slab_budget_stream_in_bands(client, generated, monkeypatch):
+    from writers import cutout
+
+    monkeypatch.setattr(cutout, "SLAB_BYTES", 1000)  # a few rows: every format cuts planes into bands
+    monkeypatch.setattr(cutout, "TIFF_TILE", 16)
+    ds_id = generated["big"].dataset_id
+    ref = zarr_level(client, ds_id, 1)
+    box = {"t": (0, 1), "c": (0, 1), "z": (3, 11), "y": (7, 120), "x": (2, 101)}
+    expected = ref[tuple(slice(*box[a]) for a in AXES)]
+    for fmt in ("npy", "tiff", "h5"):
+        r = client.get(f"/api/datasets/{ds_id}/cutout?" + query(box, level=1, format=fmt))
+        assert r.status_code == 200, r.text
+        np.testing.assert_array_equal(decode(fmt, r.content).reshape(expected.shape), expected)

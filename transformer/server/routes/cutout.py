@@ -72,8 +72,8 @@ async def cutout(request: Request) -> Response:
             f"--region ... --to out.ome.zarr`")
     pyramid = ds.pyramid
 
-    def read(t: int, c: int, z):
-        return pyramid.region(level, t, c, z, box.ranges[3], box.ranges[4])
+    def read(t: int, c: int, z: slice, y: slice):
+        return pyramid.region(level, t, c, z, y, box.ranges[4])
 
     body = _npy(svc, box, pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, pyramid.dtype, read,
                                                                          physical(ds, box))
