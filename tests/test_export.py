@@ -68,8 +68,11 @@ def test_tiff_and_h5_exports(generated, tmp_path):
         assert list(f["data"].attrs["channel_names"]) == ["dapi", "gfp", "tdtomato"]
 
 
-def test_export_on_a_local_cluster(generated, level1, tmp_path):
+def test_export_on_a_local_cluster(generated, level1, tmp_path, monkeypatch):
+    from transformer import export as export_module
+
     distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(export_module, "TASK_BYTES", 1)  # a task per chunk: both workers write
     g = generated["big"]
     out = tmp_path / "cluster.ome.zarr"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

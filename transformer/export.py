@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
 
 import numpy as np
 
-from writers.cutout import WRITERS, Box, Physical, parse_box
+from writers.cutout import WRITERS, Box, Physical, parse_box, physical
 from writers.spec import AXES
 
+TASK_BYTES = 32 * 1024 * 1024  # output chunks one dask task writes, at most (at least one)
 SUFFIXES = {".zarr": "zarr", ".tif": "tiff", ".tiff": "tiff", ".h5": "h5", ".hdf5": "h5"}
 
 
@@ -88,15 +90,8 @@ def export(catalog: Path, dataset_id: str, out: Path, level: int = 0, region: st
         if fmt == "zarr":
             _to_zarr(source, box, spec.chunks, out, ome_zarr_attrs(ds, box, spec.chunks), progress)
         else:
-            _to_file(fmt, source, box, spec.chunks, out, _physical(ds, box), progress)
+            _to_file(fmt, source, box, spec.chunks, out, physical(ds.spec, box), progress)
     return box
-
-
-def _physical(ds, box: Box) -> Physical:
-    spec = ds.spec.levels[box.level]
-    origin = tuple(o + s.start * v for o, s, v in zip(spec.translation, box.ranges[2:], spec.voxel_size, strict=True))
-    names = tuple(ds.spec.channels[i].label for i in range(box.ranges[1].start, box.ranges[1].stop))
-    return Physical(spec.voxel_size, origin, names, ds.spec.name)
 
 
 @contextlib.contextmanager
@@ -141,7 +136,7 @@ def ome_zarr_attrs(ds, box: Box, chunks: tuple[int, ...]) -> dict:
     from writers.ngff import zattrs_v04
     from writers.spec import LevelSpec
 
-    meta = _physical(ds, box)
+    meta = physical(ds.spec, box)
     channels = ds.spec.channels[box.ranges[1].start : box.ranges[1].stop]
     level = LevelSpec(box.shape, chunks, meta.voxel_size, meta.origin)
     return zattrs_v04(replace(ds.spec, levels=(level,), channels=channels, sampled_from=None))
@@ -156,21 +151,24 @@ def _to_zarr(source: Source, box: Box, chunks: tuple[int, ...], out: Path, attrs
     array = group.require_array("0", shape=box.shape, chunks=chunks, dtype=source.dtype, fill_value=0,
                                 chunk_key_encoding={"name": "v2", "separator": "/"},
                                 config={"write_empty_chunks": True})
-    tasks = []
-    for index in product(*(range(-(-n // k)) for n, k in zip(box.shape, chunks, strict=True))):
-        if (out / "0" / "/".join(map(str, index))).exists():
-            continue  # resumed: written by an earlier run
-        tasks.append(dask.delayed(_write_chunk, pure=False)(source, box, chunks, str(out), index))
+    todo = [index for index in product(*(range(-(-n // k)) for n, k in zip(box.shape, chunks, strict=True)))
+            if not (out / "0" / "/".join(map(str, index))).exists()]  # resumed: skip what a run wrote
+    # neighbouring chunks share a task (about TASK_BYTES) so a terabyte export stays a graph dask can hold
+    per_task = max(1, TASK_BYTES // (math.prod(chunks) * source.dtype.itemsize))
+    tasks = [dask.delayed(_write_chunks, pure=False)(source, box, chunks, str(out), todo[i : i + per_task])
+             for i in range(0, len(todo), per_task)]
     del array
     _compute(tasks, progress)
 
 
-def _write_chunk(source: Source, box: Box, chunks: tuple[int, ...], out: str, index: tuple[int, ...]) -> None:
+def _write_chunks(source: Source, box: Box, chunks: tuple[int, ...], out: str, indices: list[tuple[int, ...]]) -> None:
     import zarr
 
-    local = [slice(i * k, min((i + 1) * k, n)) for i, k, n in zip(index, chunks, box.shape, strict=True)]
-    data = source[tuple(slice(b.start + s.start, b.start + s.stop) for s, b in zip(local, box.ranges, strict=True))]
-    zarr.open_array(f"{out}/0", mode="r+", zarr_format=2)[tuple(local)] = data
+    array = zarr.open_array(f"{out}/0", mode="r+", zarr_format=2)
+    for index in indices:
+        local = tuple(slice(i * k, min((i + 1) * k, n)) for i, k, n in zip(index, chunks, box.shape, strict=True))
+        array[local] = source[tuple(slice(b.start + s.start, b.start + s.stop)
+                                    for s, b in zip(local, box.ranges, strict=True))]
 
 
 def _to_file(fmt: str, source: Source, box: Box, chunks: tuple[int, ...], out: Path, meta: Physical,

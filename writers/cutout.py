@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from writers.errors import MalformedKey, NoSuchKey
-from writers.spec import AXES
+from writers.spec import AXES, ImageSpec
 
 #: one slab holds at most about this many bytes (and always at least one row of x)
 SLAB_BYTES = 32 * 1024 * 1024
@@ -125,6 +125,14 @@ class Physical:
     origin: tuple[float, float, float]  # z, y, x in µm of the box's first voxel
     channel_names: tuple[str, ...]  # of the box's channels
     name: str
+
+
+def physical(spec: ImageSpec, box: Box) -> Physical:
+    """The box's voxel size, origin and channel names, from the served image."""
+    level = spec.levels[box.level]
+    origin = tuple(o + s.start * v for o, s, v in zip(level.translation, box.ranges[2:], level.voxel_size, strict=True))
+    names = tuple(ch.label for ch in spec.channels[box.ranges[1].start : box.ranges[1].stop])
+    return Physical(level.voxel_size, origin, names, spec.name)
 
 
 def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from transformer.engine.datasets import Dataset
 from transformer.server.auth import grant_of
 from transformer.server.errors import BadRequest, NotFound, TooLarge
-from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_chunks, parse_box
+from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_chunks, parse_box, physical
 from writers.spec import AXES
 
 FILE_CHUNK = 1 << 20  # bytes per read when streaming a written file
@@ -42,14 +42,6 @@ def _format(request: Request) -> str:
     if fmt not in FORMATS:
         raise BadRequest(f"format={fmt!r}: choose one of {', '.join(FORMATS)}")
     return fmt
-
-
-def physical(ds: Dataset, box: Box) -> Physical:
-    """The box's voxel size, origin and channel names, from the served level."""
-    spec = ds.spec.levels[box.level]
-    origin = tuple(o + s.start * v for o, s, v in zip(spec.translation, box.ranges[2:], spec.voxel_size, strict=True))
-    names = tuple(ds.spec.channels[i].label for i in range(box.ranges[1].start, box.ranges[1].stop))
-    return Physical(spec.voxel_size, origin, names, ds.spec.name)
 
 
 def filename(dataset_id: str, box: Box, fmt: str) -> str:
@@ -76,7 +68,7 @@ async def cutout(request: Request) -> Response:
         return pyramid.region(level, t, c, z, y, box.ranges[4])
 
     body = _npy(svc, box, pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, pyramid.dtype, read,
-                                                                         physical(ds, box))
+                                                                         physical(ds.spec, box))
     headers = {"Content-Disposition": f'attachment; filename="{filename(dataset_id, box, fmt)}"',
                "Cache-Control": "no-store"}
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
