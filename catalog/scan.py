@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,10 +110,16 @@ def _access_of(meta: dict) -> str | None:
 def content_stamp(files: list[Path], base: Path) -> str:
     """A digest of each file's name, size, mtime and inode: a re-copied, truncated or replaced file
     changes it, an unchanged rescan does not."""
+    return named_stamp((f.relative_to(base).as_posix() if f.is_relative_to(base) else f.name, str(f)) for f in files)
+
+
+def named_stamp(files: Iterable[tuple[str, str]]) -> str:
+    """:func:`content_stamp` of (name, path) pairs: the server restamps a dataset's files from its
+    manifest's names every few seconds, so no Path arithmetic per file (10,000 slices: a few stat calls'
+    worth of time, not 150 ms)."""
     digest = hashlib.blake2b(digest_size=12)
-    for f in files:
-        st = f.stat()
-        name = f.relative_to(base).as_posix() if f.is_relative_to(base) else f.name
+    for name, path in files:
+        st = os.stat(path)
         digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
     return digest.hexdigest()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
 from catalog.record import Record
-from catalog.scan import content_stamp
+from catalog.scan import named_stamp
 from catalog.store import Catalog
 from readers.base import Channel, Volume
 from readers.caching import Cache
@@ -44,9 +45,10 @@ def served_version(record: Record, stamp: str) -> str:
 def source_stamp(record: Record) -> str:
     """The content stamp of the files the record lists, as ``catalog.scan`` computes it; "" when one is gone."""
     source = Path(record.source)
-    base = source if source.is_dir() else source.parent
+    base = str(source if source.is_dir() else source.parent)
+    files = [(m["name"], os.path.join(base, m["name"])) for m in record.manifest] or [(source.name, str(source))]
     try:
-        return content_stamp([base / m["name"] for m in record.manifest] or [source], base)
+        return named_stamp(files)
     except OSError:
         return ""
 
