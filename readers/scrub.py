@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 # a run of path components, absolute or relative, POSIX or Windows: kept is the last component only
-_PATHS = re.compile(r"(?:[A-Za-z]:)?(?:[\\/][^\\/\s'\"]+)*[\\/]([^\\/\s'\"]+)")
+_PATHS = re.compile(r"(?:[A-Za-z]:|[^\\/\s'\"]+)?(?:[\\/][^\\/\s'\"]+)*[\\/]([^\\/\s'\"]+)")
 
 
 def scrub(message: str, *known: Path) -> str:
