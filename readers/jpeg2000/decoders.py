@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from readers.base import SourceError
+from readers.identity import Identity, check_unchanged, identity
 from readers.jpeg2000.errors import source_error
 from readers.jpeg2000.header import SliceHeader
 from readers.resources import ReaderResources
@@ -24,8 +25,11 @@ class SliceDecoder:
     """Shared bookkeeping: the slices, their headers and the cache keys of one open volume."""
 
     def __init__(self, files: list[Path], headers: list[SliceHeader], root: Path,
-                 resources: ReaderResources) -> None:
+                 resources: ReaderResources, opened: list[Identity] | None = None) -> None:
         self.files, self.headers = files, headers
+        # each slice's identity when its header was parsed: a slice re-copied or replaced since is
+        # refused (the server reopens the dataset under a new version) rather than decoded under the old one
+        self.opened = opened if opened is not None else [identity(f) for f in files]
         # regions: RGB regions asked once per channel, reduced slices asked by nested overview levels;
         # planes: whole slices (imagecodecs) and whole HTJ2K tiles
         self.handles, self.regions, self.planes = resources.handles, resources.regions, resources.planes
@@ -37,6 +41,13 @@ class SliceDecoder:
 
     def region(self, index: int, r: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         raise NotImplementedError
+
+    def _unchanged(self, index: int) -> None:
+        try:
+            check_unchanged(self.files[index], self.opened[index])
+        except SourceError:
+            self.handles.discard((*self.pool_prefix, self.files[index].name))
+            raise
 
     def total_bytes(self) -> int:
         """The slices' size on disk (what decoding every slice once reads), looked up once."""
@@ -96,6 +107,7 @@ class GlymurDecoder(SliceDecoder):
         return self.regions.get_or_compute(key, lambda: self._decode(index, r, area))
 
     def _decode(self, index: int, r: int, area: tuple[int, int, int, int]) -> np.ndarray:
+        self._unchanged(index)
         path = self.files[index]
         top, left, bottom, right = area
         step = 1 << r
@@ -124,6 +136,7 @@ class ImagecodecsDecoder(SliceDecoder):
     def _decode(self, index: int) -> np.ndarray:
         import imagecodecs
 
+        self._unchanged(index)
         path = self.files[index]
         try:
             arr = imagecodecs.jpeg2k_decode(path.read_bytes())

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from readers.base import Channel, LevelGeometry, ReaderError, UnsupportedSource, Volume, default_channels
+from readers.identity import identity
 from readers.jpeg2000 import backend
 from readers.jpeg2000.decoders import GlymurDecoder, ImagecodecsDecoder, SliceDecoder
 from readers.jpeg2000.errors import unsupported
@@ -27,6 +28,10 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
     if not files:
         raise UnsupportedSource(f"{path.name}: no JPEG 2000 files (.jp2 .j2k .j2c .jpx .jph)")
     mode = backend.choose(mode or resources.jp2_backend)
+    try:
+        opened = [identity(f) for f in files]  # before parsing: a change while parsing is seen at the first read
+    except OSError as exc:
+        raise UnsupportedSource(f"{path.name}: a slice vanished while it was opened") from exc
     headers = _headers(files)
     first = headers[0]
     for head in headers[1:]:
@@ -34,10 +39,10 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
             raise UnsupportedSource(f"{head.name}: {_describe(head)} differs from {first.name}: {_describe(first)}")
     decoder: SliceDecoder
     if mode == backend.GLYMUR:
-        decoder = GlymurDecoder(files, headers, path, resources)
+        decoder = GlymurDecoder(files, headers, path, resources, opened)
         _probe(decoder, sorted({0, len(files) - 1}))
     else:
-        decoder = ImagecodecsDecoder(files, headers, path, resources)
+        decoder = ImagecodecsDecoder(files, headers, path, resources, opened)
     vy, vx, source = _voxel_yx(first)
     # z defaults to the x size; sidecar metadata overrides it later
     levels = _levels(decoder, headers, (vx, vy, vx), mode == backend.GLYMUR)
