@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -11,7 +13,8 @@ from transformer.server.http import json_response
 
 async def healthz(request: Request) -> Response:
     svc = request.app.state.service
-    total, _ = await svc.run(svc.catalog.search, "", "", "", 1, 0)
+    # not through the chunk pool: a liveness probe must not queue behind a flood of cold chunks
+    total, _ = await asyncio.to_thread(svc.catalog.search, "", "", "", 1, 0)
     return json_response(request, {"status": "ok", "datasets": total}, max_age=0)
 
 
