@@ -260,9 +260,9 @@ class Pyramid:
         spec = self.levels[level].spec
         _, _, cz, cy, cx = spec.chunks
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
-        ranges = [range(s.start // n, (s.stop - 1) // n + 1) for s, n in ((z, cz), (y, cy), (x, cx))]
-        for zi, yi, xi in product(*ranges):
-            block = self.chunk(level, (t, c, zi, yi, xi))
+        for index in self.region_chunks(level, t, c, z, y, x):
+            _, _, zi, yi, xi = index
+            block = self.chunk(level, index)
             lo = (zi * cz, yi * cy, xi * cx)
             src, dst = [], []
             for s, o, n in zip((z, y, x), lo, block.shape, strict=True):
@@ -271,6 +271,12 @@ class Pyramid:
                 dst.append(slice(a - s.start, b - s.start))
             out[tuple(dst)] = block[tuple(src)]
         return out
+
+    def region_chunks(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> list[tuple[int, ...]]:
+        """The chunk indices a (z, y, x) region of one level touches (to compute them ahead, in parallel)."""
+        _, _, cz, cy, cx = self.levels[level].spec.chunks
+        ranges = [range(s.start // n, (s.stop - 1) // n + 1) for s, n in ((z, cz), (y, cy), (x, cx))]
+        return [(t, c, zi, yi, xi) for zi, yi, xi in product(*ranges)]
 
     def regions(self, level: int, t: slice, c: slice, z: slice, y: slice, x: slice) -> np.ndarray:
         """A (t, c, z, y, x) box of one level: :meth:`region` for each time point and channel."""

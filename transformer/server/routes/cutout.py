@@ -8,11 +8,13 @@ file (both formats seek back while writing) and then streamed from it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -20,7 +22,7 @@ from starlette.routing import Route
 from transformer.engine.datasets import Dataset
 from transformer.server.auth import grant_of
 from transformer.server.errors import BadRequest, NotFound, TooLarge
-from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_chunks, parse_box, physical
+from writers.cutout import FORMATS, MEDIA_TYPES, WRITERS, Box, Physical, npy_header, parse_box, physical, slabs
 from writers.spec import AXES
 
 FILE_CHUNK = 1 << 20  # bytes per read when streaming a written file
@@ -67,18 +69,31 @@ async def cutout(request: Request) -> Response:
     def read(t: int, c: int, z: slice, y: slice):
         return pyramid.region(level, t, c, z, y, box.ranges[4])
 
-    body = _npy(svc, box, pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, pyramid.dtype, read,
+    body = _npy(svc, pyramid, box, read) if fmt == "npy" else _file(svc, fmt, box, pyramid.dtype, read,
                                                                          physical(ds.spec, box))
     headers = {"Content-Disposition": f'attachment; filename="{filename(dataset_id, box, fmt)}"',
                "Cache-Control": "no-store"}
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 
-async def _npy(svc, box: Box, dtype, read) -> AsyncIterator[bytes]:
-    chunks = npy_chunks(box, dtype, read)
-    done = object()
-    while (piece := await svc.run(next, chunks, done)) is not done:  # every slab is read in the pool
-        yield piece
+async def _npy(svc, pyramid, box: Box, read) -> AsyncIterator[bytes]:
+    """The .npy header, then each slab: its chunks computed in parallel on the pool (a level computed from
+    finer ones is otherwise made one chunk at a time), then assembled from the block cache."""
+    yield npy_header(box, pyramid.dtype)
+    x = box.ranges[4]
+    share = asyncio.Semaphore(max(1, svc.config.threads // 2))  # leave half the pool to other requests
+
+    async def compute(index: tuple[int, ...]) -> None:
+        async with share:
+            await svc.run(pyramid.chunk, box.level, index)
+
+    for t, c, z, y in slabs(box, pyramid.dtype):
+        await asyncio.gather(*(compute(index) for index in pyramid.region_chunks(box.level, t, c, z, y, x)))
+        yield await svc.run(_slab_bytes, read, t, c, z, y)
+
+
+def _slab_bytes(read, t: int, c: int, z: slice, y: slice) -> bytes:
+    return np.ascontiguousarray(read(t, c, z, y)).tobytes()
 
 
 async def _file(svc, fmt: str, box: Box, dtype, read, meta: Physical) -> AsyncIterator[bytes]:
