@@ -79,6 +79,6 @@ def log_failure(exc: BaseException, status: int, code: str) -> str:
     """Log a 5xx as one line (no traceback per request: a flood of one failure would drown the log) and
     return its id, which the response carries so a report can be matched to the line."""
     error_id = secrets.token_hex(6)
-    log.error("%s %d %s: %s", error_id, status, code, scrub(describe(exc)))
+    log.error("%s %d %s: %s", error_id, status, code, describe(exc))  # describe scrubs paths
     log.debug("traceback of %s", error_id, exc_info=exc)
     return error_id

@@ -95,10 +95,10 @@ def base_url(request: Request, config: Config) -> str:
     if config.public_url:
         return config.public_url.rstrip("/")
     server = request.scope.get("server")
-    if request.url.hostname is None or server is None:
+    if server is None:  # no socket (a unix socket, an in-process client): no address to fall back on
         return str(request.base_url).rstrip("/")
-    trusted = LOOPBACK | config.allowed_host_names | {server[0].lower()}
-    if request.url.hostname.lower().strip("[]") in trusted:
+    host = (request.url.hostname or "").lower().strip("[]")
+    if host in LOOPBACK | config.allowed_host_names | {server[0].lower()}:
         return str(request.base_url).rstrip("/")
     address, port = server
     address = f"[{address}]" if ":" in address else address
