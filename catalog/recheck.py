@@ -1,17 +1,25 @@
-"""The periodic recheck of ``serve --data-root``: records whose source vanished leave the catalog.
+"""The periodic recheck of ``serve --data-root``: records whose source vanished or is now refused leave
+the catalog, and a sidecar made stricter takes effect without a rescan.
 
 A full rescan reads every dataset (windows are estimated from voxels), too costly to repeat while
-serving; whether a source and the files its record lists still exist costs one ``stat`` each. A source
-that is still there but now refused is found by ``transformer scan --prune``; meanwhile the server's
-own recheck (transformer.engine.datasets) answers its chunks with a 500 and a reason.
+serving. Each round costs a ``stat`` per file instead: whether the files a record lists still exist,
+and whether they or the sidecars that speak for them changed since the last round. Only a changed
+dataset is described again; if it is now refused it is removed, and if its sidecars now say something
+stricter its access follows. A recheck never makes a dataset laxer (that takes a rescan), because it
+cannot know which of the record's facts came from ``transformer add --access/--meta``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from pathlib import Path
 
+from catalog.access import strictest
+from catalog.record import Record
+from catalog.scan import content_stamp, describe
+from catalog.sidecar import SIDECAR, sidecar_path
 from catalog.store import Catalog
 
 log = logging.getLogger(__name__)
@@ -41,6 +49,49 @@ def prune_vanished(root: Path, catalog: Catalog) -> list[tuple[str, str]]:
     return pruned
 
 
+def observed(record: Record, root: Path) -> str:
+    """What a round compares: a stamp of the record's files and of the sidecars above them."""
+    source = Path(record.source)
+    base = source if source.is_dir() else source.parent
+    files = [base / m["name"] for m in record.manifest]
+    sidecars = [p for p in (sidecar_path(source), *(f / SIDECAR for f in source.parents if f.is_relative_to(root)))
+                if p is not None and p.is_file()]
+    return content_stamp(files, base) + content_stamp(sidecars, root)
+
+
+def recheck_changed(root: Path, catalog: Catalog, seen: dict[str, str]) -> list[tuple[str, str]]:
+    """Describe again each dataset under ``root`` whose files or sidecars changed since ``seen`` (the
+    previous round's :func:`observed`, updated here): remove it when it is now refused, make its access
+    stricter when its sidecars now say so. (name relative to root, what happened) of each change."""
+    root = root.resolve()
+    changes = []
+    for record in catalog.all():
+        source = Path(record.source)
+        if not source.is_relative_to(root):
+            continue
+        try:
+            now = observed(record, root)
+        except OSError:
+            continue  # vanished meanwhile: prune_vanished's business
+        before, seen[record.id] = seen.get(record.id), now
+        if before is None or before == now:
+            continue
+        name = source.relative_to(root).as_posix() or "."
+        try:
+            fresh = describe(source, root, catalog, reader=record.reader)
+        except Exception as exc:  # noqa: BLE001 - whatever refuses it now, it must stop being served
+            if catalog.remove(record.id):
+                log.warning("removed %s from the catalog: now refused (%s)", name, exc)
+                changes.append((name, f"refused: {exc}"))
+            continue
+        access = strictest(record.access, fresh.access)
+        if access != record.access:
+            catalog.put(replace(record, access=access, public=access == "public",
+                                embargo_until=fresh.embargo_until if access == "embargoed" else ""))
+            changes.append((name, f"access is now {access}"))
+    return changes
+
+
 def start_recheck(root: Path, catalog_path: Path, interval: float = RECHECK_SECONDS) -> threading.Event:
     """Run :func:`prune_vanished` every ``interval`` seconds in a daemon thread; set the returned event
     to stop it."""
@@ -48,10 +99,13 @@ def start_recheck(root: Path, catalog_path: Path, interval: float = RECHECK_SECO
 
     def loop() -> None:
         catalog = Catalog(catalog_path)  # a connection of this thread's own
+        seen: dict[str, str] = {}
         try:
+            recheck_changed(root, catalog, seen)  # the first round only takes note of what is there
             while not stop.wait(interval):
                 try:
                     prune_vanished(root, catalog)
+                    recheck_changed(root, catalog, seen)
                 except Exception:  # noqa: BLE001 - a failed round must not end the rechecks
                     log.warning("the recheck of %s failed", root.name, exc_info=True)
         finally:

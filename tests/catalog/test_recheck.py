@@ -8,7 +8,7 @@ import time
 import numpy as np
 import tifffile
 
-from catalog.recheck import prune_vanished, start_recheck
+from catalog.recheck import prune_vanished, recheck_changed, start_recheck
 from catalog.scan import scan
 from catalog.store import Catalog
 
@@ -49,3 +49,28 @@ def test_the_recheck_thread_prunes_until_stopped(tmp_path):
         assert sorted(r.title for r in catalog.all()) == ["kept.tif", "stack"]
     finally:
         stop.set()
+
+
+def test_changed_sources_are_described_again_refused_ones_leave_and_access_only_tightens(tmp_path):
+    root = _root(tmp_path)
+    catalog = Catalog(tmp_path / "c.sqlite")
+    scan(root, catalog)
+    seen: dict[str, str] = {}
+    assert recheck_changed(root, catalog, seen) == []  # the first round takes note
+    assert recheck_changed(root, catalog, seen) == []  # nothing changed
+
+    # a curator replaces a slice with an RGB one: the stack is now refused, not served as its first sample
+    tifffile.imwrite(root / "stack" / "z1.tif", np.zeros((8, 8, 3), np.uint8), photometric="rgb")
+    # and marks a file private in its sidecar, without a rescan
+    (root / "vol.tif.json").write_text('{"access": "private"}')
+    changes = dict(recheck_changed(root, catalog, seen))
+    assert changes["stack"].startswith("refused: ") and str(root) not in changes["stack"]
+    assert changes["vol.tif"] == "access is now private"
+    records = {r.title: r for r in catalog.all()}
+    assert set(records) == {"vol.tif", "kept.tif"}
+    assert records["vol.tif"].access == "private" and records["vol.tif"].public is False
+
+    # a laxer sidecar never loosens a record by itself (that takes a rescan)
+    (root / "vol.tif.json").write_text('{"access": "public"}')
+    assert recheck_changed(root, catalog, seen) == []
+    assert {r.title: r.access for r in catalog.all()}["vol.tif"] == "private"
