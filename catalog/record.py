@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, field
 from catalog.access import effective, strictest
 
 DESCRIPTIVE = ("title", "description", "species", "technique", "license", "citation", "doi")
+#: sidecar keys copied into the record as they are (the scanner sets title, voxel size, channels, access itself)
+SIDECAR_FIELDS = ("description", "species", "technique", "license", "citation", "doi", "contributors", "kind",
+                  "affiliations", "funders", "publications", "specimen", "instrument", "keywords")
 
 
 @dataclass
@@ -31,6 +34,12 @@ class Record:
     citation: str = ""
     doi: str = ""
     contributors: list[str] = field(default_factory=list)
+    affiliations: list[str] = field(default_factory=list)
+    funders: list[dict] = field(default_factory=list)  # {"name", "award"?}
+    publications: list[dict] = field(default_factory=list)  # {"citation", "doi"?, "url"?}
+    specimen: str = ""
+    instrument: str = ""
+    keywords: list[str] = field(default_factory=list)
     manifest: list[dict] = field(default_factory=list)  # name relative to the dataset, size, sha256
     public: bool = True  # kept for clients and old records: True exactly when ``access`` is public
     access: str = ""  # public | embargoed | private (catalog.access); "" takes it from ``public``

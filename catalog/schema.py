@@ -31,6 +31,28 @@ class ChannelMeta(BaseModel):
     window: Annotated[list[Finite], Field(min_length=2, max_length=2)] | None = None  # display start, end
 
 
+class Funder(BaseModel):
+    """DataCite ``fundingReference``: who paid, and the award number."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Text
+    award: Text | None = None
+
+
+class Publication(BaseModel):
+    """A related publication (DataCite ``relatedIdentifier`` IsCitedBy/IsDescribedBy)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    citation: LongText
+    doi: Annotated[str, Field(max_length=1_000, pattern=r"^10\.\S+/\S+$")] | None = None  # 10.xxxx/yyyy
+    url: Annotated[str, Field(max_length=2_000, pattern=r"^https?://\S+$")] | None = None
+
+
+ShortList = Annotated[list[Text], Field(max_length=1_000)]
+
+
 class Sidecar(BaseModel):
     """The keys a sidecar may hold; all optional."""
 
@@ -43,7 +65,14 @@ class Sidecar(BaseModel):
     license: Text | None = None
     citation: LongText | None = None
     doi: Text | None = None
-    contributors: Annotated[list[Text], Field(max_length=1_000)] | None = None
+    contributors: ShortList | None = None
+    # the 3D Microscopy Metadata Standards (3D-MMS) / DataCite fields a landing page shows
+    affiliations: ShortList | None = None
+    funders: Annotated[list[Text | Funder], Field(max_length=1_000)] | None = None
+    publications: Annotated[list[LongText | Publication], Field(max_length=1_000)] | None = None
+    specimen: LongText | None = None  # e.g. "P56 male C57BL/6J, iDISCO-cleared hemisphere"
+    instrument: Text | None = None  # microscope make and model, objective
+    keywords: ShortList | None = None
     voxel_size: Annotated[list[Micrometres], Field(min_length=3, max_length=3)] | None = None  # z, y, x
     channels: Annotated[list[ChannelName | ChannelMeta], Field(max_length=1_024)] | None = None
     kind: Literal["intensity", "labels"] | None = None
@@ -102,8 +131,10 @@ def validate(data: Any) -> dict:
     except ValidationError as exc:
         raise ValueError(_explain(exc)) from None
     out = model.model_dump(exclude_none=True)
-    if "channels" in out:
-        out["channels"] = [{"name": ch} if isinstance(ch, str) else ch for ch in out["channels"]]
+    # a plain string is the short form of an object: records always hold the objects
+    for key, field in (("channels", "name"), ("funders", "name"), ("publications", "citation")):
+        if key in out:
+            out[key] = [{field: item} if isinstance(item, str) else item for item in out[key]]
     return out
 
 

@@ -5,24 +5,35 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection
-from dataclasses import asdict
+from collections.abc import Collection, Iterable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from catalog.access import today
 from catalog.record import Record
 from catalog.tokens import TokenRow
+
+#: bumped whenever the tables below change; an older database is rebuilt from its records on open
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS datasets (
     id TEXT PRIMARY KEY,
     source TEXT NOT NULL UNIQUE,
-    species TEXT NOT NULL DEFAULT '',
+    species TEXT NOT NULL DEFAULT '',    -- lower case: filters and facets ignore case
     technique TEXT NOT NULL DEFAULT '',
+    format TEXT NOT NULL DEFAULT '',
+    access TEXT NOT NULL DEFAULT 'public',
+    embargo_until TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',       -- lower case, for sorting
+    byte_size INTEGER NOT NULL DEFAULT 0,
+    added TEXT NOT NULL DEFAULT '',
     public INTEGER NOT NULL DEFAULT 1,  -- listed: 0 for private records only (embargoed ones are listed)
     record TEXT NOT NULL
 );
+-- rowid = the datasets row's rowid
 CREATE VIRTUAL TABLE IF NOT EXISTS datasets_fts USING fts5(
-    id UNINDEXED, title, description, species, technique, contributors, citation, format,
+    id, title, description, species, technique, contributors, citation, format, more,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS tokens (
@@ -34,6 +45,55 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked TEXT                -- ISO time (UTC) of revocation, NULL while valid
 );
 """
+#: bm25 weights of the full-text columns above: a word in the title or id counts most
+_WEIGHTS = "10.0, 8.0, 1.0, 3.0, 3.0, 2.0, 1.0, 1.0, 1.0"
+#: what a facet counts: (name, SQL of its value; ``?`` is today's date for the access level that applies)
+FACETS = {
+    "species": "d.species",
+    "technique": "d.technique",
+    "format": "d.format",
+    "access": "CASE WHEN d.access = 'embargoed' AND d.embargo_until != '' AND d.embargo_until <= :today "
+              "THEN 'public' ELSE d.access END",
+}
+SORTS = {
+    "relevance": None,  # bm25 with a query, else title
+    "title": "d.title, d.id",
+    "newest": "d.added DESC, d.id",
+    "largest": "d.byte_size DESC, d.id",
+    "id": "d.id",
+}
+
+
+@dataclass
+class Query:
+    """One search: full text ``q`` (every word a prefix), filters, sort and page, and what may be listed."""
+
+    q: str = ""
+    species: str = ""  # a word prefix of the species (``mus`` finds ``Mus musculus``), case ignored
+    technique: str = ""  # likewise: ``light`` finds ``light-sheet``
+    format: str = ""  # exact
+    access: str = ""  # exact: the level that applies today
+    sort: str = "relevance"
+    limit: int = 50
+    offset: int = 0
+    include_private: bool = False
+    granted: Collection[str] = ()
+
+
+@dataclass
+class Results:
+    total: int
+    records: list[Record]
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # value, count; most first
+
+
+def _text(record: Record) -> tuple:
+    """The full-text columns of a record."""
+    more = [record.specimen, record.instrument, record.doi, record.license, *record.keywords,
+            *record.affiliations, *(f.get("name", "") + " " + (f.get("award") or "") for f in record.funders),
+            *(p.get("citation", "") for p in record.publications), *(c.get("name") or "" for c in record.channels)]
+    return (record.id, record.title, record.description, record.species, record.technique,
+            " ".join(record.contributors), record.citation, record.format, " ".join(m for m in more if m))
 
 
 class Catalog:
@@ -45,9 +105,31 @@ class Catalog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._migrate()
         self._lock = threading.Lock()
         self._writes = 0  # this connection's own commits (``data_version`` counts only the others')
+
+    def _migrate(self) -> None:
+        """Create the tables, or rebuild those of an older schema from the records they hold."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            old = self._db.execute("SELECT name FROM sqlite_master WHERE name = 'datasets'").fetchone()
+            records = []
+            if old and version < SCHEMA_VERSION:
+                records = [Record.from_dict(json.loads(r[0])) for r in self._db.execute("SELECT record FROM datasets")]
+                self._db.execute("DROP TABLE datasets")
+                self._db.execute("DROP TABLE IF EXISTS datasets_fts")
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            for record in records:
+                self._insert(record)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
 
     def generation(self) -> tuple[int, int]:
         """Changes whenever anything in the database changed, by this process or another (a ``transformer
@@ -59,27 +141,46 @@ class Catalog:
         self._db.close()
 
     def put(self, record: Record) -> None:
-        fts = (record.id, record.title, record.description, record.species, record.technique,
-               " ".join(record.contributors), record.citation, record.format)
         with self._lock:
             self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM datasets WHERE id = ? OR source = ?", (record.id, record.source))
-            self._db.execute("DELETE FROM datasets_fts WHERE id = ?", (record.id,))
-            self._db.execute(
-                "INSERT INTO datasets (id, source, species, technique, public, record) VALUES (?,?,?,?,?,?)",
-                (record.id, record.source, record.species.lower(), record.technique.lower(),
-                 int(record.access != "private"), json.dumps(asdict(record))),
-            )
-            self._db.execute("INSERT INTO datasets_fts VALUES (?,?,?,?,?,?,?,?)", fts)
+            self._delete("id = ? OR source = ?", (record.id, record.source))
+            self._insert(record)
             self._db.execute("COMMIT")
             self._writes += 1
 
+    def put_many(self, records: Iterable[Record]) -> None:
+        """Several records in one transaction (a bulk import; the search benchmark's 10,000)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            for record in records:
+                self._delete("id = ? OR source = ?", (record.id, record.source))
+                self._insert(record)
+            self._db.execute("COMMIT")
+            self._writes += 1
+
+    def _insert(self, record: Record) -> None:
+        cur = self._db.execute(
+            "INSERT INTO datasets (id, source, species, technique, format, access, embargo_until, title, "
+            "byte_size, added, public, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record.id, record.source, record.species.lower(), record.technique.lower(), record.format,
+             record.access, record.embargo_until, record.title.lower(), record.byte_size, record.added,
+             int(record.access != "private"), json.dumps(asdict(record))),
+        )
+        self._db.execute("INSERT INTO datasets_fts (rowid, id, title, description, species, technique, contributors, "
+                         "citation, format, more) VALUES (?,?,?,?,?,?,?,?,?,?)", (cur.lastrowid, *_text(record)))
+
+    def _delete(self, where: str, args: tuple) -> int:
+        rowids = [r[0] for r in self._db.execute(f"SELECT rowid FROM datasets WHERE {where}", args)]
+        for rowid in rowids:
+            self._db.execute("DELETE FROM datasets_fts WHERE rowid = ?", (rowid,))
+            self._db.execute("DELETE FROM datasets WHERE rowid = ?", (rowid,))
+        return len(rowids)
+
     def remove(self, dataset_id: str) -> bool:
         with self._lock:
-            cur = self._db.execute("DELETE FROM datasets WHERE id = ?", (dataset_id,))
-            self._db.execute("DELETE FROM datasets_fts WHERE id = ?", (dataset_id,))
+            removed = self._delete("id = ?", (dataset_id,))
             self._writes += 1
-            return cur.rowcount > 0
+            return removed > 0
 
     def get(self, dataset_id: str) -> Record | None:
         with self._lock:
@@ -101,35 +202,54 @@ class Catalog:
         include_private: bool = False,
         granted: Collection[str] = (),
     ) -> tuple[int, list[Record]]:
-        """(total matches, one page of records), best full-text matches first.
+        """(total matches, one page of records), best full-text matches first (:meth:`find` without facets).
 
         Private records are left out unless ``include_private`` (all of them) or their id is ``granted``."""
-        where, args = [], []
+        found = self.find(Query(q, species, technique, limit=limit, offset=offset,
+                                include_private=include_private, granted=granted), facets=False)
+        return found.total, found.records
+
+    def find(self, query: Query, facets: bool = True) -> Results:
+        """One page of matches, their total and (``facets``) the count of each species, technique, format and
+        access level among all matches."""
+        where, args = [], {"today": today().isoformat()}
         join = ""
-        order = "d.id"
-        if q.strip():
-            join = "JOIN datasets_fts f ON f.id = d.id"
-            where.append("datasets_fts MATCH ?")
-            args.append(fts_query(q))
-            order = "bm25(datasets_fts), d.id"
-        if species:
-            where.append("d.species = ?")
-            args.append(species.lower())
-        if technique:
-            where.append("d.technique = ?")
-            args.append(technique.lower())
-        if not include_private:
-            ids = list(granted)
-            where.append(f"(d.public = 1 OR d.id IN ({','.join('?' * len(ids))}))" if ids else "d.public = 1")
-            args.extend(ids)
+        order = SORTS.get(query.sort) or "d.title, d.id"
+        if query.q.strip():
+            join = "JOIN datasets_fts f ON f.rowid = d.rowid"
+            where.append("datasets_fts MATCH :q")
+            args["q"] = fts_query(query.q)
+            if query.sort not in SORTS or SORTS[query.sort] is None:
+                order = f"bm25(datasets_fts, {_WEIGHTS}), d.id"
+        for name in ("species", "technique"):
+            value = getattr(query, name).strip().lower()
+            if value:
+                where.append(_word_prefix(f"d.{name}", name))
+                args[name] = value
+                args[name + "_like"] = _escape_like(value)
+        for name in ("format", "access"):
+            value = getattr(query, name).strip()
+            if value:
+                where.append(f"({FACETS[name]}) = :{name}")
+                args[name] = value
+        if not query.include_private:
+            ids = list(query.granted)
+            names = [f":granted{i}" for i in range(len(ids))]
+            args.update({n[1:]: i for n, i in zip(names, ids, strict=True)})
+            where.append(f"(d.public = 1 OR d.id IN ({','.join(names)}))" if ids else "d.public = 1")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
+        source = f"FROM datasets d {join} {clause}"
         with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM datasets d {join} {clause}", args).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT d.record FROM datasets d {join} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            ).fetchall()
-        return total, [Record.from_dict(json.loads(r[0])) for r in rows]
+            total = self._db.execute(f"SELECT count(*) {source}", args).fetchone()[0]
+            rows = self._db.execute(f"SELECT d.record {source} ORDER BY {order} LIMIT :limit OFFSET :offset",
+                                    {**args, "limit": query.limit, "offset": query.offset}).fetchall()
+            counts = {
+                name: [(v, n) for v, n in self._db.execute(
+                    f"SELECT {sql} AS v, count(*) AS n {source} GROUP BY v HAVING v != '' ORDER BY n DESC, v LIMIT 50",
+                    args)]
+                for name, sql in FACETS.items()
+            } if facets and total else {}
+        return Results(total, [Record.from_dict(json.loads(r[0])) for r in rows], counts)
 
     def all(self) -> list[Record]:
         with self._lock:
@@ -165,6 +285,18 @@ class Catalog:
 
 
 def fts_query(text: str) -> str:
-    """User text as an FTS5 query: every word must match, as a prefix; FTS syntax is not exposed."""
-    words = ["".join(ch for ch in w if ch.isalnum()) for w in text.split()]
-    return " ".join(f'"{w}"*' for w in words if w) or '""'
+    """User text as an FTS5 query: every word must match, as a prefix; FTS syntax is not exposed. Words are
+    split where the tokenizer splits them (``mouse-brain`` is ``mouse`` and ``brain``)."""
+    words = "".join(ch if ch.isalnum() else " " for ch in text).split()
+    return " ".join(f'"{w}"*' for w in words) or '""'
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _word_prefix(column: str, name: str) -> str:
+    """SQL: ``column`` equals the value, or one of its words starts with it (words split at spaces, hyphens)."""
+    return (f"({column} = :{name} OR {column} LIKE :{name}_like || '%' ESCAPE '\\' "
+            f"OR {column} LIKE '% ' || :{name}_like || '%' ESCAPE '\\' "
+            f"OR {column} LIKE '%-' || :{name}_like || '%' ESCAPE '\\')")

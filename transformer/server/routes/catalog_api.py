@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from catalog.store import SORTS, Query
 from transformer.server.auth import grant_of, link_base, listing
 from transformer.server.errors import BadRequest
 from transformer.server.http import base_url, json_response, query_int
-from transformer.server.routes.links import dataset_links
+from transformer.server.routes.links import dataset_links, view_url
 
 
 def _public(record, base: str, views, manifest: bool = True) -> dict:
@@ -21,22 +20,64 @@ def _public(record, base: str, views, manifest: bool = True) -> dict:
     return out
 
 
-async def search(request: Request) -> Response:
-    svc = request.app.state.service
+def query_of(request: Request, limit: int) -> Query:
+    """The search a request asks for (the JSON API's and the search page's parameters are the same)."""
     params = request.query_params
-    limit = query_int(request, "limit", 50, 1, 1000)
-    offset = query_int(request, "offset", 0, 0, 10**9)
-    total, records = await svc.run(functools.partial(
-        svc.catalog.search, params.get("q", ""), params.get("species", ""), params.get("technique", ""),
-        limit, offset, **listing(grant_of(request))))
+    sort = params.get("sort", "relevance")
+    if sort not in SORTS:
+        raise BadRequest(f"sort must be one of {', '.join(SORTS)}")
+    return Query(q=params.get("q", ""), species=params.get("species", ""), technique=params.get("technique", ""),
+                 format=params.get("format", ""), access=params.get("access", ""), sort=sort, limit=limit,
+                 offset=query_int(request, "offset", 0, 0, 10**9), **listing(grant_of(request)))
+
+
+async def search(request: Request) -> Response:
+    """Search the catalog.
+    ---
+    summary: Search datasets (full text, filters, facets)
+    description: >-
+      Every word of q must match a word of a record as a prefix (title, id, description, species, technique,
+      contributors, citation, format, specimen, instrument, keywords, funders, publications); species and
+      technique match a word prefix (light finds light-sheet), format and access exactly. Private datasets
+      are listed only with a token granting them. /api/query is the BIL-style alias.
+    parameters:
+      - {name: q, in: query, schema: {type: string}, description: full-text words}
+      - {name: species, in: query, schema: {type: string}}
+      - {name: technique, in: query, schema: {type: string}}
+      - {name: format, in: query, schema: {type: string}}
+      - {name: access, in: query, schema: {type: string, enum: [public, embargoed, private]}}
+      - {name: sort, in: query, schema: {type: string, enum: [relevance, title, newest, largest, id]}}
+      - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 50}}
+      - {name: offset, in: query, schema: {type: integer, minimum: 0, default: 0}}
+    responses:
+      "200":
+        description: total, limit, offset, datasets (records with links) and facets ({name -> [[value, count]]})
+      "400": {description: a malformed number or an unknown sort}
+    """
+    svc = request.app.state.service
+    query = query_of(request, query_int(request, "limit", 50, 1, 1000))
+    found = await svc.run(svc.catalog.find, query)
     base = link_base(request, base_url(request, svc.config))
     return json_response(request, {
-        "total": total, "limit": limit, "offset": offset,
-        "datasets": [_public(r, base, request.app.state.views, manifest=False) for r in records],
+        "total": found.total, "limit": query.limit, "offset": query.offset,
+        "datasets": [_public(r, base, request.app.state.views, manifest=False) for r in found.records],
+        "facets": found.facets,
     })
 
 
 async def retrieve(request: Request) -> Response:
+    """Retrieve one dataset's record.
+    ---
+    summary: One dataset's full record (metadata, manifest, levels, links)
+    description: >-
+      /api/datasets/{id} and the BIL-style alias /api/retrieve?id=. The record of an embargoed dataset is
+      public; a private one is 404 without a token granting it.
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}, description: dataset id (or ?id= on /api/retrieve)}
+    responses:
+      "200": {description: the record with links and levels}
+      "404": {description: no such dataset (or private without a token)}
+    """
     svc = request.app.state.service
     dataset_id = request.path_params.get("id") or request.query_params.get("id")
     if not dataset_id:
@@ -48,7 +89,9 @@ async def retrieve(request: Request) -> Response:
          "native": ds.pyramid.levels[i].native is not None}
         for i, lv in enumerate(ds.spec.levels)
     ]
-    return json_response(request, {**_public(ds.record, base, request.app.state.views), "levels": levels})
+    versioned = {view.name: view_url(base, view, ds.record.id, ds.version) for view in request.app.state.views}
+    return json_response(request, {**_public(ds.record, base, request.app.state.views), "levels": levels,
+                                   "versioned_links": versioned})
 
 
 routes = [
