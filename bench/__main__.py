@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cutout, first_view, jp2_levels, memory, overhead, peer, pyramid_cost, soak, throughput
+from bench import cutout, first_view, jp2_levels, memory, overhead, peer, pyramid_cost, rescan, soak, throughput
 from bench.common import Context, Part, Settings, machine, shape_label, table
 from bench.sources import FORMATS
 
@@ -31,6 +31,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "peer": peer.run,
     "cutout": cutout.run,
     "soak": soak.run,
+    "rescan": rescan.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"
