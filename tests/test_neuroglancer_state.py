@@ -151,11 +151,19 @@ def api(server, dataset_id: str, **params) -> httpx.Response:
     return httpx.get(f"{server.url}/api/datasets/{dataset_id}/neuroglancer", params=params)
 
 
+def versioned(url: str, dataset_id: str, view: str) -> str:
+    """The versioned URL of ``view`` the record lists (``{id}@{tag}``)."""
+    link = httpx.get(f"{url}/api/datasets/{dataset_id}").json()["versioned_links"][view]
+    assert f"/{dataset_id}@" in link
+    return link
+
+
 def test_api_default_source_is_zarr(server, generated):
     g = generated["big"]
     body = api(server, g.dataset_id).json()
     assert body["source"] == "zarr"
-    assert body["state"]["layers"][0]["source"] == f"zarr2://{server.url}/zarr/{g.dataset_id}.ome.zarr"
+    # the immutable URL of the served version (issue 14)
+    assert body["state"]["layers"][0]["source"] == f"zarr2://{versioned(server.url, g.dataset_id, 'zarr')}"
     assert body["url"].startswith(f"{server.url}/viewer/#!")
     assert ng.state_from_url(body["url"]) == body["state"]
 
@@ -183,7 +191,7 @@ def test_api_channels_and_time_points(server, generated):
     assert state["position"][3] == 1.0
     state = api(server, g.dataset_id, source="precomputed", t=1).json()["state"]
     source = state["layers"][0]["source"]["url"]
-    assert source == f"precomputed://{server.url}/precomputed/{g.dataset_id}/t/1"
+    assert source == f"precomputed://{versioned(server.url, g.dataset_id, 'precomputed')}/t/1"
     assert httpx.get(source.split("://", 1)[1] + "/info").status_code == 200
 
 
@@ -223,7 +231,7 @@ def test_public_url_and_external_viewer(generated):
         body = api(srv, g.dataset_id, source="precomputed").json()
         assert body["url"].startswith("https://ng.example.org/#!")
         assert body["state"]["layers"][0]["source"]["url"] == \
-            f"precomputed://https://data.example.org/tf/precomputed/{g.dataset_id}"
+            f"precomputed://{versioned(srv.url, g.dataset_id, 'precomputed')}".replace(srv.url, "https://data.example.org/tf")
     finally:
         srv.stop()
 

@@ -61,6 +61,8 @@ class Config:
     cutout_max_mb: int = setting(4096, "largest cutout one request may ask for (MiB of voxels); bigger boxes "
                                  "answer 413 and are for `transformer export`")
     viewer_url: str | None = setting(None, "neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
+    worker_name: str = setting("", "name sent as the X-Worker header of every response (set per worker by "
+                               "`transformer stack`; empty: no header)")
     jp2_backend: str = setting("auto", "JPEG2000 decoder: glymur (regions, wavelet levels), imagecodecs (whole "
                                "slices), auto (glymur when the system OpenJPEG is found)", choices=JP2_BACKENDS)
 

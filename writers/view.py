@@ -13,6 +13,7 @@ but names nothing (a level or chunk outside the grid, a document the view does n
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ class ViewOptions:
     compressor: Compressor
 
 
+def version_tag(version: str) -> str:
+    """The URL form of a dataset version (``Dataset.version``, which may carry ``~stamp`` when files changed
+    since the scan): 16 hex digits, so ``{id}@{tag}`` names one immutable content."""
+    return hashlib.blake2b(version.encode(), digest_size=8).hexdigest()
+
+
 #: reads the decoded (z, y, x) block of ``level`` at a (t, c, z, y, x) grid index, clipped at the volume
 #: edge (Pyramid.chunk)
 ReadBlock = Callable[[int, tuple[int, ...]], np.ndarray]
@@ -65,14 +72,22 @@ class View(ABC):
 
     # -- naming ------------------------------------------------------------------------------------
 
-    def dataset_segment(self, dataset_id: str) -> str:
-        return dataset_id + self.suffix
+    def dataset_segment(self, dataset_id: str, version: str | None = None) -> str:
+        """``{id}{suffix}``, or with ``version`` the immutable form ``{id}@{version_tag(version)}{suffix}``."""
+        return dataset_id + (f"@{version_tag(version)}" if version else "") + self.suffix
 
-    def dataset_id(self, segment: str) -> str | None:
-        """The dataset id a URL segment names, or None if the segment is not spelt like this view's."""
+    def dataset_ref(self, segment: str) -> tuple[str, str | None] | None:
+        """(dataset id, version tag or None) a URL segment names, or None if it is not spelt like this view's."""
         if not segment.endswith(self.suffix):
             return None
-        return segment[: len(segment) - len(self.suffix)]
+        dataset_id, at, tag = segment[: len(segment) - len(self.suffix)].partition("@")
+        return dataset_id, (tag if at else None)
+
+    def dataset_id(self, segment: str) -> str | None:
+        """The dataset id a URL segment names (versioned or not), or None if the segment is not spelt like
+        this view's."""
+        ref = self.dataset_ref(segment)
+        return None if ref is None else ref[0]
 
     def naming_error(self) -> NoSuchKey:
         return NoSuchKey(f"{self.name} views are named {{id}}{self.suffix}")

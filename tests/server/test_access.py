@@ -152,7 +152,8 @@ def test_links_and_neuroglancer_states_embed_a_valid_token(world):
         state = fetch(client, f"/api/datasets/{ids['secret']}/neuroglancer", token, how).json()
         source = state["state"]["layers"][0]["source"]
         source = source["url"] if isinstance(source, dict) else source
-        assert f"/t/{token}/zarr/{ids['secret']}.ome.zarr" in source
+        assert source.endswith(record["versioned_links"]["zarr"])  # the immutable URL of this version (issue 14)
+        assert f"/t/{token}/zarr/{ids['secret']}@" in source
         listed = fetch(client, "/api/datasets", token, how).json()["datasets"]
         assert all(f"/t/{token}/" in d["links"]["zarr"] for d in listed)
     # a token that is not valid is never echoed into links

@@ -63,7 +63,7 @@ def test_etag_and_304(client, generated):
 
 
 @pytest.mark.parametrize("url,cache_control", [
-    ("{z}/0/0/0/0/0/0", "public, max-age=3600"),  # chunks never change while the record does not
+    ("{z}/0/0/0/0/0/0", "public, max-age=60"),  # unversioned: follows the source (issue 14)
     ("{z}/0/.zarray", "public, max-age=60"),
     ("/api/datasets", "public, max-age=60"),
     ("/healthz", "public, max-age=0"),

@@ -18,7 +18,7 @@ from transformer.config import Config
 from transformer.server.auth import NoStoreWhenRestricted, TokenPrefix
 from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFound
 from transformer.server.fastpath import FastChunks
-from transformer.server.http import error_response
+from transformer.server.http import WorkerName, error_response
 from transformer.server.middleware import CORS
 from transformer.server.routes import catalog_api, cutout, health, home, neuroglancer
 from transformer.server.routes.views import view_routes
@@ -91,4 +91,5 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
     app.state.views = views
     # outside in: CORS; the /t/{TOKEN}/ prefix off the path (before the warm path and routing see it);
     # private, no-store on what a token or non-public data answered; the warm path (public chunks only)
-    return CORS(TokenPrefix(NoStoreWhenRestricted(FastChunks(app, service.responses, service.datasets, views))))
+    outer = CORS(TokenPrefix(NoStoreWhenRestricted(FastChunks(app, service.responses, service.datasets, views))))
+    return WorkerName(outer, config.worker_name) if config.worker_name else outer  # which worker of a stack

@@ -8,6 +8,7 @@ import json
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from transformer.config import Config
 from transformer.server.errors import BadRequest, classify, log_failure
@@ -15,6 +16,9 @@ from writers.keys import decimal, shown
 
 JSON = "application/json"
 OCTET = "application/octet-stream"
+#: Cache-Control of a versioned URL (``{id}@{version}``): its bytes never change, so any cache may keep them
+#: for a year without asking again (issue 14); non-public answers are still made private (server/auth.py)
+IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def etag_of(body: bytes) -> str:
@@ -33,10 +37,12 @@ def respond(
     max_age: int = 3600,
     compressible: bool = False,
     gzipped: bytes | None = None,
+    immutable: bool = False,
 ) -> Response:
-    """A cacheable response: ETag + If-None-Match → 304; gzip when asked for and worth it."""
+    """A cacheable response: ETag + If-None-Match → 304; gzip when asked for and worth it. ``immutable``:
+    the URL names one dataset version (``IMMUTABLE`` instead of ``max_age``)."""
     etag = etag or etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": f"public, max-age={max_age}"}
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else f"public, max-age={max_age}"}
     if compressible:
         headers["Vary"] = "Accept-Encoding"
     gzip_it = compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
@@ -70,6 +76,29 @@ def error_response(exc: BaseException) -> Response:
         body["error_id"] = log_failure(exc, status, code)
     headers = {"Cache-Control": "no-store", **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
     return Response(json_bytes(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def stale_version(current: str) -> Response:
+    """404 for a URL naming a dataset version that is no longer served, pointing at the current URL."""
+    body = {"error": "not_found", "reason": "this dataset version is no longer served; see current",
+            "status": 404, "current": current}
+    return Response(json_bytes(body), status_code=404, media_type=JSON, headers={"Cache-Control": "no-store"})
+
+
+class WorkerName:
+    """``X-Worker: NAME`` on every response (``--worker-name``): which worker of a stack answered."""
+
+    def __init__(self, app: ASGIApp, name: str) -> None:
+        self.app = app
+        self.header = (b"x-worker", name.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.header]
+            await send(message)
+
+        await self.app(scope, receive, named if scope["type"] == "http" else send)
 
 
 def query_int(request: Request, name: str, default: int, lo: int = 0, hi: int = 10**9) -> int:

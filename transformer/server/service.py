@@ -17,6 +17,9 @@ from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
 from transformer.server.http import etag_of, respond
 
+#: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
+UNVERSIONED_MAX_AGE = 60
+
 
 class Encoded(NamedTuple):
     body: bytes
@@ -69,16 +72,18 @@ class Service:
         return await self.encoded.compute_async(key, work)
 
     async def chunk_response(self, request, ds: Dataset, key: Hashable, produce: Callable[[], bytes],
-                             compressible: bool = False):
+                             compressible: bool = False, immutable: bool = False):
         """The encoded chunk for ``key`` as a cacheable response, kept for the warm path too.
 
-        ``compressible``: gzip it for clients that accept gzip (the gzipped bytes are cached beside it)."""
+        ``compressible``: gzip it for clients that accept gzip (the gzipped bytes are cached beside it).
+        ``immutable``: the URL names the dataset version (http.IMMUTABLE)."""
         chunk = await self.encoded_chunk(key, produce)
         gzipped = None
         if compressible and "gzip" in request.headers.get("accept-encoding", ""):
             body = chunk.body
             gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip.compress(body, compresslevel=3))).body
-        response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped)
+        response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped,
+                           max_age=UNVERSIONED_MAX_AGE, immutable=immutable)
         if ds.record.access_now() == "public":  # nothing else may be answered before the access check
             self.remember(request, ds.version, response)
         return response

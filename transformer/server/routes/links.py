@@ -10,6 +10,12 @@ from writers.view import View
 def dataset_links(base: str, dataset_id: str, views: Iterable[View]) -> dict:
     return {
         "self": f"{base}/api/datasets/{dataset_id}",
-        **{view.name: f"{base}{view.prefix}/{view.dataset_segment(dataset_id)}" for view in views},
+        **{view.name: view_url(base, view, dataset_id) for view in views},
         "neuroglancer": f"{base}/neuroglancer/{dataset_id}",
     }
+
+
+def view_url(base: str, view: View, dataset_id: str, version: str | None = None) -> str:
+    """``version`` (``Dataset.version``): the immutable URL of that version (cached for a year), which 404s
+    with a pointer to the current one once the source changes."""
+    return f"{base}{view.prefix}/{view.dataset_segment(dataset_id, version)}"

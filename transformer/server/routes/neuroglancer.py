@@ -30,7 +30,7 @@ from readers.caching import Cache
 from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import base_url, json_response, query_int, respond
-from transformer.server.routes.links import dataset_links
+from transformer.server.routes.links import view_url
 from writers import neuroglancer
 from writers.keys import MAX_DIGITS, shown
 from writers.view import View
@@ -139,7 +139,8 @@ async def _state(request: Request) -> tuple[str, dict, str]:
     refusal = view.refusal(spec)
     if refusal is not None:
         raise NotFound(f"no {view.name} view of this dataset: {refusal}")
-    url = view.neuroglancer_url(dataset_links(link_base(request, base), ds.record.id, [view])[view.name], t)
+    # the immutable URL of this version: cached for a year by browsers and proxies
+    url = view.neuroglancer_url(view_url(link_base(request, base), view, ds.record.id, ds.version), t)
     state = neuroglancer.viewer_state(spec, view.neuroglancer, url, t)
     link = neuroglancer.state_url(state, svc.config.viewer_url or f"{base}/viewer/")
     return view.name, state, link

@@ -9,10 +9,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from transformer.server.auth import grant_of
+from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import NotFound
-from transformer.server.http import JSON, json_bytes, respond
-from writers.view import Document, View, ViewOptions
+from transformer.server.http import JSON, base_url, json_bytes, respond, stale_version
+from transformer.server.routes.links import view_url
+from writers.view import Document, View, ViewOptions, version_tag
 
 
 def endpoint(view: View, options: ViewOptions):
@@ -20,22 +21,32 @@ def endpoint(view: View, options: ViewOptions):
 
     async def serve(request: Request) -> Response:
         svc = request.app.state.service
-        dataset_id = view.dataset_id(request.path_params["segment"])
-        if dataset_id is None:
+        ref = view.dataset_ref(request.path_params["segment"])
+        if ref is None:
             raise view.naming_error()
+        dataset_id, tag = ref
         ds = await svc.dataset(dataset_id, grant_of(request))
+        if tag is not None and tag != version_tag(ds.version):
+            return stale_version(current_url(request, view, ds))
         key = view.parse(request.path_params["key"], ds.spec)
         if isinstance(key, Document):
             return respond(request, json_bytes(view.document(key, ds.spec, options)), JSON, max_age=60,
-                           compressible=True)
+                           compressible=True, immutable=tag is not None)
 
         def produce() -> bytes:
             return view.encode(key, ds.spec, ds.pyramid.chunk, options)
 
         cache_key = (view.name, ds.version, view.chunk_identity(key, ds.spec, options))
-        return await svc.chunk_response(request, ds, cache_key, produce, view.compressible(key, ds.spec))
+        return await svc.chunk_response(request, ds, cache_key, produce, view.compressible(key, ds.spec),
+                                        immutable=tag is not None)
 
     return serve
+
+
+def current_url(request: Request, view: View, ds) -> str:
+    """The URL of the same key under the dataset's current version (the pointer of a stale version's 404)."""
+    base = link_base(request, base_url(request, request.app.state.service.config))
+    return f"{view_url(base, view, ds.record.id, ds.version)}/{request.path_params['key']}"
 
 
 def root(view: View):
