@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,3 +192,24 @@ def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta
 
 
 WRITERS = {"tiff": write_tiff, "h5": write_h5}
+
+
+class Abandoned(Exception):
+    """Nobody wants the file being written any more (the client disconnected)."""
+
+
+def write_file(fmt: str, path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical,
+               stop: threading.Event) -> None:
+    """Write ``box`` as ``fmt`` to ``path``; once ``stop`` is set, stop before the next slab is read
+    (raising :class:`Abandoned`), and delete the partial file whatever ended the writing."""
+
+    def read_unless_stopped(t: int, c: int, z: slice, y: slice) -> np.ndarray:
+        if stop.is_set():
+            raise Abandoned(f"stopped writing {path.name}: nobody is waiting for it")
+        return read(t, c, z, y)
+
+    try:
+        WRITERS[fmt](path, box, dtype, read_unless_stopped, meta)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise

@@ -93,6 +93,15 @@ def test_level_zero_equals_the_source_and_omitted_ranges_are_everything(client, 
     np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), g.data[1:2, 2:3, 3:4])
 
 
+def test_the_record_links_to_its_cutout(client, generated):
+    g = generated["tc"]
+    link = client.get(f"/api/datasets/{g.dataset_id}").json()["links"]["cutout"]
+    assert link == f"http://testserver/api/datasets/{g.dataset_id}/cutout"
+    r = client.get(f"{link}?t=0&c=1&y=5:9")
+    assert r.status_code == 200
+    np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), g.data[0:1, 1:2, :, 5:9])
+
+
 def test_ome_tiff_and_hdf5_carry_voxel_size_and_channel_names(client, generated):
     g = generated["tc"]
     r = client.get(f"/api/datasets/{g.dataset_id}/cutout?c=1:3&z=2:9&y=5:40&x=7:66&format=tiff")

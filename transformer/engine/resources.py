@@ -75,8 +75,12 @@ class Resources:
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
         # source reads split across cores (decoders release the GIL); never waits on other work
         self.leaves = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="leaf")
+        # a cutout's slab computes the chunks it touches here, in parallel, while one pool thread waits for
+        # them: a separate executor (waiting on the pool from inside it could deadlock), half the threads so
+        # cutouts never take every core from chunk requests
+        self.cutouts = ThreadPoolExecutor(max(1, config.threads // 2), thread_name_prefix="cutout")
         self.engine = Engine(self.blocks, self.parts, self.leaves, self.counters, self.readers)
-        self.pyramid_options = PyramidOptions(config.chunk, overview=config.overview,
+        self.pyramid_options = PyramidOptions.from_chunks(config.chunks, overview=config.overview,
                                               exact_limit=config.exact_limit_mb << 20)
 
     def caches(self) -> dict[str, dict[str, int]]:
@@ -90,4 +94,5 @@ class Resources:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.leaves.shutdown(wait=False, cancel_futures=True)
+        self.cutouts.shutdown(wait=False, cancel_futures=True)
         self.readers.close()

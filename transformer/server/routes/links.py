@@ -12,6 +12,8 @@ def dataset_links(base: str, dataset_id: str, views: Iterable[View]) -> dict:
         "self": f"{base}/api/datasets/{dataset_id}",
         **{view.name: view_url(base, view, dataset_id) for view in views},
         "neuroglancer": f"{base}/neuroglancer/{dataset_id}",
+        # a template: add ?level=&t=&c=&z=&y=&x=&format= (README "Data for analysis")
+        "cutout": f"{base}/api/datasets/{dataset_id}/cutout",
     }
 
 
