@@ -20,7 +20,7 @@ from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFo
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import WorkerName, error_response
 from transformer.server.middleware import CORS
-from transformer.server.routes import catalog_api, cutout, health, home, neuroglancer
+from transformer.server.routes import api_docs, catalog_api, cutout, health, neuroglancer, pages
 from transformer.server.routes.views import view_routes
 from transformer.server.service import Service
 from writers.codecs import compressor
@@ -80,7 +80,7 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
 
     app = Starlette(
         routes=[*catalog_api.routes, *cutout.routes, *view_routes(views, ViewOptions(compressor(config.compressor))),
-                *neuroglancer.routes, *health.routes, *home.routes],
+                *neuroglancer.routes, *health.routes, *pages.routes, *api_docs.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
         exception_handlers={**{cls: _on_error for cls, _, _ in TABLE}, HTTPException: _on_http_error},

@@ -73,7 +73,7 @@ async def retrieve(request: Request) -> Response:
       /api/datasets/{id} and the BIL-style alias /api/retrieve?id=. The record of an embargoed dataset is
       public; a private one is 404 without a token granting it.
     parameters:
-      - {name: id, in: path, required: true, schema: {type: string}, description: dataset id (or ?id= on /api/retrieve)}
+      - {name: id, in: path, required: true, schema: {type: string}, description: "dataset id (?id= on /api/retrieve)"}
     responses:
       "200": {description: the record with links and levels}
       "404": {description: no such dataset (or private without a token)}

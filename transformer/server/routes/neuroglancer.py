@@ -147,11 +147,35 @@ async def _state(request: Request) -> tuple[str, dict, str]:
 
 
 async def state_api(request: Request) -> Response:
+    """A Neuroglancer viewer state.
+    ---
+    summary: Neuroglancer viewer state and link for a dataset
+    description: >-
+      A layer per channel with colour and window, physical units, centred; url opens the bundled viewer
+      (/viewer/) on it. GET /neuroglancer/{id} redirects to that url.
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: source, in: query, schema: {type: string, enum: [zarr, zarr3, precomputed], default: zarr}}
+      - {name: t, in: query, schema: {type: integer, default: 0}}
+    responses:
+      "200": {description: "{source, state, url}"}
+      "401": {description: embargoed, no token}
+      "404": {description: no such dataset or time point}
+    """
     kind, state, link = await _state(request)
     return json_response(request, {"source": kind, "state": state, "url": link}, max_age=0)
 
 
 async def open_viewer(request: Request) -> Response:
+    """Open a dataset in Neuroglancer.
+    ---
+    summary: Redirect (307) to the bundled Neuroglancer showing the dataset
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: source, in: query, schema: {type: string, enum: [zarr, zarr3, precomputed], default: zarr}}
+    responses:
+      "307": {description: to the viewer link}
+    """
     _, _, link = await _state(request)
     return RedirectResponse(link, status_code=307, headers={"Cache-Control": "no-store"})
 
