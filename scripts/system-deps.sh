@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # System libraries the project needs beyond PyPI: OpenJPEG for glymur's reduced-resolution JPEG2000
-# decoding, Chromium + its driver for the real-browser Neuroglancer test, nginx for the benchmark baseline.
+# decoding, Chromium + its driver for the real-browser Neuroglancer test, nginx for the benchmark baseline,
+# Xvfb for napari's OpenGL canvas in the client matrix test (Qt offscreen still needs GLX).
 set -euo pipefail
 want=()
 ldconfig -p 2>/dev/null | grep -q libopenjp2 || want+=(libopenjp2-7)
-[ "${1:-}" = "--all" ] && { command -v chromium >/dev/null || want+=(chromium); command -v chromedriver >/dev/null || want+=(chromium-driver); command -v nginx >/dev/null || want+=(nginx); command -v wrk >/dev/null || want+=(wrk); }
+[ "${1:-}" = "--all" ] && { command -v chromium >/dev/null || want+=(chromium); command -v chromedriver >/dev/null || want+=(chromium-driver); command -v nginx >/dev/null || want+=(nginx); command -v wrk >/dev/null || want+=(wrk); command -v Xvfb >/dev/null || want+=(xvfb); ldconfig -p 2>/dev/null | grep -q libGLX_mesa || want+=(libgl1 libglx-mesa0 libgl1-mesa-dri libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3); }
 [ ${#want[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "installing system packages: ${want[*]}" >&2
