@@ -19,7 +19,7 @@ def cutout_example(links: dict, spec: ImageSpec) -> str:
     _, _, nz, ny, nx = spec.levels[level].shape
     box = "&".join(f"{axis}={(n - min(n, CUTOUT_EDGE)) // 2}:{(n - min(n, CUTOUT_EDGE)) // 2 + min(n, CUTOUT_EDGE)}"
                    for axis, n in zip("zyx", (nz, ny, nx), strict=True))
-    return f"{links['self']}/cutout?level={level}&t=0&c=0&{box}&format=npy"
+    return f"{links['cutout']}?level={level}&t=0&c=0&{box}&format=npy"
 
 
 def snippets(links: dict, spec: ImageSpec) -> dict[str, str]:
