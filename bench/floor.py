@@ -30,7 +30,7 @@ class Floor:
 
     def __init__(self, path: Path, compressor_name: str = "blosc-zstd", overview: str = "auto") -> None:
         _, self.volume = open_volume(path)
-        options = PyramidOptions(Config().chunk, overview=overview)
+        options = PyramidOptions.from_chunks(Config().chunks, overview=overview)
         self.pyramid = Pyramid("floor", self.volume, Engine(Cache("blocks", 0)), options)
         self.comp = compressor(compressor_name)
 

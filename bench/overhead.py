@@ -16,7 +16,7 @@ import numpy as np
 
 from bench.common import Context, Goal, Part, ZarrView, pct, serve, table, timed_get
 from bench.floor import Floor
-from transformer.config import Config
+from transformer.config import AUTO_TARGET
 
 GOAL = 1.5
 
@@ -40,9 +40,11 @@ def _server_coarsest(ctx: Context, fmt: str) -> tuple[int, float, bool]:
             return top, ctx.settings.cap_s, False
 
 
-def level0_keys(ctx: Context) -> list[tuple[int, ...]]:
-    """The sampled level-0 chunks (t, c, z, y, x): the same for every format and every part (seeded)."""
-    grid = (1, 1, *(-(-n // c) for n, c in zip(ctx.settings.shape, Config().chunk, strict=True)))
+def level0_keys(ctx: Context, grid: tuple[int, ...] | None = None) -> list[tuple[int, ...]]:
+    """Sampled level-0 chunks (t, c, z, y, x) of ``grid`` (default: 64³ chunks), seeded: the same for every
+    format that shares a layout and for every part."""
+    if grid is None:
+        grid = (1, 1, *(-(-n // c) for n, c in zip(ctx.settings.shape, AUTO_TARGET, strict=True)))
     every = [tuple(int(v) for v in idx) for idx in np.ndindex(*grid)]
     pick = np.random.default_rng(ctx.settings.seed).choice(len(every), min(ctx.settings.samples, len(every)),
                                                              replace=False)
@@ -52,9 +54,10 @@ def level0_keys(ctx: Context) -> list[tuple[int, ...]]:
 def run(ctx: Context) -> Part:
     part = Part("overhead", "1. Cold chunk overhead (HTTP on a fresh server ÷ in-process read + encode)")
     rows, worst = [], 0.0
-    keys = level0_keys(ctx)
     for fmt in ctx.settings.formats:
         path = ctx.source(fmt)
+        with Floor(path) as floor:  # the served layout: flat chunks for slice stacks (--chunks auto)
+            keys = level0_keys(ctx, floor.pyramid.levels[0].spec.grid)
         served = _server_level0(ctx, fmt, keys)
         top, served_top, finished = _server_coarsest(ctx, fmt)
         with Floor(path) as floor:
@@ -74,7 +77,8 @@ def run(ctx: Context) -> Part:
         ["format", "native levels", "n L0", "L0 p50 ms", "floor p50 ms", "×", "L0 p95 ms", "floor p95 ms", "×",
          "coarsest level", "coarsest ms (n=1)", "floor ms", "×"], rows))
     part.notes += [
-        f"{len(keys)} random level-0 chunks (64³, seeded), requested one at a time on a keep-alive connection.",
+        f"{len(keys)} random level-0 chunks of the served layout (--chunks auto: 64³, flat for slice stacks; "
+        "seeded), requested one at a time on a keep-alive connection.",
         "Floor: the same reader opened in-process, `Level.read` of the region + blosc-zstd encode; for a computed "
         "coarsest level, the finer native region read in z-slabs and reduced with "
         "`transformer.engine.downsample.mean`, "

@@ -34,6 +34,8 @@ def in_process(catalog: Path, views: Sequence[View] | None = None, **config) -> 
     """The service's app on ``catalog`` (``config``: Config fields; ``views``: default every installed one)
     behind starlette's TestClient. As a context manager the client runs the app's lifespan, so the
     service's pools and handles are closed at the end."""
+    # the in-process tests name chunk keys of one cubic grid; --chunks auto is tested in test_chunk_layouts.py
+    config.setdefault("chunks", "64,64,64")
     app = create_app(Config(catalog=Path(catalog), **config), Catalog(catalog), views=views)
     with TestClient(app) as client:
         yield client

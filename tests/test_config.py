@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from transformer.cli import main
-from transformer.config import Config
+from transformer.config import Config, chunk_layout
 from transformer.engine.resources import SHARES, Resources, split
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -16,13 +16,16 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_environment_values_are_parsed_by_field_type(monkeypatch):
     monkeypatch.setenv("TRANSFORMER_PORT", "9001")
-    monkeypatch.setenv("TRANSFORMER_CHUNK", "32x64x64")
+    monkeypatch.setenv("TRANSFORMER_CHUNKS", "32x64x64")
     monkeypatch.setenv("TRANSFORMER_DATA_ROOT", "~/brains")
     monkeypatch.setenv("TRANSFORMER_JP2_BACKEND", "imagecodecs")
-    cfg = Config.from_env(cache_mb="300", chunk=None)
-    assert cfg.port == 9001 and cfg.chunk == (32, 64, 64) and cfg.cache_mb == 300
+    cfg = Config.from_env(cache_mb="300", chunks=None)
+    assert cfg.port == 9001 and chunk_layout(cfg.chunks) == (32, 64, 64) and cfg.cache_mb == 300
     assert cfg.data_root == Path("~/brains").expanduser() and cfg.jp2_backend == "imagecodecs"
-    assert Config.from_env(chunk="16").chunk == (16, 16, 16)
+    assert chunk_layout(Config.from_env(chunks="16").chunks) == (16, 16, 16)
+    assert Config().chunks == "auto" and chunk_layout("auto") is None
+    with pytest.raises(ValueError, match="chunks"):
+        Config.from_env(chunks="64,64")
 
 
 def test_choices_are_enforced(monkeypatch):

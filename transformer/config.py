@@ -50,7 +50,8 @@ class Config:
                                   "connecting or the previous response): idle connections are closed")
     threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
     compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
-    chunk: tuple[int, int, int] = setting((64, 64, 64), "chunk shape z,y,x of computed and native levels")
+    chunks: str = setting("auto", "chunk layout: auto (per level, from the source's decode unit: flat "
+                          "chunks at a slice stack's fine levels, see docs/chunk-layouts.md) or z,y,x for every level")
     max_open_datasets: int = setting(64, "datasets kept open; the least recently used one closes beyond it")
     max_open_files: int = setting(256, "source files kept open by the readers")
     overview: str = setting("auto", "computed levels: exact block means (exact), or past the first one every "
@@ -78,6 +79,7 @@ class Config:
         for name, value in overrides.items():
             if value is not None:
                 setattr(cfg, name, parse(by_name[name], value) if isinstance(value, str) else value)
+        chunk_layout(cfg.chunks)  # refuses a malformed layout now, not at the first dataset
         for f in fields(cls):
             choices = f.metadata.get("choices")
             if choices and getattr(cfg, f.name) not in choices:
@@ -91,6 +93,26 @@ class Config:
     @property
     def cache_bytes(self) -> int:
         return self.cache_mb * 1024 * 1024
+
+
+#: the voxels of one auto chunk (and the shape --chunks auto aims at where voxels are isotropic)
+AUTO_TARGET = (64, 64, 64)
+
+
+def chunk_layout(text: str) -> tuple[int, int, int] | None:
+    """``--chunks``: None for ``auto``, else the one (z, y, x) shape of every level ("64", "32,64,64" or
+    "32x64x64"); ValueError for anything else."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        parts = [int(p) for p in text.replace("x", ",").split(",")]
+    except ValueError:
+        raise ValueError(f"chunks must be auto or z,y,x, not {text!r}") from None
+    if len(parts) == 1:
+        parts *= 3
+    if len(parts) != 3 or min(parts) < 1:
+        raise ValueError(f"chunks must be auto or three positive integers z,y,x, not {text!r}")
+    return (parts[0], parts[1], parts[2])
 
 
 def env_name(f: Field) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from writers import keys
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 from writers.neuroglancer import Source
-from writers.spec import ImageSpec, LevelSpec
+from writers.spec import ImageSpec, LevelSpec, assemble
 from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
 
 ENCODINGS = ("raw", "jpeg", "compressed_segmentation")
@@ -63,7 +63,6 @@ def info(spec: ImageSpec, encoding: str) -> dict:
     check_encoding(spec, encoding)
     scales = []
     for i, level in enumerate(spec.levels):
-        _, _, cz, cy, cx = level.chunks
         _, _, nz, ny, nx = level.shape
         vz, vy, vx = level.voxel_size
         scale = {
@@ -71,7 +70,9 @@ def info(spec: ImageSpec, encoding: str) -> dict:
             "size": [nx, ny, nz],
             "resolution": [vx * 1000.0, vy * 1000.0, vz * 1000.0],  # µm -> nm
             "voxel_offset": [0, 0, 0],
-            "chunk_sizes": [[cx, cy, cz]],
+            # Neuroglancer picks per view orientation the layout with the largest cross-section per chunk:
+            # flat chunks for xy views of a slice stack, cubic ones for xz and yz (LevelSpec.alternates)
+            "chunk_sizes": [[cx, cy, cz] for _, _, cz, cy, cx in level.layouts],
             "encoding": encoding,
         }
         if encoding == "compressed_segmentation":
@@ -94,9 +95,10 @@ class ChunkName:
     x: slice
     y: slice
     z: slice
+    layout: int = 0  # which of the level's chunk_sizes (LevelSpec.layouts)
 
     def grid_index(self, level: LevelSpec) -> tuple[int, int, int]:
-        _, _, cz, cy, cx = level.chunks
+        _, _, cz, cy, cx = level.layouts[self.layout]
         return self.z.start // cz, self.y.start // cy, self.x.start // cx
 
 
@@ -104,7 +106,8 @@ _NAME = re.compile(r"^([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)_([0-9]+)-([0-9]+)$")
 
 
 def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
-    """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of scale ``key``; it must be exactly one chunk of the grid."""
+    """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of scale ``key``; it must be exactly one chunk of one of the
+    scale's chunk grids (the first that fits: bounds shared by two layouts name the same voxels)."""
     level_index = keys.level_index(key, key, spec)
     match = _NAME.fullmatch(name)
     bounds = [keys.decimal(v) for v in match.groups()] if match else [None]
@@ -112,22 +115,28 @@ def parse_chunk(key: str, name: str, spec: ImageSpec) -> ChunkName:
         raise MalformedKey(f"{keys.shown(name)} is not a chunk name x0-x1_y0-y1_z0-z1")
     x0, x1, y0, y1, z0, z1 = bounds
     level = spec.levels[level_index]
-    _, _, cz, cy, cx = level.chunks
     _, _, nz, ny, nx = level.shape
-    for lo, hi, c, n, axis in ((x0, x1, cx, nx, "x"), (y0, y1, cy, ny, "y"), (z0, z1, cz, nz, "z")):
+    for lo, axis, n in ((x0, "x", nx), (y0, "y", ny), (z0, "z", nz)):
         if lo >= n:
             raise NoSuchKey(f"{axis} {lo} is outside the volume (size {n})")
-        if lo % c or hi != min(lo + c, n):
-            raise MalformedKey(f"{keys.shown(name)} is not aligned to the {axis} chunk grid ({c} voxels, size {n})")
-    chunk = ChunkName(level_index, slice(x0, x1), slice(y0, y1), slice(z0, z1))
-    if name != chunk_name(level, chunk.grid_index(level)):
-        raise MalformedKey(f"{keys.shown(name)} is not canonical")
-    return chunk
+    misfit = ""
+    for layout, (_, _, cz, cy, cx) in enumerate(level.layouts):
+        misfit = next((f"{axis} chunk grid ({c} voxels, size {n})" for lo, hi, c, n, axis in
+                       ((x0, x1, cx, nx, "x"), (y0, y1, cy, ny, "y"), (z0, z1, cz, nz, "z"))
+                       if lo % c or hi != min(lo + c, n)), "")
+        if not misfit:
+            chunk = ChunkName(level_index, slice(x0, x1), slice(y0, y1), slice(z0, z1), layout)
+            if name != chunk_name(level, chunk.grid_index(level), layout):
+                raise MalformedKey(f"{keys.shown(name)} is not canonical")
+            return chunk
+    which = "the" if len(level.layouts) == 1 else "any"
+    raise MalformedKey(f"{keys.shown(name)} is not aligned to {which} {misfit}")
 
 
-def chunk_name(level: LevelSpec, index: tuple[int, ...]) -> str:
-    """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of the chunk at grid index (z, y, x), clipped at the volume edge."""
-    _, _, zs, ys, xs = level.chunk_region((0, 0, *index))
+def chunk_name(level: LevelSpec, index: tuple[int, ...], layout: int = 0) -> str:
+    """``{x0}-{x1}_{y0}-{y1}_{z0}-{z1}`` of the chunk at grid index (z, y, x) of chunk size ``layout``,
+    clipped at the volume edge."""
+    _, _, zs, ys, xs = level.in_layout(layout).chunk_region((0, 0, *index))
     return f"{xs.start}-{xs.stop}_{ys.start}-{ys.stop}_{zs.start}-{zs.stop}"
 
 
@@ -180,9 +189,10 @@ class Info(Document):
 
 @dataclass(frozen=True)
 class PrecomputedChunk(Chunk):
-    """``index`` is (t, z, y, x): a precomputed chunk holds every channel."""
+    """``index`` is (t, z, y, x) in the grid of chunk size ``layout``: a precomputed chunk holds every channel."""
 
     encoding: str | None = None
+    layout: int = 0
 
 
 def _options(parts: list[str], n_times: int) -> tuple[int, str | None, list[str]]:
@@ -222,7 +232,7 @@ class Precomputed(View):
             raise MalformedKey(f"{'/'.join(rest)!r}: expected info or {{scale}}/{{x0-x1_y0-y1_z0-z1}}")
         check_encoding(spec, served)
         name = parse_chunk(rest[0], rest[1], spec)
-        return PrecomputedChunk(name.level, (t, *name.grid_index(spec.levels[name.level])), encoding)
+        return PrecomputedChunk(name.level, (t, *name.grid_index(spec.levels[name.level])), encoding, name.layout)
 
     def spell(self, key: Document | Chunk, spec: ImageSpec) -> str:
         t, encoding = (key.index[0], key.encoding) if isinstance(key, PrecomputedChunk) else (key.t, key.encoding)
@@ -230,7 +240,7 @@ class Precomputed(View):
         if encoding is not None:
             parts.append(encoding)
         if isinstance(key, PrecomputedChunk):
-            parts += [scale_key(key.level), chunk_name(spec.levels[key.level], key.index[1:])]
+            parts += [scale_key(key.level), chunk_name(spec.levels[key.level], key.index[1:], key.layout)]
         else:
             parts.append(key.name)
         return "/".join(parts)
@@ -239,12 +249,19 @@ class Precomputed(View):
         return info(spec, key.encoding or default_encoding(spec))
 
     def chunk_identity(self, key: PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> Hashable:
-        return key.encoding or default_encoding(spec), key.level, key.index
+        return key.encoding or default_encoding(spec), key.level, key.layout, key.index
 
     def encode(self, key: PrecomputedChunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         t, zi, yi, xi = key.index
-        n_channels = spec.levels[key.level].shape[1]
-        blocks = [read(key.level, (t, c, zi, yi, xi)) for c in range(n_channels)]
+        level = spec.levels[key.level]
+        n_channels = level.shape[1]
+        if key.layout == 0:
+            blocks = [read(key.level, (t, c, zi, yi, xi)) for c in range(n_channels)]
+        else:  # another chunk size: the region, copied out of the (cached) blocks of the level's own chunks
+            region = level.in_layout(key.layout).chunk_region((t, 0, zi, yi, xi))[2:]
+            dtype = np.dtype(spec.dtype)
+            blocks = [assemble(level, lambda index: read(key.level, index), t, c, region, dtype)
+                      for c in range(n_channels)]
         return encode(np.stack(blocks), spec, key.encoding or default_encoding(spec))
 
     def compressible(self, key: PrecomputedChunk, spec: ImageSpec) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,8 +25,8 @@ _tokens = itertools.count()
 class SliceDecoder:
     """Shared bookkeeping: the slices, their headers and the cache keys of one open volume."""
 
-    def __init__(self, files: list[Path], headers: list[SliceHeader], root: Path,
-                 resources: ReaderResources, opened: list[Identity] | None = None) -> None:
+    def __init__(self, files: list[Path], headers: Sequence[SliceHeader], root: Path,
+                 resources: ReaderResources, opened: Sequence[Identity] | None = None) -> None:
         self.files, self.headers = files, headers
         # each slice's identity when its header was parsed: a slice re-copied or replaced since is
         # refused (the server reopens the dataset under a new version) rather than decoded under the old one
@@ -37,7 +38,7 @@ class SliceDecoder:
         # cache keys carry a per-volume token for the same reason
         self.pool_prefix = ("jpeg2000", str(root))
         self.token = ("jpeg2000", next(_tokens))
-        self._total_bytes: int | None = None
+        self._estimated_bytes: int | None = None
 
     def region(self, index: int, r: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         raise NotImplementedError
@@ -49,11 +50,14 @@ class SliceDecoder:
             self.handles.discard((*self.pool_prefix, self.files[index].name))
             raise
 
-    def total_bytes(self) -> int:
-        """The slices' size on disk (what decoding every slice once reads), looked up once."""
-        if self._total_bytes is None:
-            self._total_bytes = sum(f.stat().st_size for f in self.files)
-        return self._total_bytes
+    def estimated_bytes(self) -> int:
+        """The slices' size on disk (what decoding every slice once reads), estimated from the slices
+        sampled at open (a stat of every slice would make opening O(n) in slices)."""
+        if self._estimated_bytes is None:
+            sample = getattr(self.headers, "sampled", None) or range(len(self.files))
+            sizes = [self.files[i].stat().st_size for i in sample]
+            self._estimated_bytes = sum(sizes) * len(self.files) // len(sizes)
+        return self._estimated_bytes
 
     def close(self) -> None:
         self.handles.discard_prefix(self.pool_prefix)

@@ -6,13 +6,13 @@ import dataclasses
 from pathlib import Path
 
 from readers.base import Channel, LevelGeometry, ReaderError, UnsupportedSource, Volume, default_channels
-from readers.identity import identity
 from readers.jpeg2000 import backend
 from readers.jpeg2000.decoders import GlymurDecoder, ImagecodecsDecoder, SliceDecoder
 from readers.jpeg2000.errors import unsupported
 from readers.jpeg2000.files import slice_files
 from readers.jpeg2000.header import SliceHeader, read_header
 from readers.jpeg2000.level import Jpeg2000Level
+from readers.jpeg2000.slices import Identities, SliceHeaders
 from readers.resources import ReaderResources
 
 #: native levels stop at the first one that fits in this on both y and x (the service's top level)
@@ -28,15 +28,9 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
     if not files:
         raise UnsupportedSource(f"{path.name}: no JPEG 2000 files (.jp2 .j2k .j2c .jpx .jph)")
     mode = backend.choose(mode or resources.jp2_backend)
-    try:
-        opened = [identity(f) for f in files]  # before parsing: a change while parsing is seen at the first read
-    except OSError as exc:
-        raise UnsupportedSource(f"{path.name}: a slice vanished while it was opened") from exc
-    headers = _headers(files)
+    headers = _headers(files)  # a few parsed now, the others on first read (O(1) in slices)
     first = headers[0]
-    for head in headers[1:]:
-        if head.key() != first.key():
-            raise UnsupportedSource(f"{head.name}: {_describe(head)} differs from {first.name}: {_describe(first)}")
+    opened = Identities(headers)
     decoder: SliceDecoder
     if mode == backend.GLYMUR:
         decoder = GlymurDecoder(files, headers, path, resources, opened)
@@ -49,7 +43,7 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
     metadata = {
         "voxel_size_source": source,
         "decoder": mode,
-        "dwt_levels": min(h.dwt_levels for h in headers),
+        "dwt_levels": headers.dwt_levels,
         "bits_per_sample": first.bits,
         "reversible": first.reversible,
         "tile": list(first.tile) if first.tile else None,
@@ -68,17 +62,13 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
     return volume
 
 
-def _describe(h: SliceHeader) -> str:
-    return f"{h.width} x {h.height} x {h.components} {h.dtype}"
-
-
-def _headers(files: list[Path]) -> list[SliceHeader]:
+def _headers(files: list[Path]) -> SliceHeaders:
     if backend.glymur_module() is not None:
-        return [read_header(f) for f in files]
+        return SliceHeaders(files, read_header)
     # No header parser: learn the facts by decoding the first slice; the decoder checks every
     # other slice against them when it decodes it.
     first = _header_by_decoding(files[0])
-    return [first] + [dataclasses.replace(first, name=f.name) for f in files[1:]]
+    return SliceHeaders(files, lambda f: first if f == files[0] else dataclasses.replace(first, name=f.name))
 
 
 def _header_by_decoding(path: Path) -> SliceHeader:
@@ -112,11 +102,11 @@ def _voxel_yx(head: SliceHeader) -> tuple[float, float, str]:
 
 
 def _levels(
-    decoder: SliceDecoder, headers: list[SliceHeader], voxel: tuple[float, float, float], reduce: bool
+    decoder: SliceDecoder, headers: SliceHeaders, voxel: tuple[float, float, float], reduce: bool
 ) -> list[Jpeg2000Level]:
     first = headers[0]
-    max_r = min(h.dwt_levels for h in headers) if reduce else 0
-    origins = {h.origin for h in headers}
+    max_r = headers.dwt_levels if reduce else 0
+    origins = {h.origin for h in headers.sample()}  # a slice at another origin is refused when it is read
     levels: list[Jpeg2000Level] = []
     for r in range(max_r + 1):
         shapes = {dataclasses.replace(first, origin=o).reduced(r) for o in origins}
@@ -136,7 +126,7 @@ def _levels(
             # LL sample k of reduction r sits on full-resolution pixel k * 2**r, not on its block's centre
             origin=(0.0, 0.0, 0.0),
             # OpenJPEG reads each tile-part whole, whatever the reduction: the cost is the files' size
-            read_cost=decoder.total_bytes() // first.components,
+            read_cost=decoder.estimated_bytes() // first.components,
         )
         levels.append(Jpeg2000Level(decoder, r, geometry))
         if ny <= SMALLEST and nx <= SMALLEST:

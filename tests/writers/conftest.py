@@ -51,6 +51,7 @@ def keys_of(view: View, spec: ImageSpec) -> list[Document | Chunk]:
     for encoding in offered(spec):
         out += [Info(t=t, encoding=encoding) for t in edges(n_times)]
         for level in levels:
-            t_grid, _, *zyx = spec.levels[level].grid
-            out += [PrecomputedChunk(level, index, encoding) for index in grid_edges((t_grid, *zyx))]
+            for layout in range(len(spec.levels[level].layouts)):  # every chunk size the info lists
+                t_grid, _, *zyx = spec.levels[level].in_layout(layout).grid
+                out += [PrecomputedChunk(level, index, encoding, layout) for index in grid_edges((t_grid, *zyx))]
     return out

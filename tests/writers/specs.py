@@ -3,6 +3,8 @@ levels, time points and channels, labels, and the dtypes precomputed converts.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
 GREY = ChannelSpec("grey", "FFFFFF", (100.0, 40000.0), (0.0, 65535.0))
@@ -33,6 +35,11 @@ SPECS: dict[str, ImageSpec] = {
                      ChannelSpec("gfp", "00FF00", (5.0, 180.0), (0.0, 255.0)),
                      ChannelSpec("tdtomato", "FF0000", (0.0, 255.0), (0.0, 255.0))),
                     sampled_from=1, time_interval=2.5),
+    # a slice stack under --chunks auto: flat chunks, plus deeper ones (not dividing them) precomputed also offers
+    "flat": ImageSpec("flat stack", "uint16",
+                      tuple(replace(level, alternates=((1, 1, 16, 48, 48),)) for level in
+                            _levels((1, 1, 45, 130, 150), (1, 1, 1, 64, 128), (2.0, 0.5, 0.5), 2)),
+                      (GREY,)),
     "rgb": ImageSpec("rgb", "uint8", _levels((1, 3, 10, 70, 80), (1, 1, 10, 64, 64), (1.0, 1.0, 1.0), 2),
                      tuple(ChannelSpec(n, col, (0.0, 255.0), (0.0, 255.0))
                            for n, col in (("red", "FF0000"), ("green", "00FF00"), ("blue", "0000FF")))),

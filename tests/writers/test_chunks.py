@@ -72,7 +72,7 @@ def test_zarr_chunks_read_back_through_zarr_python(tmp_path, view, comp, spec):
             np.testing.assert_array_equal(array[region], data[level][region])
 
 
-@pytest.mark.parametrize("spec", ["u16", "tc", "labels", "f64", "rgb"])
+@pytest.mark.parametrize("spec", ["u16", "tc", "labels", "f64", "rgb", "flat"])
 def test_precomputed_chunks_decode_to_the_blocks(spec):
     import compressed_segmentation as cseg
     import imagecodecs
@@ -83,10 +83,11 @@ def test_precomputed_chunks_decode_to_the_blocks(spec):
     for encoding in offered(s):
         served = encoding or ("compressed_segmentation" if s.kind == "labels" else "raw")
         data = smooth(s) if served == "jpeg" else volumes(s, seed=1)
-        for level, level_spec in enumerate(s.levels):
+        for level, layout in ((lv, k) for lv in range(len(s.levels)) for k in range(len(s.levels[lv].layouts))):
+            level_spec = s.levels[level].in_layout(layout)  # every chunk size, read from the level's own blocks
             t_grid, _, *zyx = level_spec.grid
             for t, zi, yi, xi in grid_edges((t_grid, *zyx)):
-                chunk = PrecomputedChunk(level, (t, zi, yi, xi), encoding)
+                chunk = PrecomputedChunk(level, (t, zi, yi, xi), encoding, layout)
                 _, _, zs, ys, xs = level_spec.chunk_region((t, 0, zi, yi, xi))
                 expected = data[level][t, :, zs, ys, xs].astype(dtype)  # (c, z, y, x), clipped at the edge
                 nc, nz, ny, nx = expected.shape

@@ -87,3 +87,19 @@ def test_zarr_v2_keys_are_canonical():
     for absent in ("0/0/2/0/0/0", "1/.zarray", "0/0/0/0/2/0", "zarr.json", "0/.zattrs"):
         with pytest.raises(NoSuchKey):
             zarr.parse(absent, spec)
+
+
+def test_precomputed_chunk_names_of_every_chunk_size():
+    """A scale offering flat (1, 64, 128) and deeper (16, 48, 48) chunks: a name is a chunk of the first
+    chunk size it fits exactly, and must fit one of them."""
+    pc, flat = VIEWS["precomputed"], SPECS["flat"]
+    assert pc.parse("0/0-128_64-128_3-4", flat) == PrecomputedChunk(0, (0, 3, 1, 0))
+    assert pc.parse("0/48-96_96-130_32-45", flat) == PrecomputedChunk(0, (0, 2, 2, 1), None, 1)
+    assert pc.spell(PrecomputedChunk(0, (0, 2, 2, 1), None, 1), flat) == "0/48-96_96-130_32-45"
+    assert pc.parse("1/0-48_0-48_0-16", flat) == PrecomputedChunk(1, (0, 0, 0, 0), None, 1)
+    for misfit in ("0/0-128_0-64_0-2", "0/0-48_0-64_0-1", "0/0-48_0-48_0-1", "0/48-96_0-48_16-31"):
+        with pytest.raises(MalformedKey, match="any"):
+            pc.parse(misfit, flat)
+    assert pc.parse("0/0-48_0-48_16-32", flat).layout == 1
+    with pytest.raises(NoSuchKey):
+        pc.parse("0/0-48_0-48_45-46", flat)

@@ -9,14 +9,19 @@ from dataclasses import dataclass, field
 
 from readers.caching import Cache
 from readers.resources import ReaderResources, default_resources
-from transformer.config import OVERVIEWS
+from transformer.config import AUTO_TARGET, OVERVIEWS, chunk_layout
 
 
 @dataclass(frozen=True)
 class PyramidOptions:
-    """The shape of every pyramid: chunk size, top level size, how computed levels are made."""
+    """The shape of every pyramid: chunk layout, top level size, how computed levels are made."""
 
-    chunk: tuple[int, int, int] = (64, 64, 64)
+    #: with ``auto`` the voxel budget of one chunk (its product) and the shape of cubic chunks; else the
+    #: one chunk shape of every level
+    chunk: tuple[int, int, int] = AUTO_TARGET
+    #: choose each level's chunks from the source's decode unit (see pyramid.auto_chunks); the service's
+    #: default (--chunks auto) sets it, a pyramid built directly keeps one fixed shape unless asked
+    auto: bool = False
     top: int = 64  # levels are added until every spatial axis fits in this
     overview: str = "auto"  # see Pyramid._mean_levels
     exact_limit: int = 512 << 20  # bytes per time point and channel
@@ -24,6 +29,12 @@ class PyramidOptions:
     def __post_init__(self) -> None:
         if self.overview not in OVERVIEWS:
             raise ValueError(f"overview must be one of {OVERVIEWS}, not {self.overview!r}")
+
+    @classmethod
+    def from_chunks(cls, chunks: str, **kwargs) -> PyramidOptions:
+        """Options for a ``--chunks`` value: ``auto`` or one fixed z,y,x shape."""
+        fixed = chunk_layout(chunks)
+        return cls(AUTO_TARGET, auto=True, **kwargs) if fixed is None else cls(fixed, auto=False, **kwargs)
 
 
 @dataclass

@@ -16,7 +16,7 @@ import numpy as np
 from readers.base import Level, Volume
 from transformer.engine import downsample
 from transformer.engine.options import Engine, PyramidOptions
-from writers.spec import ChannelSpec, ImageSpec, LevelSpec
+from writers.spec import ChannelSpec, ImageSpec, LevelSpec, assemble, blocks_touched, paste
 
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
 
@@ -54,8 +54,29 @@ def plan_factors(shape_zyx: tuple[int, int, int], voxel: tuple[float, float, flo
 
 
 def chunk_shape(level0_zyx: tuple[int, int, int], zyx: tuple[int, int, int], target: tuple[int, int, int]):
+    """One fixed chunk shape (``--chunks z,y,x``), clipped to the level; flat for a 2-D image."""
     base = FLAT_CHUNK if level0_zyx[0] == 1 else target
     return (1, 1, *(min(c, n) for c, n in zip(base, zyx, strict=True)))
+
+
+def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes: int,
+                unit: tuple[int, int, int] | None) -> tuple[int, ...]:
+    """``--chunks auto`` for one level of a slice stack whose every plane holds ``planes`` source planes.
+
+    A stack decodes whole planes (and whole JPEG2000 tiles), so a cubic chunk decodes ``target[0]``
+    planes to show one in an xy view. Chunks are ``planes`` deep instead (1 at full resolution, so
+    one source plane and tile per chunk), as wide as the voxel budget ``prod(target)`` allows, and
+    cubic once a plane of the level averages ``target[0]`` source planes. ``unit`` is a native level's
+    decode unit (tile or strip): a flat chunk takes its width where it is up to twice the budget's,
+    and a multiple of it otherwise, so no chunk cuts a tile that another chunk must decode again.
+    """
+    depth = min(target[0], planes)
+    side = max(min(target[1:]), 1 << int(math.log2(math.sqrt(math.prod(target) / depth))))
+    sides = [side, side]
+    if unit is not None and depth == 1:
+        for axis, u in enumerate(unit[1:]):
+            sides[axis] = u if side <= u <= 2 * side else max(u, side // u * u)
+    return (1, 1, *(min(c, n) for c, n in zip((depth, *sides), zyx, strict=True)))
 
 
 class Pyramid:
@@ -73,6 +94,10 @@ class Pyramid:
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
         self.overview, self.exact_limit = options.overview, options.exact_limit
+        self.auto = options.auto
+        # a slice stack (one file per plane) gets flat chunks under --chunks auto; a 2-D image keeps FLAT_CHUNK
+        level0 = self.volume.levels[0]
+        self.stack = options.auto and level0.read_chunks[0] == 1 and level0.shape[2] > 1
         self.levels = self._plan(options.chunk, options.top)
 
     def _plan(self, chunk: tuple[int, int, int], top: int) -> list[PyramidLevel]:
@@ -83,7 +108,7 @@ class Pyramid:
             origin = native.origin
             if origin is None:
                 origin = tuple((v - b) / 2 for v, b in zip(native.voxel_size, v0, strict=True))
-            spec = self._spec(native.shape, native.voxel_size, origin, chunk, zyx0)
+            spec = self._spec(native.shape, native.voxel_size, origin, chunk, zyx0, native.read_chunks)
             levels.append(PyramidLevel(spec, native, (1, 1, 1)))
         native = levels[-1].native
         means = self._mean_levels(native)
@@ -124,9 +149,16 @@ class Pyramid:
                 return i - 1
         return None
 
-    @staticmethod
-    def _spec(shape, voxel, origin, chunk, zyx0) -> LevelSpec:
-        return LevelSpec(tuple(shape), chunk_shape(zyx0, shape[2:], chunk), tuple(voxel), tuple(origin))
+    def _spec(self, shape, voxel, origin, chunk, zyx0, unit=None) -> LevelSpec:
+        zyx = tuple(shape[2:])
+        if not self.stack:
+            return LevelSpec(tuple(shape), chunk_shape(zyx0, zyx, chunk), tuple(voxel), tuple(origin))
+        chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit)
+        cube = chunk_shape(zyx0, zyx, chunk)
+        # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
+        # are offered cubic chunks too, assembled from the same blocks
+        alternates = (cube,) if cube[2] > chunks[2] else ()
+        return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates)
 
     def image_spec(self, name: str) -> ImageSpec:
         return ImageSpec(
@@ -219,14 +251,8 @@ class Pyramid:
             finer_index = (t.start, c.start, *j)
             if any(i >= g for i, g in zip(j, finer.grid[2:], strict=True)):
                 continue
-            part = self._partial(level, finer_index)
             origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
-            src, dst = [], []
-            for s, o, n in zip(region, origin, part.shape, strict=True):
-                a, b = max(s.start, o), min(s.stop, o + n)
-                src.append(slice(a - o, b - o))
-                dst.append(slice(a - s.start, b - s.start))
-            out[tuple(dst)] = part[tuple(src)]
+            paste(out, tuple(region), self._partial(level, finer_index), origin)
         return out
 
     def _sample(self, sampling: Sampling, t: int, c: int, region: tuple[slice, slice, slice]) -> np.ndarray:
@@ -257,26 +283,12 @@ class Pyramid:
 
     def region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         """Any (z, y, x) region of one level, assembled from cached chunks."""
-        spec = self.levels[level].spec
-        _, _, cz, cy, cx = spec.chunks
-        out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
-        for index in self.region_chunks(level, t, c, z, y, x):
-            _, _, zi, yi, xi = index
-            block = self.chunk(level, index)
-            lo = (zi * cz, yi * cy, xi * cx)
-            src, dst = [], []
-            for s, o, n in zip((z, y, x), lo, block.shape, strict=True):
-                a, b = max(s.start, o), min(s.stop, o + n)
-                src.append(slice(a - o, b - o))
-                dst.append(slice(a - s.start, b - s.start))
-            out[tuple(dst)] = block[tuple(src)]
-        return out
+        return assemble(self.levels[level].spec, lambda index: self.chunk(level, index), t, c, (z, y, x),
+                        self.dtype)
 
     def region_chunks(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> list[tuple[int, ...]]:
         """The chunk indices a (z, y, x) region of one level touches (to compute them ahead, in parallel)."""
-        _, _, cz, cy, cx = self.levels[level].spec.chunks
-        ranges = [range(s.start // n, (s.stop - 1) // n + 1) for s, n in ((z, cz), (y, cy), (x, cx))]
-        return [(t, c, zi, yi, xi) for zi, yi, xi in product(*ranges)]
+        return blocks_touched(self.levels[level].spec, t, c, (z, y, x))
 
     def regions(self, level: int, t: slice, c: slice, z: slice, y: slice, x: slice) -> np.ndarray:
         """A (t, c, z, y, x) box of one level: :meth:`region` for each time point and channel."""

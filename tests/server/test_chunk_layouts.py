@@ -1,0 +1,98 @@
+"""--chunks auto: slice stacks get flat chunks at full resolution, and precomputed offers cubic ones too;
+every layout serves exactly the source's voxels (zarr v2 through zarr-python-equivalent decoding, every
+precomputed chunk size). A JPEG2000 slice that disagrees with the stack at an index the open did not
+sample is a 500 naming it on the first read that needs it."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import imagecodecs
+import numpy as np
+import pytest
+import tifffile
+
+from catalog.scan import scan
+from catalog.store import Catalog
+from tests.helpers import in_process
+from tests.server.test_cutout import zarr_level
+
+
+def _stack(root, n=9, shape=(70, 90)):
+    rng = np.random.default_rng(5)
+    vol = rng.integers(0, 60000, (n, *shape), dtype=np.uint16)
+    root.mkdir(parents=True)
+    for z in range(n):
+        tifffile.imwrite(root / f"s{z}.tif", vol[z])
+    return vol
+
+
+@pytest.fixture
+def served(tmp_path):
+    vol = _stack(tmp_path / "data" / "stack")
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(tmp_path / "data", catalog)
+    (record,) = catalog.all()
+    with in_process(db, cache_mb=32, chunks="auto") as client:
+        yield client, record.id, vol
+    catalog.close()
+
+
+def test_auto_layout_is_flat_and_serves_the_source(served):
+    client, ds, vol = served
+    zarray = client.get(f"/zarr/{ds}.ome.zarr/0/.zarray").json()
+    assert zarray["chunks"] == [1, 1, 1, 70, 90]  # one plane per chunk (clipped to the plane)
+    np.testing.assert_array_equal(zarr_level(client, ds, 0)[0, 0], vol)
+
+
+def test_precomputed_offers_flat_and_cubic_chunks_with_the_same_voxels(served):
+    client, ds, vol = served
+    info = client.get(f"/precomputed/{ds}/info").json()
+    assert info["scales"][0]["chunk_sizes"] == [[90, 70, 1], [64, 64, 9]]
+    for cx, cy, cz in info["scales"][0]["chunk_sizes"]:
+        got = np.empty_like(vol)
+        for z0, y0, x0 in product(range(0, 9, cz), range(0, 70, cy), range(0, 90, cx)):
+            z1, y1, x1 = min(z0 + cz, 9), min(y0 + cy, 70), min(x0 + cx, 90)
+            r = client.get(f"/precomputed/{ds}/0/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}")
+            assert r.status_code == 200
+            got[z0:z1, y0:y1, x0:x1] = np.frombuffer(r.content, "<u2").reshape(z1 - z0, y1 - y0, x1 - x0)
+        np.testing.assert_array_equal(got, vol)
+    assert client.get(f"/precomputed/{ds}/0/0-64_0-64_0-2").status_code == 400  # a chunk of neither size
+
+
+def test_fixed_chunks_setting_keeps_one_grid(tmp_path):
+    _stack(tmp_path / "data" / "stack")
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(tmp_path / "data", catalog)
+    (record,) = catalog.all()
+    with in_process(db, cache_mb=16, chunks="4,32,32") as client:
+        assert client.get(f"/zarr/{record.id}.ome.zarr/0/.zarray").json()["chunks"] == [1, 1, 4, 32, 32]
+        sizes = client.get(f"/precomputed/{record.id}/info").json()["scales"][0]["chunk_sizes"]
+        assert sizes == [[32, 32, 4]]
+    catalog.close()
+
+
+def test_a_bad_jpeg2000_slice_the_open_did_not_sample_is_a_500_naming_it(tmp_path):
+    pytest.importorskip("glymur")
+    root = tmp_path / "data" / "jp2"
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    grey = rng.integers(0, 4000, (5, 40, 48), dtype=np.uint16)
+    for z in range(5):
+        (root / f"s{z}.j2k").write_bytes(imagecodecs.jpeg2k_encode(grey[z], level=0, codecformat="j2k"))
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(tmp_path / "data", catalog)  # the scan checks every slice: s1 turns RGB after it
+    rgb = np.stack([grey[1]] * 3, axis=-1)
+    (root / "s1.j2k").write_bytes(imagecodecs.jpeg2k_encode(rgb, level=0, codecformat="j2k"))
+    (record,) = catalog.all()
+    with in_process(db, cache_mb=16, chunks="auto") as client:  # the open parses slices 0, 2 and 4 only
+        base = f"/zarr/{record.id}.ome.zarr/0/0/0"
+        assert client.get(f"{base}/0/0/0").status_code == 200
+        bad = client.get(f"{base}/1/0/0")
+        assert bad.status_code == 500 and "s1.j2k" in bad.json()["reason"]
+        assert str(tmp_path) not in bad.text
+        assert client.get(f"{base}/2/0/0").status_code == 200  # the other slices keep serving
+    catalog.close()
