@@ -1,0 +1,97 @@
+"""A slice stack under --chunks auto in the service's own /viewer/ (headless Chromium): an xy view draws the
+plane from the flat chunk size of precomputed's info, an xz view draws the same voxels from the cubic one.
+
+The chunk size each view used is read from the server's access log (the chunk names the viewer fetched).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from catalog.scan import describe
+from catalog.store import Catalog
+from tests.helpers import Server
+from tests.test_neuroglancer_browser import (  # noqa: F401 - browser is a fixture
+    browser,
+    correlation,
+    measuring_state,
+    pytestmark,
+    render,
+    voxel_index,
+)
+from writers.neuroglancer import state_url
+
+CHUNK = re.compile(r"/precomputed/[^/ ]+/0/(\d+)-(\d+)_(\d+)-(\d+)_(\d+)-(\d+) ")
+
+
+def stack() -> np.ndarray:
+    """(64, 200, 300) uint16: x and y ramps and a z ramp with odd planes inverted (a plane off is visible)."""
+    z, y, x = np.mgrid[0:64, 0:200, 0:300]
+    vol = (x * 150 + y * 40 + z * 500) % 60000 + np.random.default_rng(3).integers(0, 3000, x.shape)
+    vol[1::2] = 65535 - vol[1::2]
+    return vol.astype(np.uint16)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("layouts_browser")
+    vol = stack()
+    folder = root / "stack"
+    folder.mkdir()
+    for i, plane in enumerate(vol):
+        tifffile.imwrite(folder / f"z{i:03d}.tif", plane)
+    (folder / "dataset.json").write_text(json.dumps({
+        "title": "stack", "voxel_size": [1.0, 1.0, 1.0],
+        "channels": [{"name": "grey", "color": "FFFFFF", "window": [0, 65535]}]}))
+    catalog = Catalog(root / "catalog.sqlite")
+    record = describe(folder, root, catalog)
+    catalog.put(record)
+    catalog.close()
+    srv = Server(root / "catalog.sqlite", "--log-level", "info", "--access-log")  # --chunks auto (default)
+    yield srv, record.id, vol, root
+    srv.stop()
+
+
+def level0_chunk_sizes(srv: Server, since: int) -> set[tuple[int, int, int]]:
+    """(x, y, z) extents of the level-0 precomputed chunks requested after log offset ``since``."""
+    srv.log.flush()
+    text = Path(srv.log.name).read_text()[since:]
+    return {(x1 - x0, y1 - y0, z1 - z0) for x0, x1, y0, y1, z0, z1 in
+            (map(int, m.groups()) for m in CHUNK.finditer(text))}
+
+
+def log_size(srv: Server) -> int:
+    return len(Path(srv.log.name).read_text())
+
+
+def test_xy_view_uses_flat_chunks_and_xz_view_cubic_ones(served, browser):  # noqa: F811 - the fixture
+    srv, dataset_id, vol, root = served
+    position = (150.25, 100.25, 32.25)
+    state = measuring_state(srv, dataset_id, "precomputed", position)
+    since = log_size(srv)
+    pixels, _ = render(browser, state_url(state, f"{srv.url}/viewer/"), root / "stack_xy.png")
+    grey = pixels[..., 0]
+    rows, cols = voxel_index(position[1], grey.shape[0], 0.5), voxel_index(position[0], grey.shape[1], 0.5)
+    mr, mc = (rows >= 0) & (rows < 200), (cols >= 0) & (cols < 300)
+    assert correlation(grey[np.ix_(mr, mc)], vol[32][np.ix_(rows[mr], cols[mc])]) > 0.99
+    assert level0_chunk_sizes(srv, since) == {(300, 200, 1)}  # one plane per chunk
+
+    state["layout"] = "xz"
+    since = log_size(srv)
+    pixels, _ = render(browser, state_url(state, f"{srv.url}/viewer/"), root / "stack_xz.png")
+    grey = pixels[..., 0]
+    rows, cols = voxel_index(position[2], grey.shape[0], 0.5), voxel_index(position[0], grey.shape[1], 0.5)
+    mr, mc = (rows >= 0) & (rows < 64), (cols >= 0) & (cols < 300)
+    xz = vol[:, 100, :]
+    got = grey[np.ix_(mr, mc)]
+    corr = max(correlation(got, xz[np.ix_(rows[mr], cols[mc])]),
+               correlation(got[::-1], xz[np.ix_(rows[mr], cols[mc])]))  # z may run up or down the panel
+    assert corr > 0.99, corr
+    sizes = level0_chunk_sizes(srv, since)
+    assert sizes and all(z > 1 for _, _, z in sizes), sizes  # the cubic chunk size, never the flat one
