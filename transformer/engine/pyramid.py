@@ -286,6 +286,12 @@ class Pyramid:
         return assemble(self.levels[level].spec, lambda index: self.chunk(level, index), t, c, (z, y, x),
                         self.dtype)
 
+    def source_region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray | None:
+        """A region of a level the source holds, read from the source without the chunk cache (the same
+        voxels as :meth:`region`; a cutout's box need not read whole chunks), else None."""
+        native = self.levels[level].native
+        return None if native is None else self._read_native(native, t, c, z, y, x)
+
     def region_chunks(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> list[tuple[int, ...]]:
         """The chunk indices a (z, y, x) region of one level touches (to compute them ahead, in parallel)."""
         return blocks_touched(self.levels[level].spec, t, c, (z, y, x))

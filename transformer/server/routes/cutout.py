@@ -117,6 +117,9 @@ def _parallel_reader(executor: Executor, pyramid, box: Box) -> SlabReader:
         pyramid.chunk(level, index)
 
     def read(t: int, c: int, z: slice, y: slice) -> np.ndarray:
+        direct = pyramid.source_region(level, t, c, z, y, x)
+        if direct is not None:
+            return direct
         for _ in executor.map(chunk, pyramid.region_chunks(level, t, c, z, y, x)):
             pass
         return pyramid.region(level, t, c, z, y, x)
