@@ -1,4 +1,5 @@
-"""Command line: transformer serve | scan | add | info | remove | demo | cutout | export | token | readers."""
+"""Command line: transformer serve | stack | prewarm | scan | add | info | remove | demo | cutout | export | token |
+readers."""
 
 from __future__ import annotations
 
@@ -179,6 +180,8 @@ def cmd_serve(args) -> int:
     if args.demo:
         cmd_demo(argparse.Namespace(dir=None, catalog=args.catalog))
     config = Config.from_env(**{f.name: getattr(args, f.name) for f in fields(Config)})
+    if args.workers > 1:
+        return serve_workers(args, config)
     if config.data_root:
         from catalog.recheck import start_recheck
         from catalog.scan import scan
@@ -202,6 +205,42 @@ def cmd_serve(args) -> int:
     uvicorn.run(app, host=config.host, port=config.port, log_level=args.log_level,
                 http=header_timeout_protocol(config.header_timeout), loop="uvloop", access_log=args.access_log)
     return 0
+
+
+def given_settings(args, skip: tuple[str, ...] = ("host", "port", "worker_name", "catalog")) -> list[str]:
+    """The setting flags given on this command line, spelt again for a worker's ``serve``."""
+    out = []
+    for f in fields(Config):
+        value = getattr(args, f.name, None)
+        if value is None or f.name in skip:
+            continue
+        out += [f"--{f.name.replace('_', '-')}", ",".join(map(str, value)) if isinstance(value, tuple) else str(value)]
+    return out
+
+
+def serve_workers(args, config: Config) -> int:
+    """``serve --workers N``: N processes on ports PORT..PORT+N-1 (one port each: nginx's consistent hash
+    needs to tell them apart), restarted one by one on SIGHUP, all stopped on Ctrl-C or SIGTERM."""
+    from transformer.stack import Stack, run_until_stopped
+
+    stack = Stack(config.catalog, serve_args=given_settings(args), proxy=False, host=config.host,
+                  worker_ports=[config.port + i for i in range(args.workers)])
+    return run_until_stopped(stack, [w.url for w in stack.workers])
+
+
+def cmd_stack(args) -> int:
+    from transformer.stack import Proxy, Stack, run_until_stopped
+
+    run = Path(args.run).resolve() if args.run else None
+    render = {"cache_size": args.cache_size, "nginx_workers": args.nginx_workers, "access_log": args.access_log}
+    if args.upstream:  # the workers run elsewhere (docker/compose.yml): nginx only
+        run = run or Path("/var/cache/transformer-proxy")
+        proxy = Proxy(args.port, args.upstream, run, run / "cache", host=args.host, **render)
+        return run_until_stopped(proxy, args.upstream)
+    serve_args = [a for a in args.serve_args if a != "--"]
+    catalog = Config.from_env(catalog=args.catalog).catalog
+    stack = Stack(catalog, args.workers, args.port, serve_args, run=run, host=args.host, **render)
+    return run_until_stopped(stack, [w.url for w in stack.workers])
 
 
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
@@ -231,7 +270,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--demo", action="store_true", help="generate and register the demo datasets first")
     p.add_argument("--log-level", default="info")
     p.add_argument("--access-log", action="store_true")
+    p.add_argument("--workers", type=int, default=1, help="worker processes on ports PORT..PORT+N-1 (put nginx "
+                   "in front: `transformer stack`)")
     p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("stack", help="nginx (docker/nginx.conf.template) in front of N workers, on loopback",
+                       description="Starts N `transformer serve` workers and nginx in front of them (consistent "
+                       "hashing, a disk cache); Ctrl-C stops all, SIGHUP restarts the workers one by one. "
+                       "Flags after -- go to every worker's serve.")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--port", type=int, default=8080, help="nginx's port")
+    p.add_argument("--host", default="127.0.0.1", help="nginx's interface (workers always listen on loopback)")
+    p.add_argument("--run", help="folder for logs, the nginx configuration and its cache (default: a temporary one)")
+    p.add_argument("--cache-size", default="10g", help="nginx's disk cache limit (max_size)")
+    p.add_argument("--nginx-workers", type=int, default=1, help="nginx worker processes")
+    p.add_argument("--access-log", action="store_true", help="nginx access log in the run folder")
+    p.add_argument("--upstream", action="append", metavar="HOST:PORT",
+                   help="a worker started elsewhere (repeat): run nginx only, as docker/compose.yml's proxy does")
+    p.add_argument("serve_args", nargs=argparse.REMAINDER, help="-- then flags for every worker's serve")
+    p.set_defaults(fn=cmd_stack)
 
     p = sub.add_parser("scan", help="register every dataset under ROOT")
     p.add_argument("root")

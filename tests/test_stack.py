@@ -1,0 +1,174 @@
+"""The stack (issue 14) with real nginx and two real workers: the same bytes as one server, one worker per URL,
+nginx HITs, one computation for a burst of identical cold requests, no caching of restricted data, retries past
+a killed worker, and versioned URLs that follow the source."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import tifffile
+
+from catalog.scan import scan
+from catalog.store import Catalog
+from catalog.tokens import new_token
+from tests.helpers import Server
+from transformer.stack import Stack
+
+pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx (scripts/system-deps.sh --all)")
+
+BYPASS = {"Authorization": "Bearer not-a-token"}  # a request with a token is never answered from nginx's cache
+
+
+def volume(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 60000, (70, 150, 140), dtype=np.uint16)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stack")
+    for name, seed in (("open", 1), ("secret", 2)):
+        (root / "data" / name).mkdir(parents=True)
+        tifffile.imwrite(root / "data" / name / f"{name}.tif", volume(seed), metadata={"axes": "ZYX"})
+    db = root / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(root / "data" / "open", catalog)
+    scan(root / "data" / "secret", catalog, access="private")
+    ids = {Path(r.source).stem: r.id for r in catalog.all()}
+    token, row = new_token("reader", [ids["secret"]], None)
+    catalog.put_token(row)
+    catalog.close()
+    with Stack(db, 2, serve_args=["--cache-mb", "64"], run=root / "run") as stack:
+        yield stack, db, ids, token, root
+
+
+def metric(stack: Stack, name: str) -> int:
+    total = 0
+    for w in stack.workers:
+        for line in httpx.get(f"{w.url}/metrics").text.splitlines():
+            if line.startswith(name) and line[len(name)] in " {,":  # the metric, any of its labels
+                total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def grid(url: str, dataset_id: str, level: int) -> list[int]:
+    """Chunks per axis (z, y, x) of a zarr level, as the server lays it out."""
+    meta = httpx.get(f"{url}/zarr/{dataset_id}.ome.zarr/{level}/.zarray").json()
+    return [-(-n // c) for n, c in zip(meta["shape"][2:], meta["chunks"][2:], strict=True)]
+
+
+def chunk_keys(url: str, dataset_id: str, level: int, count: int) -> list[str]:
+    """``count`` distinct chunk keys (z/y/x) of a level, walking its grid from the far corner."""
+    nz, ny, nx = grid(url, dataset_id, level)
+    cells = [(z, y, x) for z in range(nz) for y in range(ny) for x in range(nx)][::-1]
+    return ["/".join(map(str, cell)) for cell in cells[:count]]
+
+
+def chunk_paths(url: str, dataset_id: str) -> list[str]:
+    zarr = [f"/zarr/{dataset_id}.ome.zarr/{lv}/0/0/{key}" for lv in (0, 1, 2) for key in chunk_keys(url, dataset_id,
+                                                                                                  lv, 6)]
+    return [*zarr, f"/zarr3/{dataset_id}.ome.zarr/zarr.json", f"/precomputed/{dataset_id}/info"]
+
+
+def test_chunks_equal_one_server_and_each_url_has_one_worker(world):
+    stack, db, ids, _, _ = world
+    workers: dict[str, set[str]] = {}
+    with Server(db, "--cache-mb", "64") as single:
+        paths = chunk_paths(single.url, ids["open"])
+        for path in paths:
+            expected = httpx.get(single.url + path)
+            assert expected.status_code == 200
+            first = httpx.get(stack.url + path)
+            second = httpx.get(stack.url + path)
+            assert first.content == second.content == expected.content
+            assert first.headers["x-cache-status"] in ("MISS", "EXPIRED") and second.headers["x-cache-status"] == "HIT"
+            for _ in range(3):  # past the cache: the worker that answers this URL every time
+                workers.setdefault(path, set()).add(httpx.get(stack.url + path, headers=BYPASS).headers["x-worker"])
+    assert all(len(names) == 1 for names in workers.values()), workers
+    assert set().union(*workers.values()) == {"w0", "w1"}  # the URLs are spread over both
+
+
+def test_identical_cold_requests_compute_once_across_the_stack(world):
+    stack, _, ids, _, _ = world
+    path = f"/zarr/{ids['open']}.ome.zarr/1/0/0/{chunk_keys(stack.url, ids['open'], 1, 9)[-1]}"
+    before = metric(stack, "transformer_chunks_computed_total")
+    barrier = threading.Barrier(12)
+
+    def get(_):
+        barrier.wait()
+        return httpx.get(stack.url + path, timeout=30)
+
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(get, range(12)))
+    assert {r.status_code for r in answers} == {200} and len({r.content for r in answers}) == 1
+    assert metric(stack, "transformer_chunks_computed_total") - before == 1
+
+
+def test_restricted_data_is_never_cached(world):
+    stack, _, ids, token, _ = world
+    path = f"/zarr/{ids['secret']}.ome.zarr/0/0/0/0/0/0"  # the first chunk, whatever the layout
+    counted = 'transformer_restricted_reads_total{token="reader"'
+    before = metric(stack, counted)
+    for _ in range(3):
+        anonymous = httpx.get(stack.url + path)
+        assert anonymous.status_code == 404 and anonymous.headers["x-cache-status"] != "HIT"
+        bearer = httpx.get(stack.url + path, headers={"Authorization": f"Bearer {token}"})
+        prefixed = httpx.get(f"{stack.url}/t/{token}{path}")
+        for r in (bearer, prefixed):
+            assert r.status_code == 200 and r.headers["x-cache-status"] == "BYPASS"
+            assert r.headers["cache-control"] == "private, no-store"
+    assert bearer.content == prefixed.content
+    assert metric(stack, counted) - before == 6  # every read reached a worker and was authorised there
+    assert httpx.get(stack.url + path).status_code == 404  # and none of them was kept for anyone else
+
+
+@pytest.mark.slow
+def test_versioned_urls_follow_the_source(world):
+    stack, _, ids, _, root = world
+    record = f"{stack.url}/api/datasets/{ids['open']}"
+    old = httpx.get(record, headers=BYPASS).json()["versioned_links"]["zarr"]
+    seen = httpx.get(f"{old}/0/0/0/0/0/0")
+    assert seen.status_code == 200 and seen.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert httpx.get(f"{old}/0/0/0/0/0/0").headers["x-cache-status"] == "HIT"
+    tifffile.imwrite(root / "data" / "open" / "open.tif", volume(3), metadata={"axes": "ZYX"})
+    deadline = time.monotonic() + 30  # each worker restamps its open datasets every 5 s
+    while (new := httpx.get(record, headers=BYPASS).json()["versioned_links"]["zarr"]) == old:
+        assert time.monotonic() < deadline, "the version did not change"
+        time.sleep(0.5)
+    fresh = httpx.get(f"{new}/0/0/0/0/0/0")
+    assert fresh.status_code == 200 and fresh.content != seen.content
+    # a key of the old version no cache holds: 404 with a pointer to the current URL of that key
+    key = f"0/0/0/{chunk_keys(stack.url, ids['open'], 0, 1)[0]}"
+    stale = httpx.get(f"{old}/{key}")
+    assert stale.status_code == 404 and stale.json()["current"] == f"{new}/{key}"
+    # the old version's bytes nginx holds are still that version's bytes: immutable, as promised
+    assert httpx.get(f"{old}/0/0/0/0/0/0").content == seen.content
+
+
+@pytest.mark.slow
+def test_a_killed_worker_loses_no_request(world):
+    stack, _, ids, _, _ = world
+    paths = [f"/zarr/{ids['open']}.ome.zarr/0/0/0/{key}" for key in chunk_keys(stack.url, ids["open"], 0, 24)]
+    victim = stack.workers[0]
+    statuses: list[int] = []
+    with httpx.Client(headers=BYPASS, timeout=30) as client:
+        for i in range(120):
+            if i == 40:
+                victim.proc.send_signal(signal.SIGKILL)
+                victim.proc.wait()
+            statuses.append(client.get(stack.url + paths[i % len(paths)]).status_code)
+        victim.start()
+        victim.wait()
+        deadline = time.monotonic() + 20  # nginx tries a failed server again after fail_timeout (2 s)
+        while {client.get(stack.url + p).headers["x-worker"] for p in paths} != {"w0", "w1"}:  # back in the ring
+            assert time.monotonic() < deadline, "the restarted worker never answered again"
+            time.sleep(0.5)
+    assert statuses == [200] * 120
