@@ -26,7 +26,7 @@ def has_magic(path: Path) -> bool:
 
 
 def _is_slice_name(name: str) -> bool:
-    return has_extension(Path(name))
+    return name.lower().endswith(EXTENSIONS)  # string ops: a Path per name costs ~20 µs x 10,000 slices
 
 
 def slice_files(path: Path) -> list[Path]:
