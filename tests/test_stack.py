@@ -20,6 +20,7 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from catalog.tokens import new_token
 from tests.helpers import Server
+from transformer.prewarm import level_urls, prewarm
 from transformer.stack import Stack
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx (scripts/system-deps.sh --all)")
@@ -172,3 +173,25 @@ def test_a_killed_worker_loses_no_request(world):
             assert time.monotonic() < deadline, "the restarted worker never answered again"
             time.sleep(0.5)
     assert statuses == [200] * 120
+
+
+def test_prewarm_fills_the_proxy_cache(world):
+    stack, _, ids, _, _ = world
+    urls = level_urls(stack.url, ids["open"], "coarse", max_chunks=20)
+    assert urls and all(f"/{ids['open']}@" in u for u in urls)  # the immutable URLs nginx keeps for a year
+    assert 0 < len(urls) < len(level_urls(stack.url, ids["open"], "all"))
+    done = prewarm(stack.url, ids["open"], "coarse", max_chunks=20)
+    assert (done.requests, done.failed) == (len(urls), 0) and done.bytes > 0
+    assert {httpx.get(u).headers["x-cache-status"] for u in urls} == {"HIT"}
+
+
+@pytest.mark.slow
+def test_prewarm_on_a_dask_cluster(world):
+    distributed = pytest.importorskip("distributed")
+    stack, _, ids, _, _ = world
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
+                                  dashboard_address=None) as cluster:
+        done = prewarm(stack.url, ids["open"], "all", scheduler=cluster.scheduler_address)
+    urls = level_urls(stack.url, ids["open"], "all")
+    assert (done.requests, done.failed) == (len(urls), 0)
+    assert {httpx.get(u).headers["x-cache-status"] for u in urls[-5:]} == {"HIT"}

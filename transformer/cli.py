@@ -243,6 +243,15 @@ def cmd_stack(args) -> int:
     return run_until_stopped(stack, [w.url for w in stack.workers])
 
 
+def cmd_prewarm(args) -> int:
+    from transformer.prewarm import prewarm
+
+    base = args.base_url or os.environ.get("TRANSFORMER_URL") or "http://127.0.0.1:8080"
+    done = prewarm(base, args.id, args.levels, args.scheduler, args.token)
+    print(f"{args.id}: {done.requests} chunks requested, {done.bytes / 1e6:.1f} MB, {done.failed} failed")
+    return 1 if done.failed else 0
+
+
 def add_setting_flags(parser: argparse.ArgumentParser) -> None:
     """One ``--name`` flag per Config field (type, help and choices from the field)."""
     for f in fields(Config):
@@ -289,6 +298,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="a worker started elsewhere (repeat): run nginx only, as docker/compose.yml's proxy does")
     p.add_argument("serve_args", nargs=argparse.REMAINDER, help="-- then flags for every worker's serve")
     p.set_defaults(fn=cmd_stack)
+
+    p = sub.add_parser("prewarm", help="request a dataset's coarse levels (or all) through the proxy, so its cache "
+                       "holds them")
+    p.add_argument("id")
+    p.add_argument("--levels", choices=("coarse", "all"), default="coarse",
+                   help="coarse: the levels with at most 4096 chunks (default); all: every level")
+    p.add_argument("--base-url", help="the proxy (default: $TRANSFORMER_URL, else http://127.0.0.1:8080)")
+    p.add_argument("--scheduler", help="dask.distributed scheduler address: its workers make the requests")
+    p.add_argument("--token", help="access token for embargoed or private datasets (never cached by the proxy)")
+    p.set_defaults(fn=cmd_prewarm)
 
     p = sub.add_parser("scan", help="register every dataset under ROOT")
     p.add_argument("root")
