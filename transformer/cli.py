@@ -269,7 +269,7 @@ def _flag_value(f, raw: str):
         raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="transformer", description=__doc__)
     parser.add_argument("--catalog", help="catalog database (default: $TRANSFORMER_CATALOG or user data dir)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -379,7 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("readers", help="list installed reader plugins")
     p.set_defaults(fn=cmd_readers)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     return args.fn(args)
 

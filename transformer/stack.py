@@ -53,6 +53,17 @@ def render_nginx(listen: str, upstreams: Sequence[str], run: Path, cache: Path, 
     return text
 
 
+def make_folders(run: Path, cache: Path) -> None:
+    """nginx's run folder, cache and temp folders; as root, owned by nobody (who nginx's workers run as)."""
+    run.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        run.chmod(0o755)  # nginx's workers reach their cache and temp folders through it
+    for sub in (cache, *(run / d for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"))):
+        sub.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(sub, "nobody", "nogroup")
+
+
 def reachable_by_others(path: Path) -> bool:
     """Whether every folder above ``path`` lets other users through (pytest's 0700 tmp folders do not)."""
     return all(p.stat().st_mode & 0o001 for p in path.resolve().parents)
@@ -113,6 +124,7 @@ class Proxy:
                  **render) -> None:
         self.url = f"http://{host}:{port}"
         self.run, self.log = run, run / "error.log"
+        make_folders(run, cache)
         self.conf = run / "nginx.conf"
         self.conf.write_text(render_nginx(f"{host}:{port}", upstreams, run, cache, **render))
         self.proc: subprocess.Popen | None = None
@@ -153,13 +165,7 @@ class Stack:
         self._tmp = None if run is not None else tempfile.TemporaryDirectory(prefix="transformer-stack-")
         self.run = Path(run if run is not None else self._tmp.name)
         self.run.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            self.run.chmod(0o755)  # nginx's workers (nobody) reach their cache and temp folders through it
         cache = self.run / "cache"
-        for sub in (cache, *(self.run / d for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"))):
-            sub.mkdir(exist_ok=True)
-            if os.geteuid() == 0:
-                shutil.chown(sub, "nobody", "nogroup")
         ports = list(worker_ports) if worker_ports is not None else [free_port() for _ in range(workers)]
         self.workers = [Worker(f"w{i}", p, Path(catalog), self.run, serve_args, worker_host)
                         for i, p in enumerate(ports)]

@@ -1,0 +1,58 @@
+"""docker/compose.yml (issue 14) without docker: every container command is a valid `transformer` command line,
+the proxy renders the same nginx template the tested stack uses, with one upstream per worker service, and nginx
+accepts the result."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import REPO
+from transformer.cli import build_parser
+from transformer.stack import render_nginx, template_path
+
+COMPOSE = yaml.safe_load((REPO / "docker" / "compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def transformer_args(service: dict) -> list[str]:
+    command = [*service.get("entrypoint", []), *service.get("command", [])]
+    assert command[0] == "transformer", command
+    return command[1:]
+
+
+def test_every_transformer_command_parses():
+    for name, service in SERVICES.items():
+        if "transformer" in (service.get("entrypoint") or service.get("command") or [""])[:1]:
+            build_parser().parse_args(transformer_args(service) + (["an-id"] if name == "prewarm" else []))
+
+
+def test_the_proxy_fronts_every_worker_with_the_shipped_template(tmp_path: Path):
+    args = build_parser().parse_args(transformer_args(SERVICES["proxy"]))
+    workers = sorted(name for name in SERVICES if name.startswith("worker-"))
+    assert sorted(u.split(":")[0] for u in args.upstream) == workers and len(workers) >= 2
+    for name in workers:  # each worker names itself (X-Worker) and serves on the port the proxy expects
+        serve = build_parser().parse_args(transformer_args(SERVICES[name]))
+        assert serve.worker_name == f"w{name.rsplit('-', 1)[1]}"
+    assert {u.split(":")[1] for u in args.upstream} == {"8000"}  # the image's TRANSFORMER_PORT
+    assert template_path() == REPO / "docker" / "nginx.conf.template"
+    conf = render_nginx(f"127.0.0.1:{args.port}", ["127.0.0.1:8000", "127.0.0.1:8001"], tmp_path, tmp_path / "c",
+                        cache_size=args.cache_size.replace("${PROXY_CACHE:-50g}", "50g"))
+    assert "hash $request_uri consistent" in conf and "proxy_cache_lock on" in conf
+    assert conf.count("server 127.0.0.1:800") == 2
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx (scripts/system-deps.sh --all)")
+def test_nginx_accepts_the_rendered_configuration(tmp_path: Path):
+    from transformer.stack import make_folders
+
+    make_folders(tmp_path, tmp_path / "cache")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render_nginx("127.0.0.1:1", ["127.0.0.1:2", "localhost:3"], tmp_path, tmp_path / "cache"))
+    check = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
