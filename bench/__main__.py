@@ -17,7 +17,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cutout, first_view, jp2_levels, memory, overhead, peer, pyramid_cost, rescan, soak, throughput
+from bench import (
+    cutout,
+    first_view,
+    jp2_levels,
+    memory,
+    overhead,
+    peer,
+    pyramid_cost,
+    rescan,
+    search,
+    soak,
+    throughput,
+    views,
+)
 from bench.common import Context, Part, Settings, machine, shape_label, table
 from bench.sources import FORMATS
 
@@ -32,6 +45,8 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "cutout": cutout.run,
     "soak": soak.run,
     "rescan": rescan.run,
+    "search": search.run,
+    "views": views.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"

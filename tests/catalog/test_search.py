@@ -11,28 +11,7 @@ import pytest
 from catalog import schema
 from catalog.record import Record
 from catalog.store import Catalog, Query
-
-SPECIES = ["Mus musculus", "Danio rerio", "Rattus norvegicus", "Macaca mulatta", "Homo sapiens"]
-TECHNIQUES = ["light-sheet", "confocal", "two-photon", "fMOST", "serial two-photon tomography"]
-ACCESS = ["public"] * 8 + ["embargoed", "private"]
-
-
-def synthetic(n: int, start: int = 0) -> list[Record]:
-    """``n`` records with varied, deterministic metadata (no image files: enough for listing and search)."""
-    out = []
-    for i in range(start, start + n):
-        species, technique = SPECIES[i % len(SPECIES)], TECHNIQUES[(i // 5) % len(TECHNIQUES)]
-        access = ACCESS[i % len(ACCESS)]
-        out.append(Record(
-            id=f"d{i:05d}", source=f"/data/{i}", reader="tiff", format=["tiff", "jpeg2000", "imaris"][i % 3],
-            title=f"{species} brain {i} {technique}", shape=[1, 1, 64, 512, 512], dtype="uint16",
-            voxel_size=[2.0, 1.0, 1.0], channels=[{"name": "c0"}], native_levels=1, byte_size=1000 + i,
-            description=f"Sample {i}: whole-brain {technique} imaging of {species}, region {i % 97}.",
-            species=species, technique=technique, contributors=[f"Author {i % 50}"], keywords=[f"kw{i % 13}"],
-            access=access, embargo_until="2099-01-01" if access == "embargoed" else "",
-            added=f"2026-01-{1 + i % 28:02d}T00:00:00+00:00",
-        ))
-    return out
+from catalog.synthetic import synthetic
 
 
 @pytest.fixture

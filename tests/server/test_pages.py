@@ -17,8 +17,8 @@ import tifffile
 
 from catalog.scan import describe
 from catalog.store import Catalog
+from catalog.synthetic import synthetic
 from catalog.tokens import new_token
-from tests.catalog.test_search import synthetic  # records only: no image files needed for listing
 from tests.helpers import in_process
 
 FULL = {
