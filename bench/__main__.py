@@ -26,6 +26,7 @@ from bench import (
     peer,
     pyramid_cost,
     rescan,
+    scaleout,
     search,
     soak,
     throughput,
@@ -47,6 +48,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "rescan": rescan.run,
     "search": search.run,
     "views": views.run,
+    "scaleout": scaleout.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"
