@@ -22,9 +22,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from catalog.scan import describe
-from catalog.store import Catalog
 from tests.helpers import Server
+from tests.server.test_pages import register
 from tests.test_neuroglancer_browser import CHROMEDRIVER, CHROMIUM, READ_CANVAS, browser  # noqa: F401 - fixture
 from transformer.demo import synthetic_brain
 
@@ -54,20 +53,8 @@ def served(tmp_path_factory):
     tifffile.imwrite(root / "brain.tif", np.stack([grey, np.roll(grey, 9, axis=2)]), metadata={"axes": "CZYX"})
     (root / "brain.tif.json").write_text(json.dumps(BRAIN))
     small = (synthetic_brain((12, 64, 80), seed=3) // 2).astype(np.uint16)
-    for name, meta in {
-        "fish.tif": {"title": "Zebrafish larva, confocal", "species": "Danio rerio", "technique": "confocal"},
-        "held.tif": {"title": "Embargoed rat hippocampus", "species": "Rattus norvegicus",
-                     "technique": "light-sheet", "access": "embargoed", "embargo_until": "2099-01-01"},
-        "hidden.tif": {"title": "Private macaque", "species": "Macaca mulatta", "access": "private"},
-    }.items():
-        tifffile.imwrite(root / name, small, metadata={"axes": "ZYX"})
-        (root / f"{name}.json").write_text(json.dumps(meta))
-    catalog = Catalog(root / "catalog.sqlite")
-    ids = {}
-    for name in ("brain.tif", "fish.tif", "held.tif", "hidden.tif"):
-        record = describe(root / name, root, catalog)
-        catalog.put(record)
-        ids[name.split(".")[0]] = record.id
+    catalog, ids = register(root, small, titles={
+        "fish.tif": {"title": "Zebrafish larva, confocal"}, "held.tif": {"title": "Embargoed rat hippocampus"}})
     catalog.close()
     srv = Server(root / "catalog.sqlite")
     yield srv, ids, np.stack([grey, np.roll(grey, 9, axis=2)])

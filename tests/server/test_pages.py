@@ -34,6 +34,29 @@ FULL = {
 }
 
 
+OTHERS = {
+    "fish.tif": {"title": "Zebrafish larva", "species": "Danio rerio", "technique": "confocal"},
+    "held.tif": {"title": "Embargoed rat", "species": "Rattus norvegicus", "technique": "light-sheet",
+                 "access": "embargoed", "embargo_until": "2099-01-01"},
+    "hidden.tif": {"title": "Private macaque", "species": "Macaca mulatta", "access": "private"},
+}
+
+
+def register(root, others, titles: dict | None = None) -> tuple[Catalog, dict[str, str]]:
+    """Write ``others`` (a z, y, x array) as the public fish, the embargoed rat and the private macaque beside
+    ``root/brain.tif`` (written by the caller) and register all four: (open catalog, {stem: id})."""
+    for name, meta in OTHERS.items():
+        tifffile.imwrite(root / name, others, metadata={"axes": "ZYX"})
+        (root / f"{name}.json").write_text(json.dumps({**meta, **(titles or {}).get(name, {})}))
+    catalog = Catalog(root / "catalog.sqlite")
+    ids = {}
+    for name in ("brain.tif", *OTHERS):
+        record = describe(root / name, root, catalog)
+        catalog.put(record)
+        ids[name.split(".")[0]] = record.id
+    return catalog, ids
+
+
 def two_channels() -> np.ndarray:
     """(c 2, z 10, y 40, x 60) uint8 with a different maximum per column and plane."""
     z, y, x = np.mgrid[0:10, 0:40, 0:60]
@@ -46,20 +69,7 @@ def world(tmp_path_factory):
     data = two_channels()
     tifffile.imwrite(root / "brain.tif", data, metadata={"axes": "CZYX"})
     (root / "brain.tif.json").write_text(json.dumps(FULL))
-    for name, meta in {
-        "fish.tif": {"title": "Zebrafish larva", "species": "Danio rerio", "technique": "confocal"},
-        "held.tif": {"title": "Embargoed rat", "species": "Rattus norvegicus", "technique": "light-sheet",
-                     "access": "embargoed", "embargo_until": "2099-01-01"},
-        "hidden.tif": {"title": "Private macaque", "species": "Macaca mulatta", "access": "private"},
-    }.items():
-        tifffile.imwrite(root / name, np.full((6, 24, 32), 90, np.uint8), metadata={"axes": "ZYX"})
-        (root / f"{name}.json").write_text(json.dumps(meta))
-    catalog = Catalog(root / "catalog.sqlite")
-    ids = {}
-    for name in ("brain.tif", "fish.tif", "held.tif", "hidden.tif"):
-        record = describe(root / name, root, catalog)
-        catalog.put(record)
-        ids[name.split(".")[0]] = record.id
+    catalog, ids = register(root, np.full((6, 24, 32), 90, np.uint8))
     token, row = new_token("reader", [ids["held"], ids["hidden"]], None)
     catalog.put_token(row)
     catalog.close()
