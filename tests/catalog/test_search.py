@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,11 @@ def test_a_database_of_the_previous_schema_is_rebuilt(tmp_path):
     assert store.find(Query(q="whole-brain")).total == 3 and store.find(Query(technique="light")).total == 3
     store.close()
     assert Catalog(path).find(Query()).total == 3  # opened again: nothing to rebuild, nothing lost
+
+
+def test_the_readme_example_sidecar_is_valid():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme.split("An example `dataset.json`:", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    out = schema.validate(json.loads(example))
+    assert out["funders"] == [{"name": "NIH BRAIN Initiative", "award": "R24MH114793"}]
+    assert out["publications"][0]["doi"].startswith("10.") and out["access"] == "embargoed"
