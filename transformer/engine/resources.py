@@ -11,7 +11,9 @@
   more chunks than the blocks cache holds blocks.
 - ``encoded`` 15 % and ``responses`` 10 %: compressed chunks (often 2-4x smaller than decoded), ready
   to send; a response shares its body with ``encoded`` while both hold it, so that share is partly
-  counted twice and kept smaller.
+  counted twice and kept smaller. ``encoded`` also keeps the catalog pages' PNG thumbnails and previews
+  (tens of KiB per dataset, keyed by dataset version; transformer/server/routes/pages.py): too few bytes
+  for a share of their own.
 - ``tiles`` 15 %: decoded TIFF tiles/strips; a 256² tile feeds sixteen 64² chunks.
 - ``regions`` 5 % and ``planes`` 5 %: JPEG2000 only (RGB regions; whole slices with imagecodecs).
 - ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
