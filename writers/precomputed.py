@@ -15,7 +15,7 @@ import numpy as np
 from writers import keys
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 from writers.neuroglancer import Source
-from writers.spec import ImageSpec, LevelSpec, assemble
+from writers.spec import ImageSpec, LevelSpec
 from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
 
 ENCODINGS = ("raw", "jpeg", "compressed_segmentation")
@@ -253,15 +253,11 @@ class Precomputed(View):
 
     def encode(self, key: PrecomputedChunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         t, zi, yi, xi = key.index
-        level = spec.levels[key.level]
-        n_channels = level.shape[1]
+        n_channels = spec.levels[key.level].shape[1]
         if key.layout == 0:
             blocks = [read(key.level, (t, c, zi, yi, xi)) for c in range(n_channels)]
-        else:  # another chunk size: the region, copied out of the (cached) blocks of the level's own chunks
-            region = level.in_layout(key.layout).chunk_region((t, 0, zi, yi, xi))[2:]
-            dtype = np.dtype(spec.dtype)
-            blocks = [assemble(level, lambda index: read(key.level, index), t, c, region, dtype)
-                      for c in range(n_channels)]
+        else:  # another chunk size of the level (a block of its own, see Pyramid.chunk)
+            blocks = [read(key.level, (t, c, zi, yi, xi), key.layout) for c in range(n_channels)]
         return encode(np.stack(blocks), spec, key.encoding or default_encoding(spec))
 
     def compressible(self, key: PrecomputedChunk, spec: ImageSpec) -> bool:

@@ -29,7 +29,7 @@ class LevelSpec:
     voxel_size: tuple[float, float, float]
     translation: tuple[float, float, float]
     #: other (t, c, z, y, x) chunk shapes a view may offer besides ``chunks`` (precomputed lists them all in
-    #: ``chunk_sizes``); their chunks are regions assembled from blocks of ``chunks``
+    #: ``chunk_sizes``); the pyramid reads their chunks as blocks of their own (Pyramid.chunk's ``layout``)
     alternates: tuple[tuple[int, ...], ...] = ()
 
     @property

@@ -57,8 +57,8 @@ def version_tag(version: str) -> str:
 
 
 #: reads the decoded (z, y, x) block of ``level`` at a (t, c, z, y, x) grid index, clipped at the volume
-#: edge (Pyramid.chunk)
-ReadBlock = Callable[[int, tuple[int, ...]], np.ndarray]
+#: edge (Pyramid.chunk); an optional third argument ``layout`` indexes the grid of ``LevelSpec.layouts``
+ReadBlock = Callable[..., np.ndarray]
 
 
 class View(ABC):

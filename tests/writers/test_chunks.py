@@ -40,8 +40,9 @@ def smooth(spec: ImageSpec) -> list[np.ndarray]:
 
 
 def reader(data: list[np.ndarray], spec: ImageSpec):
-    def read(level: int, index: tuple[int, ...]) -> np.ndarray:
-        return data[level][spec.levels[level].chunk_region(index)][0, 0]  # (z, y, x), as Pyramid.chunk
+    def read(level: int, index: tuple[int, ...], layout: int = 0) -> np.ndarray:
+        region = spec.levels[level].in_layout(layout).chunk_region(index)
+        return data[level][region][0, 0]  # (z, y, x), as Pyramid.chunk
 
     return read
 
