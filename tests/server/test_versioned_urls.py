@@ -5,6 +5,7 @@ JSON pointer to the current one; Neuroglancer states name the version; access ap
 from __future__ import annotations
 
 import dataclasses
+import time
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -14,7 +15,9 @@ import tifffile
 from catalog.scan import register, scan
 from catalog.store import Catalog
 from tests.helpers import in_process
+from transformer.engine.datasets import served_version, source_stamp
 from transformer.server.http import IMMUTABLE
+from transformer.server.routes.views import RECHECK_AFTER_SECONDS
 from writers.registry import installed
 from writers.view import version_tag
 
@@ -97,3 +100,19 @@ def test_a_malformed_tag_is_a_stale_version(stack):
 
 def dataset_replace(record, **changes):
     return dataclasses.replace(record, **changes)
+
+
+def test_a_url_naming_a_newer_version_makes_the_worker_look_at_the_source_now(stack, tmp_path):
+    # behind a proxy another worker may have seen the change first and handed out links to the new version
+    client, _, record = stack
+    old_tag = version_tag(record.version)
+    assert client.get(f"/zarr/{record.id}@{old_tag}.ome.zarr/0/0/0/0/0/0").status_code == 200  # open, checked now
+    vol = np.full((20, 40, 50), 7, np.uint16)
+    tifffile.imwrite(tmp_path / "data" / "v.tif", vol, metadata={"axes": "ZYX"})
+    new_tag = version_tag(served_version(record, source_stamp(record)))
+    assert new_tag != old_tag
+    time.sleep(RECHECK_AFTER_SECONDS)  # not a timing assertion: rechecks are rate-limited per dataset
+    fresh = client.get(f"/zarr/{record.id}@{new_tag}.ome.zarr/0/.zarray")
+    assert fresh.status_code == 200 and fresh.headers["cache-control"] == IMMUTABLE
+    stale = client.get(f"/zarr/{record.id}@{old_tag}.ome.zarr/0/.zarray")
+    assert stale.status_code == 404 and f"@{new_tag}.ome.zarr/0/.zarray" in stale.json()["current"]

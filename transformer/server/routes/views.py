@@ -3,6 +3,7 @@ parse the key, answer a document as JSON or a chunk through the service's caches
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from starlette.requests import Request
@@ -27,7 +28,9 @@ def endpoint(view: View, options: ViewOptions):
         dataset_id, tag = ref
         ds = await svc.dataset(dataset_id, grant_of(request))
         if tag is not None and tag != version_tag(ds.version):
-            return stale_version(current_url(request, view, ds))
+            ds = await recheck(svc, ds, request)
+            if tag != version_tag(ds.version):
+                return stale_version(current_url(request, view, ds))
         key = view.parse(request.path_params["key"], ds.spec)
         if isinstance(key, Document):
             return respond(request, json_bytes(view.document(key, ds.spec, options)), JSON, max_age=60,
@@ -41,6 +44,20 @@ def endpoint(view: View, options: ViewOptions):
                                         immutable=tag is not None)
 
     return serve
+
+
+#: a URL naming another version makes a worker look at the source again, at most this often per dataset
+RECHECK_AFTER_SECONDS = 0.5
+
+
+async def recheck(svc, ds, request: Request):
+    """The dataset as its source is now, when a URL names a version this worker does not serve: behind a proxy,
+    another worker may have noticed a change first (each restamps every 5 s), and links it made name the new
+    version. Not more than every RECHECK_AFTER_SECONDS, so made-up versions cannot make it restamp per request."""
+    if time.monotonic() - ds.checked < RECHECK_AFTER_SECONDS:
+        return ds
+    ds.checked = float("-inf")  # not fresh: the registry restamps the source and reopens it if it changed
+    return await svc.dataset(ds.record.id, grant_of(request))
 
 
 def current_url(request: Request, view: View, ds) -> str:
