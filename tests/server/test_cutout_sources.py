@@ -1,0 +1,72 @@
+"""Cutouts of levels the source holds (JPEG2000 wavelet levels, Imaris pyramid levels, level 0 of a TIFF
+stack) are read straight from the source, not through the chunk cache: in process, every level's cutout in
+every format equals the zarr view of that level, for boxes that cross chunk edges."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import glymur
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from catalog.scan import scan
+from catalog.store import Catalog
+from tests.helpers import in_process
+from tests.readers.test_imaris import sample_data
+from tests.server.test_cutout import zarr_level
+from transformer.demo.imaris_writer import write_ims
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("native")
+    rng = np.random.default_rng(8)
+    folder = root / "jp2"
+    folder.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for z in range(6):
+            plane = rng.integers(0, 60000, (150, 170), dtype=np.uint16)
+            glymur.Jp2k(folder / f"s{z}.jp2", data=plane, tilesize=(64, 64), numres=3)
+    tiffs = root / "tiffs"
+    tiffs.mkdir()
+    for z in range(5):
+        tifffile.imwrite(tiffs / f"t{z}.tif", rng.integers(0, 255, (90, 110), dtype=np.uint8))
+    write_ims(root / "gen.ims", sample_data(shape=(1, 2, 21, 150, 170)), (2.5, 0.6, 0.6), levels=2,
+              chunks=(8, 32, 32), channel_names=["a", "b"])
+    db = root / "catalog.sqlite"
+    catalog = Catalog(db)
+    assert not scan(root, catalog).refused
+    ids = {r.format: r.id for r in catalog.all()}
+    catalog.close()
+    with in_process(db, cache_mb=16) as client:
+        yield client, ids
+
+
+def _body(r, fmt: str) -> np.ndarray:
+    if fmt == "npy":
+        return np.load(io.BytesIO(r.content))
+    if fmt == "tiff":
+        return tifffile.imread(io.BytesIO(r.content))
+    with h5py.File(io.BytesIO(r.content)) as f:
+        return f["data"][...]
+
+
+@pytest.mark.parametrize("source", ["jpeg2000", "imaris", "tiff-slices"])
+def test_native_levels_equal_the_zarr_view(served, source):
+    client, ids = served
+    dataset_id = ids[source]
+    levels = client.get(f"/api/datasets/{dataset_id}").json()["levels"]
+    for level in range(len(levels)):
+        whole = zarr_level(client, dataset_id, level)
+        _, nc, nz, ny, nx = whole.shape
+        box = (slice(0, 1), slice(nc - 1, nc), slice(nz // 3, nz), slice(3, max(4, ny - 5)), slice(nx // 4, nx))
+        query = "&".join(f"{a}={s.start}:{s.stop}" for a, s in zip("tczyx", box, strict=True))
+        for fmt in ("npy", "tiff", "h5"):
+            r = client.get(f"/api/datasets/{dataset_id}/cutout?level={level}&{query}&format={fmt}")
+            assert r.status_code == 200, r.text
+            np.testing.assert_array_equal(_body(r, fmt).reshape(whole[box].shape), whole[box])
