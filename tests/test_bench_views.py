@@ -1,0 +1,35 @@
+"""Bench part 13 (views) runs end to end at a tiny size: every row is there with positive figures, and the
+view model picks the flat chunk size for xy and a deeper one for xz of a slice stack. No timing asserted."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.__main__ import main
+from bench.views import pick_chunk_size, screen_box, view_keys
+
+pytestmark = pytest.mark.slow  # ~20 s: a fresh server per row
+
+
+def test_view_model_picks_the_chunk_size_with_the_largest_cross_section():
+    sizes = [[512, 512, 1], [64, 64, 64]]
+    assert pick_chunk_size(sizes, "xy") == [512, 512, 1] and pick_chunk_size(sizes, "xz") == [64, 64, 64]
+    assert screen_box([4096, 4096, 10000], "xy") == [(1548, 2548), (1648, 2448), (5000, 5001)]
+    info = {"scales": [{"key": "0", "size": [4096, 4096, 10000], "resolution": [1, 1, 1], "chunk_sizes": sizes}]}
+    keys, level0 = view_keys(info, "xy")
+    assert keys == ["0/1536-2048_1536-2048_5000-5001", "0/1536-2048_2048-2560_5000-5001",
+                    "0/2048-2560_1536-2048_5000-5001", "0/2048-2560_2048-2560_5000-5001"]
+    assert len(view_keys(info, "xz")[1]) == 16 * 14  # x 1548-2548 and z 4600-5400 over 64³ chunks
+
+
+def test_views_part_runs(tmp_path, capsys):
+    args = ["--shape", "16,128,128", "--formats", "tiff-zstd,jpeg2000", "--only", "views",
+            "--data", str(tmp_path / "data"), "--doc", str(tmp_path / "b.md")]
+    assert main(args) == 0
+    text = (tmp_path / "b.md").read_text()
+    assert "## 13. Views, not chunks" in text
+    rows = [line for line in text.splitlines() if line.startswith(("| tiff-zstd | ", "| jpeg2000 | "))]
+    assert len(rows) == 2 * 2 * 2 + 2 * 2  # per format: 2 layouts x 2 views, then 2 speedup rows
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(float(c) > 0 for c in cells[3:]), row
