@@ -60,7 +60,7 @@ def chunk_shape(level0_zyx: tuple[int, int, int], zyx: tuple[int, int, int], tar
 
 
 def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes: int,
-                unit: tuple[int, int, int] | None) -> tuple[int, ...]:
+                unit: tuple[int, int, int] | None, fill: bool = False) -> tuple[int, ...]:
     """``--chunks auto`` for one level of a slice stack whose every plane holds ``planes`` source planes.
 
     A stack decodes whole planes (and whole JPEG2000 tiles), so a cubic chunk decodes ``target[0]``
@@ -69,6 +69,8 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     cubic once a plane of the level averages ``target[0]`` source planes. ``unit`` is a native level's
     decode unit (tile or strip): a flat chunk takes its width where it is up to twice the budget's,
     and a multiple of it otherwise, so no chunk cuts a tile that another chunk must decode again.
+    With ``fill`` (every level but the finest) a level narrower than a chunk gets deeper chunks up to
+    the budget: a JPEG2000 wavelet level of 64² would otherwise be 64 chunks of 64×64×1.
     """
     depth = min(target[0], planes)
     side = max(min(target[1:]), 1 << int(math.log2(math.sqrt(math.prod(target) / depth))))
@@ -76,7 +78,10 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     if unit is not None and depth == 1:
         for axis, u in enumerate(unit[1:]):
             sides[axis] = u if side <= u <= 2 * side else max(u, side // u * u)
-    return (1, 1, *(min(c, n) for c, n in zip((depth, *sides), zyx, strict=True)))
+    cy, cx = (min(c, n) for c, n in zip(sides, zyx[1:], strict=True))
+    if fill:
+        depth = max(depth, min(target[0], 1 << int(math.log2(math.prod(target) // (cy * cx)))))
+    return (1, 1, min(depth, zyx[0]), cy, cx)
 
 
 class Pyramid:
@@ -153,7 +158,7 @@ class Pyramid:
         zyx = tuple(shape[2:])
         if not self.stack:
             return LevelSpec(tuple(shape), chunk_shape(zyx0, zyx, chunk), tuple(voxel), tuple(origin))
-        chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit)
+        chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit, fill=zyx != tuple(zyx0))
         cube = chunk_shape(zyx0, zyx, chunk)
         # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
         # are offered cubic chunks too, assembled from the same blocks
