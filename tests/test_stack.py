@@ -99,7 +99,8 @@ def test_chunks_equal_one_server_and_each_url_has_one_worker(world):
 
 def test_identical_cold_requests_compute_once_across_the_stack(world):
     stack, _, ids, _, _ = world
-    path = f"/zarr/{ids['open']}.ome.zarr/1/0/0/{chunk_keys(stack.url, ids['open'], 1, 9)[-1]}"
+    # the 7th level-0 chunk from the far corner: the test before fetched 6 (and all of the 4-chunk level 1)
+    path = f"/zarr/{ids['open']}.ome.zarr/0/0/0/{chunk_keys(stack.url, ids['open'], 0, 7)[-1]}"
     before = metric(stack, "transformer_chunks_computed_total")
     barrier = threading.Barrier(12)
 
