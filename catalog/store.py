@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from catalog.access import today
@@ -37,6 +37,9 @@ CREATE INDEX IF NOT EXISTS datasets_species ON datasets (species, public);
 CREATE INDEX IF NOT EXISTS datasets_technique ON datasets (technique, public);
 CREATE INDEX IF NOT EXISTS datasets_format ON datasets (format, public);
 CREATE INDEX IF NOT EXISTS datasets_access ON datasets (access, embargo_until, public);
+-- the facet pass over every listed record (no words typed) scans this instead of the wide rows (not led by
+-- `public`: the planner would take it for every page and sort all listed records, not walk a sort index)
+CREATE INDEX IF NOT EXISTS datasets_facets ON datasets (species, technique, format, access, embargo_until, public);
 CREATE INDEX IF NOT EXISTS datasets_title ON datasets (title);
 CREATE INDEX IF NOT EXISTS datasets_added ON datasets (added);
 CREATE INDEX IF NOT EXISTS datasets_size ON datasets (byte_size);
@@ -174,7 +177,7 @@ class Catalog:
             "byte_size, added, public, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (record.id, record.source, record.species.lower(), record.technique.lower(), record.format,
              record.access, record.embargo_until, record.title.lower(), record.byte_size, record.added,
-             int(record.access != "private"), json.dumps(asdict(record))),
+             int(record.access != "private"), json.dumps(record.fields())),
         )
         self._db.execute("INSERT INTO datasets_fts (rowid, id, title, description, species, technique, contributors, "
                          "citation, format, more) VALUES (?,?,?,?,?,?,?,?,?,?)", (cur.lastrowid, *_text(record)))
@@ -257,14 +260,19 @@ class Catalog:
                 total = len(values)
             else:
                 total = self._db.execute(f"SELECT count(*) {source}", args).fetchone()[0]
-            rows = self._db.execute(f"SELECT d.record {source} ORDER BY {order} LIMIT :limit OFFSET :offset",
-                                    {**args, "limit": query.limit, "offset": query.offset}).fetchall()
+            # the page's rowids first, then their records: sorting the records themselves carried every
+            # match's JSON through the sort (page 200 of 9,000 matches: 55 ms instead of 13)
+            page = [r[0] for r in self._db.execute(
+                f"SELECT d.rowid {source} ORDER BY {order} LIMIT :limit OFFSET :offset",
+                {**args, "limit": query.limit, "offset": query.offset})]
+            records = dict(self._db.execute(
+                f"SELECT rowid, record FROM datasets WHERE rowid IN ({','.join('?' * len(page))})", page))
         counts = {}
         if facets:
             for i, name in enumerate(FACETS):
                 tally = Counter(v[i] for v in values if v[i])
                 counts[name] = sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:FACET_VALUES]
-        return Results(total, [Record.from_dict(json.loads(r[0])) for r in rows], counts)
+        return Results(total, [Record.from_dict(json.loads(records[r])) for r in page], counts)
 
     def all(self) -> list[Record]:
         with self._lock:

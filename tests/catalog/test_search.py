@@ -3,6 +3,7 @@ rebuild of a database written by the previous schema."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -73,6 +74,17 @@ def test_sorts_and_pages(store):
     ids = [r.id for page in pages for r in page]
     assert len(ids) == len(set(ids)) == 90 and ids == sorted(ids)
     assert store.find(Query(sort="id", limit=30, offset=90)).records == []
+
+
+def test_deep_pages_of_a_ranked_search_continue_the_ranking(store):
+    """Pages are picked by rowid and then read: they keep the rank order and never repeat or drop a match."""
+    whole = [r.id for r in store.find(Query(q="brain", limit=1000), facets=False).records]
+    paged = [r.id for offset in range(0, 90, 7) for r in store.find(Query(q="brain", limit=7, offset=offset)).records]
+    assert len(whole) == 90 and paged == whole
+    largest = Query(q="brain", sort="largest", limit=40)
+    by_size = [r.id for o in (0, 40, 80) for r in store.find(dataclasses.replace(largest, offset=o)).records]
+    assert by_size == [r.id for r in sorted((r for r in synthetic(100) if r.access != "private"),
+                                            key=lambda r: (-r.byte_size, r.id))]
 
 
 def test_granted_private_records_are_listed(store):
