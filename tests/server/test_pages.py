@@ -210,6 +210,34 @@ def test_private_pages_are_404_without_a_token(world):
     assert client.get(f"/t/{token}/datasets/{ids['hidden']}").status_code == 200
 
 
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_browsers_get_error_pages_and_api_clients_json(world):
+    """A person opening a private or unknown dataset gets the same HTML 404 (nothing tells them apart), an
+    embargoed image opened as a page an HTML 401 saying what to do; clients not asking for HTML keep JSON."""
+    client, ids, _, _ = world
+    private = client.get(f"/datasets/{ids['hidden']}", headers=BROWSER)
+    unknown = client.get("/datasets/nob-ody-her", headers=BROWSER)
+    for r in (private, unknown):
+        assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8"
+        assert r.headers["cache-control"] == "no-store" and "<h1>Not found</h1>" in r.text
+    assert private.text.replace(ids["hidden"], "ID") == unknown.text.replace("nob-ody-her", "ID")
+    assert "Private macaque" not in private.text and f"no dataset &#39;{ids['hidden']}&#39;" in private.text
+    for accept in ({}, {"Accept": "application/json"}):
+        api = client.get(f"/datasets/{ids['hidden']}", headers=accept)
+        assert api.status_code == 404 and api.json() == {
+            "error": "not_found", "reason": f"no dataset {ids['hidden']!r}", "status": 404}
+    image = client.get(f"/datasets/{ids['held']}/preview.png", headers=BROWSER)
+    assert image.status_code == 401 and image.headers["www-authenticate"] == "Bearer"
+    assert "<h1>Token needed</h1>" in image.text and "/t/TOKEN/" in image.text
+    img_tag = client.get(f"/datasets/{ids['held']}/preview.png", headers={"Accept": "image/avif,image/*,*/*"})
+    assert img_tag.status_code == 401 and img_tag.json()["error"] == "unauthorized"
+    bad = client.get("/?page=two", headers=BROWSER)
+    assert bad.status_code == 400 and "<h1>Bad request</h1>" in bad.text and "page=" in bad.text
+    assert client.get("/?page=two").json()["error"] == "bad_request"
+
+
 def test_images_are_the_coloured_projection_of_the_source(world):
     client, ids, _, data = world
     for kind in ("thumbnail", "preview"):

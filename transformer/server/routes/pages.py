@@ -24,6 +24,7 @@ from catalog.access import LEVELS
 from catalog.record import Record
 from catalog.store import FACETS, SORTS
 from transformer.server.auth import Credentials, grant_of, link_base
+from transformer.server.errors import classify, log_failure
 from transformer.server.http import base_url, query_int, respond
 from transformer.server.landing import human_bytes, json_ld, snippets
 from transformer.server.routes.catalog_api import query_of
@@ -47,6 +48,38 @@ def page(name: str, status: int = 200, **context) -> HTMLResponse:
     """A rendered template; pages change with the catalog, so browsers revalidate them."""
     return HTMLResponse(templates.get_template(name).render(**context), status_code=status,
                         headers={"Cache-Control": "no-cache"})
+
+
+#: the title of an HTML error page, by status
+TITLES = {400: "Bad request", 401: "Token needed", 403: "Not granted", 404: "Not found"}
+
+
+def wants_html(request: Request) -> bool:
+    """A browser navigating (its Accept names text/html); API clients (``*/*``, JSON) keep JSON errors."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def html_errors(handler):
+    """``handler`` answering its errors as an HTML page to browsers: the same status, headers and reason as
+    the JSON error (server/errors.py), so a private dataset's page stays identical to an unknown one's."""
+
+    async def answer(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if not wants_html(request):
+                raise  # the app's JSON error
+            status, _, reason = classify(exc)
+            error_id = log_failure(exc, status, "page") if status >= 500 else None
+            base = link_base(request, base_url(request, request.app.state.service.config))
+            response = page("error.html", status, base=base, title=TITLES.get(status, "Server error"), code=status,
+                            reason=reason, error_id=error_id)
+            response.headers["Cache-Control"] = "no-store"
+            if status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+
+    return answer
 
 
 def readable(record: Record, creds: Credentials) -> bool:
@@ -138,9 +171,9 @@ async def image(request: Request, kind: str) -> Response:
 
 
 routes = [
-    Route("/", search_page),
-    Route("/datasets/{id}", dataset_page),
-    Route("/datasets/{id}/thumbnail.png", thumbnail),
-    Route("/datasets/{id}/preview.png", preview_image),
+    Route("/", html_errors(search_page)),
+    Route("/datasets/{id}", html_errors(dataset_page)),
+    Route("/datasets/{id}/thumbnail.png", html_errors(thumbnail)),  # opened as a page: a 401 says what to do
+    Route("/datasets/{id}/preview.png", html_errors(preview_image)),
     Mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static"),
 ]
