@@ -11,7 +11,7 @@ from catalog.access import effective, strictest
 DESCRIPTIVE = ("title", "description", "species", "technique", "license", "citation", "doi")
 #: sidecar keys copied into the record as they are (the scanner sets title, voxel size, channels, access itself)
 SIDECAR_FIELDS = ("description", "species", "technique", "license", "citation", "doi", "contributors", "kind",
-                  "affiliations", "funders", "publications", "specimen", "instrument", "keywords")
+                  "affiliations", "funders", "publications", "specimen", "instrument", "keywords", "chunks")
 
 
 @dataclass
@@ -46,6 +46,7 @@ class Record:
     embargo_until: str = ""  # YYYY-MM-DD: an embargoed dataset is public from that day on (UTC)
     kind: str = "intensity"  # or "labels": segmentations are downsampled by mode and served as such
     voxel_size_source: str = "default"
+    chunks: str | list[int] = ""  # the sidecar's layout ("auto" or [z, y, x]); "" follows the server's --chunks
     added: str = ""  # when this content was registered: part of the version that keys caches and ETags
     stamp: str = ""  # digest of every source file's name, size, mtime and inode: changes when the content does
     extra: dict = field(default_factory=dict)

@@ -19,6 +19,8 @@ LongText = Annotated[str, Field(max_length=20_000)]
 Micrometres = Annotated[float, Field(gt=1e-6, le=1e6, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 ChannelName = Annotated[str, Field(max_length=200)]
+#: one edge of a chunk in voxels: a chunk of 2 GiB uint8 voxels already is more than any client asks
+ChunkEdge = Annotated[int, Field(ge=1, le=2048)]
 #: nesting allowed inside ``extra`` (the parser itself is protected by MAX_DEPTH below)
 MAX_DEPTH = 8
 
@@ -79,6 +81,8 @@ class Sidecar(BaseModel):
     public: bool | None = None  # ``false`` is the older spelling of ``access: "private"``
     access: Literal["public", "embargoed", "private"] | None = None
     embargo_until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None  # YYYY-MM-DD, UTC
+    # this dataset's chunk layout, over the server's --chunks: "auto" or one [z, y, x] shape for every level
+    chunks: Literal["auto"] | Annotated[list[ChunkEdge], Field(min_length=3, max_length=3)] | None = None
     extra: dict[str, Any] | None = None
 
     @field_validator("voxel_size", mode="before")

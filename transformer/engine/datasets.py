@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from catalog.record import Record
@@ -12,6 +13,7 @@ from catalog.store import Catalog
 from readers.base import Channel, Volume
 from readers.caching import Cache
 from readers.registry import open_volume
+from transformer.config import AUTO_TARGET
 from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import Pyramid
 
@@ -105,7 +107,8 @@ class DatasetRegistry:
         stamp = source_stamp(record)
         volume = open_volume(Path(record.source), record.reader, self.engine.readers)[1]
         volume = apply_overrides(volume, record)
-        return Dataset(record, Pyramid(served_version(record, stamp), volume, self.engine, self.options), stamp)
+        options = dataset_options(self.options, record)
+        return Dataset(record, Pyramid(served_version(record, stamp), volume, self.engine, options), stamp)
 
     def stats(self) -> dict[str, int]:
         return self._open.stats()
@@ -116,6 +119,16 @@ class DatasetRegistry:
 
 def _close(ds: Dataset) -> None:
     ds.pyramid.volume.close()
+
+
+def dataset_options(options: PyramidOptions, record: Record) -> PyramidOptions:
+    """The server's pyramid options with the dataset's own chunk layout (its sidecar's ``chunks``), if any."""
+    if record.chunks == "auto":
+        return replace(options, chunk=AUTO_TARGET, auto=True)
+    if record.chunks:
+        z, y, x = record.chunks
+        return replace(options, chunk=(z, y, x), auto=False)
+    return options
 
 
 def apply_overrides(volume: Volume, record: Record) -> Volume:
