@@ -5,6 +5,7 @@ JSON pointer to the current one; Neuroglancer states name the version; access ap
 from __future__ import annotations
 
 import dataclasses
+import io
 import time
 from urllib.parse import urlsplit
 
@@ -46,7 +47,7 @@ def test_versioned_url_is_immutable_and_equal_to_the_plain_one(stack):
     client, _, record = stack
     body = client.get(f"/api/datasets/{record.id}").json()
     versioned = body["versioned_links"]
-    assert set(versioned) == {view.name for view in installed()}
+    assert set(versioned) == {view.name for view in installed()} | {"cutout"}
     tag = path_of(versioned["zarr"]).rsplit("@", 1)[1].removesuffix(".ome.zarr")
     assert tag == version_tag(record.version) and len(tag) == 16
     for name in ("zarr", "zarr3"):
@@ -116,3 +117,28 @@ def test_a_url_naming_a_newer_version_makes_the_worker_look_at_the_source_now(st
     assert fresh.status_code == 200 and fresh.headers["cache-control"] == IMMUTABLE
     stale = client.get(f"/zarr/{record.id}@{old_tag}.ome.zarr/0/.zarray")
     assert stale.status_code == 404 and f"@{new_tag}.ome.zarr/0/.zarray" in stale.json()["current"]
+
+
+def test_cutouts_answer_under_the_version_like_the_views(stack):
+    client, catalog, record = stack
+    links = client.get(f"/api/datasets/{record.id}").json()
+    versioned = path_of(links["versioned_links"]["cutout"])
+    assert versioned == f"/api/datasets/{record.id}@{version_tag(record.version)}/cutout"
+    box = "?level=0&z=3:9&y=5:30&x=0:50"
+    plain = client.get(f"{path_of(links['links']['cutout'])}{box}")
+    first = client.get(f"{versioned}{box}")
+    assert plain.status_code == first.status_code == 200 and first.content == plain.content
+    expected = (np.arange(20 * 40 * 50, dtype=np.uint32) % 65521).astype(np.uint16).reshape(20, 40, 50)[3:9, 5:30]
+    assert np.array_equal(np.load(io.BytesIO(first.content))[0, 0], expected)
+    assert plain.headers["cache-control"] == "no-store" and first.headers["cache-control"] == IMMUTABLE
+    assert client.get(f"/api/datasets/{record.id}@nothex/cutout{box}").json()["current"].endswith(
+        f"{versioned}{box}")
+    register(catalog, dataset_replace(record, title="retitled"))
+    stale = client.get(f"{versioned}{box}")
+    new = client.get(f"/api/datasets/{record.id}").json()["versioned_links"]["cutout"]
+    assert new != links["versioned_links"]["cutout"]
+    assert stale.status_code == 404 and stale.headers["cache-control"] == "no-store"
+    assert stale.json()["current"] == f"{new}{box}"
+    assert client.get(f"{path_of(new)}{box}").content == plain.content
+    register(catalog, dataset_replace(record, access="embargoed", embargo_until="2099-01-01"))
+    assert client.get(f"{path_of(new)}{box}").status_code == 401  # access comes before the version

@@ -10,7 +10,7 @@ from catalog.store import SORTS, Query
 from transformer.server.auth import grant_of, link_base, listing
 from transformer.server.errors import BadRequest
 from transformer.server.http import base_url, json_response, query_int
-from transformer.server.routes.links import dataset_links, view_url
+from transformer.server.routes.links import cutout_url, dataset_links, view_url
 
 
 def _public(record, base: str, views, manifest: bool = True) -> dict:
@@ -90,6 +90,7 @@ async def retrieve(request: Request) -> Response:
         for i, lv in enumerate(ds.spec.levels)
     ]
     versioned = {view.name: view_url(base, view, ds.record.id, ds.version) for view in request.app.state.views}
+    versioned["cutout"] = cutout_url(base, ds.record.id, ds.version)
     return json_response(request, {**_public(ds.record, base, request.app.state.views), "levels": levels,
                                    "versioned_links": versioned})
 

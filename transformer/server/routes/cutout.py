@@ -22,8 +22,11 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from transformer.engine.datasets import Dataset
-from transformer.server.auth import grant_of
+from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound, TooLarge
+from transformer.server.http import IMMUTABLE, base_url, stale_version
+from transformer.server.routes.links import cutout_url
+from transformer.server.routes.views import recheck
 from writers.cutout import (
     FORMATS,
     MEDIA_TYPES,
@@ -37,6 +40,7 @@ from writers.cutout import (
     write_file,
 )
 from writers.spec import AXES
+from writers.view import version_tag
 
 FILE_CHUNK = 1 << 20  # bytes per read when streaming a written file
 
@@ -72,7 +76,8 @@ async def cutout(request: Request) -> Response:
       named in Content-Disposition. Ranges are half-open start:stop (omitted = the whole extent; a stop past
       the edge is clipped). Embargoed and private datasets need a token.
     parameters:
-      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: id, in: path, required: true, schema: {type: string}, description: "dataset id, or {id}@{tag}
+          (versioned_links.cutout): immutable, 404 with `current` once the dataset changed"}
       - {name: level, in: query, schema: {type: integer, default: 0}}
       - {name: t, in: query, schema: {type: string}, description: an index or a range}
       - {name: c, in: query, schema: {type: string}, description: an index or a range}
@@ -89,8 +94,13 @@ async def cutout(request: Request) -> Response:
     """
     svc = request.app.state.service
     fmt = _format(request)
-    dataset_id = request.path_params["id"]
+    dataset_id, at, tag = request.path_params["id"].partition("@")  # {id}@{tag}: one version, immutable
     ds = await svc.dataset(dataset_id, grant_of(request))
+    if at and tag != version_tag(ds.version):
+        ds = await recheck(svc, ds, request)
+        if tag != version_tag(ds.version):
+            base = link_base(request, base_url(request, svc.config))
+            return stale_version(f"{cutout_url(base, dataset_id, ds.version)}?{request.url.query}".rstrip("?"))
     level = _level(request, ds)
     box = parse_box(level, {a: request.query_params.get(a) for a in AXES}, ds.spec.levels[level].shape)
     limit = svc.config.cutout_max_mb * 1024 * 1024
@@ -104,7 +114,7 @@ async def cutout(request: Request) -> Response:
     body = _npy(svc, box, ds.pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, ds.pyramid.dtype, read,
                                                                            physical(ds.spec, box))
     headers = {"Content-Disposition": f'attachment; filename="{filename(dataset_id, box, fmt)}"',
-               "Cache-Control": "no-store"}
+               "Cache-Control": IMMUTABLE if at else "no-store"}  # made private for non-public data (auth.py)
     return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from writers.view import View
+from writers.view import View, version_tag
 
 
 def dataset_links(base: str, dataset_id: str, views: Iterable[View]) -> dict:
@@ -13,8 +13,13 @@ def dataset_links(base: str, dataset_id: str, views: Iterable[View]) -> dict:
         **{view.name: view_url(base, view, dataset_id) for view in views},
         "neuroglancer": f"{base}/neuroglancer/{dataset_id}",
         # a template: add ?level=&t=&c=&z=&y=&x=&format= (README "Data for analysis")
-        "cutout": f"{base}/api/datasets/{dataset_id}/cutout",
+        "cutout": cutout_url(base, dataset_id),
     }
+
+
+def cutout_url(base: str, dataset_id: str, version: str | None = None) -> str:
+    """The cutout template URL; ``version``: that version's immutable form (``{id}@{tag}``, as the views')."""
+    return f"{base}/api/datasets/{dataset_id}{f'@{version_tag(version)}' if version else ''}/cutout"
 
 
 def view_url(base: str, view: View, dataset_id: str, version: str | None = None) -> str:
