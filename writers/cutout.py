@@ -103,6 +103,14 @@ def slabs(box: Box, dtype: np.dtype | str, rows: int | None = None) -> Iterator[
                     yield ti, ci, slice(z0, min(z0 + depth, z.stop)), slice(y0, min(y0 + rows, y.stop))
 
 
+def reads(fmt: str, box: Box, dtype: np.dtype | str) -> Iterator[tuple[int, int, slice, slice]]:
+    """The slabs the writer of ``fmt`` reads, in the order it reads them (so a reader can start the next
+    one early): tiled OME-TIFF planes in bands of TIFF_TILE rows, else :func:`slabs`."""
+    if fmt == "tiff" and plane_bytes(box, dtype) > SLAB_BYTES:
+        return slabs(box, dtype, rows=TIFF_TILE)
+    return slabs(box, dtype)
+
+
 def npy_header(box: Box, dtype: np.dtype | str) -> bytes:
     """The .npy header of the whole box; the slabs' bytes follow it in order."""
     buf = io.BytesIO()
@@ -150,7 +158,7 @@ def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, me
 
     def tiles() -> Iterator[np.ndarray]:
         n = TIFF_TILE
-        for t, c, z, y in slabs(box, dtype, rows=n):
+        for t, c, z, y in reads("tiff", box, dtype):
             band = read(t, c, z, y)[0]
             for x0 in range(0, band.shape[1], n):
                 tile = np.zeros((n, n), band.dtype)
