@@ -255,9 +255,12 @@ class Catalog:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         source = f"FROM datasets_fts f {join} {clause}" if join else f"FROM datasets d {clause}"
         with self._lock:
-            if facets:  # one pass over the matches counts them and every facet
-                values = self._db.execute(f"SELECT {', '.join(FACETS.values())} {source}", args).fetchall()
-                total = len(values)
+            if facets:  # one pass over the matches counts each combination of facet values (a few hundred at
+                # most): counting 9,000 matches' values in Python took longer than the query
+                groups = self._db.execute(f"SELECT {', '.join(FACETS.values())}, count(*) {source} "
+                                          f"GROUP BY {', '.join(str(i + 1) for i in range(len(FACETS)))}",
+                                          args).fetchall()
+                total = sum(g[-1] for g in groups)
             else:
                 total = self._db.execute(f"SELECT count(*) {source}", args).fetchone()[0]
             # the page's rowids first, then their records: sorting the records themselves carried every
@@ -270,7 +273,10 @@ class Catalog:
         counts = {}
         if facets:
             for i, name in enumerate(FACETS):
-                tally = Counter(v[i] for v in values if v[i])
+                tally = Counter()
+                for group in groups:
+                    if group[i]:
+                        tally[group[i]] += group[-1]
                 counts[name] = sorted(tally.items(), key=lambda item: (-item[1], item[0]))[:FACET_VALUES]
         return Results(total, [Record.from_dict(json.loads(records[r])) for r in page], counts)
 
