@@ -78,12 +78,18 @@ def _numbers(text: str) -> list[float | str]:
     return out
 
 
+def _whole_numbers(text: str) -> list[int | str]:
+    """``1,512,512`` (or ``1x512x512``) as integers; a part that is not one is kept as text for the schema."""
+    return [int(p) if p.strip().isdigit() else p.strip() for p in text.replace("x", ",").split(",")]
+
+
 #: how a ``--meta key=value`` text becomes the JSON type the schema expects
 _TEXT_FORMS = {
     "public": _flag,
     "voxel_size": _numbers,
     "contributors": lambda text: [s.strip() for s in text.split(";") if s.strip()],
     "channels": lambda text: [s.strip() for s in text.split(",")],
+    "chunks": lambda text: text.strip() if text.strip() == "auto" else _whole_numbers(text),
 }
 
 

@@ -1,14 +1,17 @@
 """A dataset's sidecar ``chunks`` ("auto" or [z, y, x]) is stored in its record and chosen over the
-server's --chunks for that dataset only, serving the same voxels; a malformed one refuses the dataset."""
+server's --chunks for that dataset only, serving the same voxels; a malformed one refuses the dataset.
+``--meta chunks=1,512,512`` says the same on the command line."""
 
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pytest
 import tifffile
 
 from catalog.scan import scan
+from catalog.sidecar import SidecarError, parse_options
 from catalog.store import Catalog
 from tests.helpers import in_process
 from tests.server.test_cutout import zarr_level
@@ -44,3 +47,11 @@ def test_sidecar_chunks_override_the_server_setting_per_dataset(tmp_path):
         info = client.get(f"/precomputed/{records['fixed'].id}/info").json()
         assert info["scales"][0]["chunk_sizes"] == [[32, 16, 2]]
     catalog.close()
+
+
+def test_meta_option_spells_chunks_as_on_the_command_line():
+    assert parse_options(["chunks=auto"]) == {"chunks": "auto"}
+    assert parse_options(["chunks=1,512,512"]) == parse_options(["chunks=1x512x512"]) == {"chunks": [1, 512, 512]}
+    for bad in ("chunks=1.5,2,2", "chunks=0,1,1", "chunks=Auto", "chunks=64", "chunks=1,2,3,4"):
+        with pytest.raises(SidecarError, match="chunks"):
+            parse_options([bad])
