@@ -70,3 +70,30 @@ def test_native_levels_equal_the_zarr_view(served, source):
             r = client.get(f"/api/datasets/{dataset_id}/cutout?level={level}&{query}&format={fmt}")
             assert r.status_code == 200, r.text
             np.testing.assert_array_equal(_body(r, fmt).reshape(whole[box].shape), whole[box])
+
+
+def test_sampled_levels_equal_the_zarr_view(tmp_path):
+    """With ``--overview sampled`` levels past the first computed one are every n-th voxel of the source,
+    read straight from it by a cutout (``Pyramid.source_region``) in groups of chunk planes."""
+    rng = np.random.default_rng(9)
+    tiffs = tmp_path / "tiffs"
+    tiffs.mkdir()
+    for z in range(13):
+        tifffile.imwrite(tiffs / f"t{z:02d}.tif", rng.integers(0, 60000, (290, 270), dtype=np.uint16))
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    assert not scan(tmp_path, catalog).refused
+    (dataset_id,) = [r.id for r in catalog.all()]
+    catalog.close()
+    with in_process(db, cache_mb=16, overview="sampled") as client:
+        record = client.get(f"/api/datasets/{dataset_id}").json()
+        levels = record["levels"]
+        assert len(levels) >= 4
+        for level in range(2, len(levels)):
+            whole = zarr_level(client, dataset_id, level)
+            _, _, nz, ny, nx = whole.shape
+            box = (slice(0, 1), slice(0, 1), slice(nz // 3, nz), slice(1, ny - 1), slice(nx // 5, nx))
+            query = "&".join(f"{a}={s.start}:{s.stop}" for a, s in zip("tczyx", box, strict=True))
+            r = client.get(f"/api/datasets/{dataset_id}/cutout?level={level}&{query}")
+            assert r.status_code == 200, r.text
+            np.testing.assert_array_equal(_body(r, "npy"), whole[box])

@@ -312,10 +312,12 @@ class Pyramid:
                         self.dtype)
 
     def source_region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray | None:
-        """A region of a level the source holds, read from the source without the chunk cache (the same
-        voxels as :meth:`region`; a cutout's box need not read whole chunks), else None."""
-        native = self.levels[level].native
-        return None if native is None else self._read_native(native, t, c, z, y, x)
+        """A region of a level the source holds, or samples (an overview), read from the source without the
+        chunk cache (the same voxels as :meth:`region`; a cutout's box need not read whole chunks), else None."""
+        plan = self.levels[level]
+        if plan.sampling is not None:
+            return self._sample(plan.sampling, t, c, (z, y, x))
+        return None if plan.native is None else self._read_native(plan.native, t, c, z, y, x)
 
     def region_chunks(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> list[tuple[int, ...]]:
         """The chunk indices a (z, y, x) region of one level touches (to compute them ahead, in parallel)."""

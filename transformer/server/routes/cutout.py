@@ -132,8 +132,8 @@ def _parallel_reader(executor: Executor, pyramid, box: Box) -> SlabReader:
     chunks = pyramid.levels[level].spec.chunks
 
     def read(t: int, c: int, z: slice, y: slice) -> np.ndarray:
-        if pyramid.levels[level].native is not None:
-            # a level the source holds: its chunks' planes (or bands of rows), read from the source
+        if pyramid.levels[level].native is not None or pyramid.levels[level].sampling is not None:
+            # a level the source holds or samples: its chunks' planes (or bands of rows), read from the source
             axis, parts = (0, _split(z, chunks[2])) if z.stop - z.start > 1 else (1, _split(y, chunks[3]))
             pieces = _share(executor, [
                 functools.partial(pyramid.source_region, level, t, c, part if axis == 0 else z,
