@@ -2,7 +2,8 @@
 
 The box is read through the pyramid's chunk cache in the worker pool, one slab at a time
 (writers/cutout.py), so the voxels equal the zarr view of that level and memory stays bounded by a slab;
-the chunks of a slab are computed in parallel on the cutout executor of Resources.
+the work of a slab is shared by the cutout executor of Resources and the thread reading it, and the next
+slab is read while the current one is sent or written (at most two slabs ahead of the client).
 A .npy streams as its slabs are read; an OME-TIFF or HDF5 file is written slab by slab to a temporary
 file (both formats seek back while writing) and then streamed from it.
 """
