@@ -128,3 +128,20 @@ def test_split_cuts_at_chunk_edges():
     assert _split(slice(3, 11), 4) == [slice(3, 4), slice(4, 8), slice(8, 11)]
     assert _split(slice(4, 8), 4) == [slice(4, 8)]
     assert _split(slice(0, 3), 1) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+
+
+def test_a_closed_read_ahead_starts_no_more_reads(box):
+    order = list(slabs(box, np.uint16))
+    started, lock = [], threading.Lock()
+
+    def read(t, c, z, y):
+        with lock:
+            started.append(z.start)
+        return VOLUME[t, c, z, y]
+
+    with ThreadPoolExecutor(2) as pool:
+        ahead = _ReadAhead(read, order, pool)
+        ahead(*order[0])  # starts slab 1 ahead
+        ahead.close()  # the client went away
+        assert np.array_equal(ahead(*order[1]), VOLUME[0, 0, 2:4])  # still right if asked
+    assert sorted(started) in ([0, 2], [0, 2, 2])  # slab 1 read once (or again if cancelled in time), no slab 2

@@ -189,23 +189,28 @@ class _ReadAhead:
         self._order = [(t, c, z, y) for t, c, z, y in order]
         self._position = {_key(*slab): i for i, slab in enumerate(self._order)}
         self._pending: dict[tuple, Future] = {}
+        self._lock = threading.Lock()  # close() comes from the event loop while a pool thread may be reading
+        self._closed = False
 
     def __call__(self, t: int, c: int, z: slice, y: slice) -> np.ndarray:
         key = _key(t, c, z, y)
         i = self._position.get(key)
-        if i is not None and i + 1 < len(self._order):
-            upcoming = self._order[i + 1]
-            self._pending.setdefault(_key(*upcoming), self._executor.submit(self._read, *upcoming))
-        future = self._pending.pop(key, None)
+        with self._lock:
+            upcoming = self._order[i + 1] if i is not None and i + 1 < len(self._order) else None
+            if upcoming is not None and not self._closed and _key(*upcoming) not in self._pending:
+                self._pending[_key(*upcoming)] = self._executor.submit(self._read, *upcoming)
+            future = self._pending.pop(key, None)
         if future is not None and not future.cancel():
             return future.result()
         return self._read(t, c, z, y)
 
     def close(self) -> None:
         """Drop a read-ahead nobody will ask for (the client went away)."""
-        for future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
+        with self._lock:
+            self._closed = True
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
 
 
 def _key(t: int, c: int, z: slice, y: slice) -> tuple[int, ...]:
