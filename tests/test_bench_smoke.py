@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import bench.cutout
 from bench.__main__ import main
 from bench.loadgen import missing_tools
 
@@ -123,7 +124,9 @@ def test_peer_part(data: Path, tmp_path: Path) -> None:
     assert "- First chunk decoded from both servers identical: yes." in text
 
 
-def test_cutout_part(data: Path, tmp_path: Path) -> None:
+def test_cutout_part(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # one cold pair per row: repeats only steady the figures, and each one starts two servers
+    monkeypatch.setattr(bench.cutout, "PAIRS", 1)
     text = run_parts(["cutout"], data, tmp_path / "benchmarks.md")
     check(text, ["cutout"])
     exports = tables(section(text, TITLES["cutout"]))[2]
