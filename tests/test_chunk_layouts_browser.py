@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 import tifffile
 
+from bench.browser import measuring_state
 from catalog.scan import describe
 from catalog.store import Catalog
 from tests.helpers import Server
 from tests.test_neuroglancer_browser import (  # noqa: F401 - browser is a fixture
     browser,
     correlation,
-    measuring_state,
     pytestmark,
     render,
     voxel_index,

@@ -15,7 +15,6 @@ import base64
 import io
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 
@@ -24,22 +23,16 @@ import numpy as np
 import pytest
 import tifffile
 
+from bench.browser import available, measuring_state, start_chromium, wait_ready
 from catalog.scan import describe
 from catalog.store import Catalog
 from tests.helpers import Server, reference_mean
 from writers.neuroglancer import state_url
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")
-CHROMEDRIVER = Path(shutil.which("chromedriver") or "/usr/bin/chromedriver")
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-         "--window-size=900,720"]
 KINDS = ["zarr", "zarr3", "precomputed"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (Path("/usr/bin/chromium").exists() and CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
+    not available(), reason="needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
 )]
 
 
@@ -94,22 +87,11 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as DriverService
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("SE_OFFLINE", "true")  # selenium-manager must never try to download a browser or driver
-        driver = webdriver.Chrome(options=options, service=DriverService(executable_path=str(CHROMEDRIVER)))
-        driver.set_script_timeout(30)
-        try:
-            yield driver
-        finally:
-            driver.quit()
+    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        yield driver
+    finally:
+        driver.quit()
 
 
 # -- driving the viewer -------------------------------------------------------------------------------------
@@ -133,14 +115,7 @@ def render(driver, link: str, shot: Path) -> tuple[np.ndarray, dict]:
 
     driver.get("about:blank")  # a fresh page per state, not a same-document hash change
     driver.get(link)
-    deadline, ready = time.monotonic() + 60, 0
-    while ready < 3:  # ready on three polls in a row, like neuroglancer's screenshot handshake
-        if time.monotonic() > deadline:
-            logs = "\n".join(str(e) for e in driver.get_log("browser"))
-            raise AssertionError(f"viewer not ready after 60 s; browser log:\n{logs}")
-        ok = driver.execute_script("return !!(window.viewer && window.viewer.isReady())")
-        ready = ready + 1 if ok else 0
-        time.sleep(0.15)
+    wait_ready(driver)  # ready on three polls in a row, like neuroglancer's screenshot handshake
     data_url, panels, state = driver.execute_script(READ_CANVAS)
     image = Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
     image.save(shot)
@@ -149,22 +124,6 @@ def render(driver, link: str, shot: Path) -> tuple[np.ndarray, dict]:
     left, top, width, height = panels[0]
     pixels = np.asarray(image)[top : top + height, left : left + width].astype(np.float64)
     return pixels, json.loads(state)
-
-
-def measuring_state(server: Server, dataset_id: str, kind: str, position_xyz, t: int = 0,
-                    compensate: bool = True) -> dict:
-    """The service's state, zoomed to 1 screen pixel per voxel at ``position_xyz``, without overlays."""
-    r = httpx.get(f"{server.url}/api/datasets/{dataset_id}/neuroglancer", params={"source": kind, "t": t})
-    assert r.status_code == 200, r.text
-    state = r.json()["state"]
-    state["position"][:3] = list(position_xyz)
-    state.update(layout="xy", crossSectionScale=1.0, showAxisLines=False, showScaleBar=False,
-                 showDefaultAnnotations=False)
-    if not compensate:
-        for layer in state["layers"]:
-            if isinstance(layer["source"], dict):
-                layer["source"] = layer["source"]["url"]
-    return state
 
 
 def voxel_index(position: float, n_pixels: int, offset: float) -> np.ndarray:
@@ -319,10 +278,7 @@ def test_the_api_link_opens_as_is(served, browser):
 
     browser.get("about:blank")
     browser.get(link)
-    deadline = time.monotonic() + 60
-    while not browser.execute_script("return !!(window.viewer && window.viewer.isReady())"):
-        assert time.monotonic() < deadline, "viewer not ready"
-        time.sleep(0.2)
+    wait_ready(browser, streak=1, poll=0.2)
     time.sleep(0.3)
     data_url, panels, state = browser.execute_script(READ_CANVAS)
     shot = root / "grey_default_link.png"
