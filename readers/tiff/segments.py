@@ -11,6 +11,33 @@ import numpy as np
 from readers.base import SourceError
 from readers.resources import ReaderResources
 
+#: bytes of a row a read must skip before it reads each row's column span alone (one pread per row)
+#: rather than the rows whole (one pread): measured in the page cache, a pread costs what copying ~20 KiB
+#: costs, and from storage a skip under a 4 KiB page saves nothing (the page is read anyway)
+SPAN_GAP = 8 << 10
+
+
+def is_raw_rows(keyframe) -> bool:
+    """Whether a page's strips are plain rows of samples (uncompressed, byte-aligned, untiled): any row,
+    and any column span of a row, is then at a known byte offset, read without decoding anything."""
+    return (
+        not keyframe.is_tiled and keyframe.compression == 1 and keyframe.predictor == 1
+        and keyframe.fillorder == 1 and keyframe.bitspersample in (8, 16, 32, 64)
+        and not keyframe.is_subsampled and keyframe.dtype is not None
+    )
+
+
+def read_unit(keyframe, length: int, width: int) -> tuple[int, int]:
+    """The (rows, columns) a region read of a 2-D page costs at least: its tile or strip, or for raw rows
+    the row (a narrow row is read whole) or nothing coarser than a voxel (a row wide enough that spans
+    of it are read alone, see SPAN_GAP)."""
+    if keyframe.is_tiled:
+        return min(keyframe.tilelength, length), min(keyframe.tilewidth, width)
+    if is_raw_rows(keyframe):
+        row_bytes = width * keyframe.shaped[4] * np.dtype(keyframe.dtype).itemsize
+        return 1, (1 if row_bytes >= 2 * SPAN_GAP else width)
+    return min(keyframe.rowsperstrip or length, length), width
+
 
 class PageRegion:
     """Region reads on one page (or frame sharing a keyframe's layout).
@@ -41,11 +68,7 @@ class PageRegion:
         self._seg = seg
         # Uncompressed strips are often whole planes (one strip per page): read just the rows a region
         # needs instead of the whole strip, which for a 2048^2 plane is 32x less for a 64-row region.
-        self.raw_rows = (
-            not keyframe.is_tiled and keyframe.compression == 1 and keyframe.predictor == 1
-            and keyframe.fillorder == 1 and keyframe.bitspersample in (8, 16, 32, 64)
-            and not keyframe.is_subsampled and keyframe.dtype is not None
-        )
+        self.raw_rows = is_raw_rows(keyframe)
         expected = planes * self.grid[0] * self.grid[1] * self.grid[2]
         if len(page.dataoffsets) != expected:
             raise SourceError(
@@ -131,25 +154,30 @@ class PageRegion:
         planes, _, length, width, contig = self.shaped
         plane, comp = (sample, 0) if planes > 1 else (0, sample)
         dtype = np.dtype(self.keyframe.dtype).newbyteorder(self.page.parent.byteorder)
-        rowbytes = width * contig * dtype.itemsize
+        pixel = contig * dtype.itemsize
+        rowbytes = width * pixel
         rows_per_strip = self._seg[1]
         nd, ny, nx = self.grid
-        ystep, xstep = y.step or 1, x.step or 1
+        ystep = y.step or 1
         rows_out = range(y.start, y.stop, ystep)
-        cols = slice(x.start, x.stop, xstep)
-        out = np.zeros((d.stop - d.start, len(rows_out), len(range(x.start, x.stop, xstep))),
-                       dtype=dtype.newbyteorder("="))
+        columns = range(x.start, x.stop, x.step or 1)
+        first, last = columns[0], columns[-1] + 1
+        # a narrow column span of a wide row: each row's span alone (a pread per row), else rows whole
+        by_span = rowbytes - (last - first) * pixel >= SPAN_GAP
+        lo, hi = (first, last) if by_span else (0, width)  # the columns one read covers
+        cols = slice(first - lo, last - lo, x.step or 1)
+        out = np.zeros((d.stop - d.start, len(rows_out), len(columns)), dtype=dtype.newbyteorder("="))
         fh = self.page.parent.filehandle
         for di in range(d.start, d.stop):
             row = y.start
             while row < y.stop:
                 strip = row // rows_per_strip
-                # with a step, rows are copied one at a time: the skipped ones are never touched
-                end = row + 1 if ystep > 1 else min(y.stop, (strip + 1) * rows_per_strip, length)
+                # one row at a time by span or with a step (the skipped rows are never touched)
+                end = row + 1 if ystep > 1 or by_span else min(y.stop, (strip + 1) * rows_per_strip, length)
                 at, after = (row - y.start) // ystep, end if ystep == 1 else row + ystep
                 index = ((plane * nd + di) * ny + strip) * nx
-                size = (end - row) * rowbytes
-                start = (row - strip * rows_per_strip) * rowbytes
+                size = (end - row - 1) * rowbytes + (hi - lo) * pixel
+                start = (row - strip * rows_per_strip) * rowbytes + lo * pixel
                 if self.page.databytecounts[index] == 0:  # sparse TIFF: absent strip = zeros
                     row = after
                     continue
@@ -158,7 +186,7 @@ class PageRegion:
                 buf = self._read_at(fh, self.page.dataoffsets[index] + start, size)
                 if len(buf) != size:
                     raise SourceError(f"page {self.page.index}: strip {index} is truncated")
-                rows = np.frombuffer(buf, dtype).reshape(end - row, width, contig)
+                rows = np.frombuffer(buf, dtype).reshape(end - row, hi - lo, contig)
                 out[di - d.start, at : at + end - row] = rows[:, cols, comp]
                 row = after
         return out

@@ -17,7 +17,7 @@ from readers.resources import ReaderResources
 from readers.tiff import slice_files
 from readers.tiff.channels import channels as ome_channels
 from readers.tiff.layout import SeriesLayout, layout_of
-from readers.tiff.segments import PageRegion
+from readers.tiff.segments import PageRegion, read_unit
 from readers.tiff.voxels import voxel_size
 
 
@@ -170,10 +170,8 @@ def _check_complete(path: Path, tif, series) -> None:
 
 def _native_chunks(keyframe, layout: SeriesLayout) -> tuple[int, int, int]:
     _, _, _, ny, nx = layout.shape
-    if keyframe.is_tiled:
-        return (layout.page_depth if layout.page_depth > 1 else 1, min(keyframe.tilelength, ny),
-                min(keyframe.tilewidth, nx))
-    return (1, min(keyframe.rowsperstrip or ny, ny), nx)
+    depth = layout.page_depth if keyframe.is_tiled and layout.page_depth > 1 else 1
+    return (depth, *read_unit(keyframe, ny, nx))
 
 
 class SliceFolderLevel(Level):
@@ -244,8 +242,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
         other = _handle(("tiff", str(folder), path.name), path, resources).series[0].keyframe
         if other.shaped != page.shaped or other.dtype != page.dtype:
             raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
-    chunks = (1, min(page.tilelength if page.is_tiled else (page.rowsperstrip or ny), ny),
-              min(page.tilewidth, nx) if page.is_tiled else nx)
+    chunks = (1, *read_unit(page, ny, nx))
     level = SliceFolderLevel(folder, files, LevelGeometry((1, samples, len(files), ny, nx), page.dtype, vsize, chunks),
                              resources, opened)
     vol = Volume(

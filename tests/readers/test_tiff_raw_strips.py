@@ -85,3 +85,57 @@ def test_changed_file_is_refused_and_its_handle_let_go(tmp_path):
         path.unlink()
         with pytest.raises(SourceError, match="raw.tif: the file is gone"):
             vol.levels[0].read(0, 0, slice(0, 1), slice(0, 8), slice(0, 8))
+
+
+def _spy_preads(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    real_pread = segments._pread
+
+    def spy(fh, offset, size):
+        sizes.append(size)
+        return real_pread(fh, offset, size)
+
+    monkeypatch.setattr(segments, "_pread", spy)
+    return sizes
+
+
+def test_narrow_raw_rows_are_the_read_unit_and_are_read_whole(tmp_path, monkeypatch):
+    """A 4 KiB row is one storage page and copying it costs less than a second pread: a column span of it
+    reads the rows whole, and the reader says so (read_chunks: whole rows), so chunks span the row."""
+    data = np.arange(2 * 64 * 2048, dtype=np.uint16).reshape(2, 64, 2048)
+    path = tmp_path / "narrow"
+    path.mkdir()
+    for z, plane in enumerate(data):
+        tifffile.imwrite(path / f"z{z}.tif", plane)
+    _, vol = open_volume(path)
+    with vol:
+        assert vol.levels[0].read_chunks == (1, 1, 2048)
+        sizes = _spy_preads(monkeypatch)
+        got = vol.levels[0].read(0, 0, slice(0, 2), slice(3, 40), slice(600, 664))
+    np.testing.assert_array_equal(got, data[:, 3:40, 600:664])
+    assert sizes == [37 * 2048 * 2] * 2
+
+
+def test_wide_raw_rows_read_only_the_column_span_of_each_row(tmp_path, monkeypatch):
+    """A 16 KiB row (8192 uint16): a narrow span of it is read row by row, only its bytes; a span that
+    leaves less than SPAN_GAP of the row is read whole. Any column is then a read unit."""
+    data = np.arange(3 * 20 * 8192, dtype=np.uint32).astype(np.uint16).reshape(3, 20, 8192)
+    path = tmp_path / "wide.tif"
+    tifffile.imwrite(path, data, byteorder=">", photometric="minisblack")  # big-endian, a strip per page
+    _, vol = open_volume(path)
+    with vol:
+        level = vol.levels[0]
+        assert level.read_chunks == (1, 1, 1)
+        sizes = _spy_preads(monkeypatch)
+        got = level.read(0, 0, slice(1, 3), slice(2, 12), slice(4000, 4512))
+        np.testing.assert_array_equal(got, data[1:3, 2:12, 4000:4512])
+        assert sizes == [512 * 2] * 20  # ten rows of two pages, 1 KiB each: not 16 KiB rows
+        sizes.clear()
+        strided = level.read_sampled(0, 0, slice(0, 3, 2), slice(1, 20, 3), slice(8001, 8190, 7))
+        np.testing.assert_array_equal(strided, data[0:3:2, 1:20:3, 8001:8190:7])
+        assert sizes == [(8183 + 1 - 8001) * 2] * (2 * 7)  # the span of the columns sampled, each row sampled
+        sizes.clear()
+        np.testing.assert_array_equal(level.read(0, 0, slice(0, 1), slice(0, 4), slice(10, 8000)),
+                                      data[0:1, 0:4, 10:8000])
+        assert sizes == [4 * 8192 * 2]  # a span missing less than SPAN_GAP: the four rows whole, one read
+    assert segments.SPAN_GAP == 8 << 10

@@ -16,6 +16,7 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import in_process
 from tests.server.test_cutout import zarr_level
+from transformer.engine.pyramid import auto_chunks
 
 
 def _stack(root, n=9, shape=(70, 90)):
@@ -59,6 +60,33 @@ def test_precomputed_offers_flat_and_cubic_chunks_with_the_same_voxels(served):
             got[z0:z1, y0:y1, x0:x1] = np.frombuffer(r.content, "<u2").reshape(z1 - z0, y1 - y0, x1 - x0)
         np.testing.assert_array_equal(got, vol)
     assert client.get(f"/precomputed/{ds}/0/0-64_0-64_0-2").status_code == 400  # a chunk of neither size
+
+
+@pytest.mark.parametrize(("unit", "chunks"), [
+    ((1, 1, 2048), (1, 1, 1, 128, 2048)),  # narrow raw rows, read whole: full rows, 512²'s bytes, no row read twice
+    ((1, 1, 1), (1, 1, 1, 512, 512)),  # wide raw rows, read by column span
+    ((1, 512, 512), (1, 1, 1, 512, 512)),  # a 512 tile
+    ((1, 1024, 1024), (1, 1, 1, 1024, 1024)),  # a tile up to twice the budget's side: one tile per chunk
+    ((1, 256, 256), (1, 1, 1, 512, 512)),  # small tiles: a multiple
+    ((1, 2048, 2048), (1, 1, 1, 512, 512)),  # a compressed whole-plane strip is cut, its decode cached
+    ((1, 8192, 8192), (1, 1, 1, 512, 512)),  # never one 128 MiB chunk
+    ((1, 1, 400_000), (1, 1, 1, 512, 512)),  # rows so wide a budget's worth is under MIN_ROWS: cut too
+])
+def test_auto_chunks_follow_the_read_unit_within_the_byte_budget(unit, chunks):
+    assert auto_chunks((256, 8192, 8192), (64, 64, 64), 1, unit) == chunks
+
+
+def test_a_raw_stack_of_2048_wide_rows_gets_full_row_chunks_with_the_same_voxels(tmp_path):
+    vol = _stack(tmp_path / "data" / "stack", n=3, shape=(300, 2048))
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(tmp_path / "data", catalog)
+    (record,) = catalog.all()
+    with in_process(db, cache_mb=64, chunks="auto") as client:
+        zarray = client.get(f"/zarr/{record.id}.ome.zarr/0/.zarray").json()
+        assert zarray["chunks"] == [1, 1, 1, 128, 2048]
+        np.testing.assert_array_equal(zarr_level(client, record.id, 0)[0, 0], vol)
+    catalog.close()
 
 
 def test_fixed_chunks_setting_keeps_one_grid(tmp_path):

@@ -19,6 +19,7 @@ from transformer.engine.options import Engine, PyramidOptions
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec, assemble, blocks_touched, paste
 
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
+MIN_ROWS = 8  # a chunk of whole rows is at least this tall (else it is cut like any wide unit)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,10 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     one source plane and tile per chunk), as wide as the voxel budget ``prod(target)`` allows, and
     cubic once a plane of the level averages ``target[0]`` source planes. ``unit`` is a native level's
     decode unit (tile or strip): a flat chunk takes its width where it is up to twice the budget's,
-    and a multiple of it otherwise, so no chunk cuts a tile that another chunk must decode again.
+    and a multiple of it where it is narrower, so no chunk cuts a tile that another chunk must decode
+    again. A wider unit is cut (its decode is shared through the reader's tile cache): an 8192² strip
+    must never become one 128 MiB chunk. A unit of whole rows (raw strips, read a row at a time) gives
+    chunks as wide as the row and as tall as the budget allows, so no two chunks read the same row.
     With ``fill`` (every level but the finest) a level narrower than a chunk gets deeper chunks up to
     the budget: a JPEG2000 wavelet level of 64² would otherwise be 64 chunks of 64×64×1.
     """
@@ -77,7 +81,10 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     sides = [side, side]
     if unit is not None and depth == 1:
         for axis, u in enumerate(unit[1:]):
-            sides[axis] = u if side <= u <= 2 * side else max(u, side // u * u)
+            sides[axis] = u if side <= u <= 2 * side else side // u * u if u < side else side
+        rows = side * side // unit[2]
+        if unit[1] == 1 and unit[2] > 2 * side and rows >= MIN_ROWS:
+            sides = [1 << int(math.log2(rows)), unit[2]]
     cy, cx = (min(c, n) for c, n in zip(sides, zyx[1:], strict=True))
     if fill:
         depth = max(depth, min(target[0], 1 << int(math.log2(math.prod(target) // (cy * cx)))))
