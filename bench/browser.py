@@ -46,9 +46,9 @@ def available() -> bool:
     return Path("/usr/bin/chromium").exists() and CHROMIUM.exists() and CHROMEDRIVER.exists()
 
 
-def start_chromium(profile: Path, window: tuple[int, int] = WINDOW, performance_log: bool = False) -> WebDriver:
-    """A headless Chromium with its profile in ``profile``; the browser console is logged, and with
-    ``performance_log`` the DevTools network events too (``driver.get_log("performance")``)."""
+def start_chromium(profile: Path, window: tuple[int, int] = WINDOW) -> WebDriver:
+    """A headless Chromium with its profile in ``profile``; the browser console is logged
+    (``driver.get_log("browser")``)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 
@@ -56,8 +56,7 @@ def start_chromium(profile: Path, window: tuple[int, int] = WINDOW, performance_
     options.binary_location = str(CHROMIUM)
     for flag in [*FLAGS, f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}"]:
         options.add_argument(flag)
-    logs = {"browser": "ALL", **({"performance": "ALL"} if performance_log else {})}
-    options.set_capability("goog:loggingPrefs", logs)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     previous = os.environ.get("SE_OFFLINE")
     os.environ["SE_OFFLINE"] = "true"  # selenium-manager must never try to download a browser or driver
     try:
@@ -111,14 +110,25 @@ def panel_viewports(driver: WebDriver) -> list[tuple[int, int, int, int]]:
     return [tuple(p) for p in driver.execute_script(PANELS)]
 
 
+def settled_panels(driver: WebDriver, timeout: float = 30) -> list[tuple[int, int, int, int]]:
+    """The panels' viewports once the viewer exists and two reads 0.2 s apart agree (no data needed)."""
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        panels = driver.execute_script("return window.viewer ? 1 : 0") and panel_viewports(driver)
+        if panels and panels == last:
+            return panels
+        last = panels
+        time.sleep(0.2)
+    raise AssertionError(f"the viewer's panels did not settle in {timeout:g} s: {last}")
+
+
 def fit_xy_panel(driver: WebDriver, link: str, size: tuple[int, int], tries: int = 4) -> tuple[int, int]:
     """Resize the window until the single panel of ``link`` (a one-panel layout) renders ``size`` (width,
     height) pixels; returns the window size. Raises AssertionError if it cannot."""
     for _ in range(tries):
         driver.get("about:blank")
         driver.get(link)
-        wait_ready(driver, streak=1)
-        panels = panel_viewports(driver)
+        panels = settled_panels(driver)
         if len(panels) != 1:
             raise AssertionError(f"expected one panel, got {panels}")
         width, height = panels[0][2:]

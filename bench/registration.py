@@ -49,13 +49,38 @@ def slice_stack(folder: Path, slices: int = SLICES, size: int = 4096, tile: int 
                 warnings.simplefilter("ignore")
                 glymur.Jp2k(str(path), data=plane, tilesize=(tile, tile), numres=min(6, tile.bit_length()))
         sources.append(path)
-    wanted = {f"slice_{z:05d}.jp2" for z in range(slices)}
-    for name in set(os.listdir(stack)) - wanted:  # a smaller run after a bigger one
+    return link_slices(stack, sources, slices)
+
+
+def raw_tiff_stack(folder: Path, slices: int = 4000, size: int = 8192) -> Path:
+    """``folder/stack``: ``slices`` uncompressed uint16 TIFFs of ``size``² (tifffile's default strips),
+    hard links of a few real ones (written once, reused by later runs)."""
+    import tifffile
+
+    stack, masters = folder / "stack", folder / "masters"
+    stack.mkdir(parents=True, exist_ok=True)
+    masters.mkdir(exist_ok=True)
+    rng = np.random.default_rng(11)
+    sources = []
+    for i in range(MASTERS):
+        path = masters / f"m{i}_{size}.tif"
+        if not path.exists():
+            tifffile.imwrite(path, rng.integers(0, 4096, (size, size), dtype=np.uint16))
+        sources.append(path)
+    return link_slices(stack, sources, slices)
+
+
+def link_slices(stack: Path, sources: list[Path], slices: int) -> Path:
+    """``stack/slice_{z:05d}{suffix}`` for z < ``slices``, hard links to ``sources`` in turn; other
+    files in ``stack`` are removed (a smaller run after a bigger one)."""
+    suffix = sources[0].suffix
+    wanted = {f"slice_{z:05d}{suffix}" for z in range(slices)}
+    for name in set(os.listdir(stack)) - wanted:
         (stack / name).unlink()
     for z in range(slices):
-        link = stack / f"slice_{z:05d}.jp2"
+        link = stack / f"slice_{z:05d}{suffix}"
         if not link.exists():
-            os.link(sources[z % MASTERS], link)
+            os.link(sources[z % len(sources)], link)
     return stack
 
 
