@@ -83,12 +83,15 @@ def assemble(level: LevelSpec, read: BlockReader, t: int, c: int, region: tuple[
     return out
 
 
-def paste(out: np.ndarray, region: tuple[slice, ...], block: np.ndarray, origin: list[int]) -> None:
-    """Copy the part of ``block`` (whose first voxel is at ``origin``) inside ``region`` into ``out``
+def paste(out: np.ndarray, region: tuple[slice, ...], block: np.ndarray, origin: list[int], add: bool = False) -> None:
+    """Copy (or ``add``) the part of ``block`` (whose first voxel is at ``origin``) inside ``region`` into ``out``
     (which holds ``region``)."""
     src, dst = [], []
     for s, o, n in zip(region, origin, block.shape, strict=True):
         a, b = max(s.start, o), min(s.stop, o + n)
         src.append(slice(a - o, b - o))
         dst.append(slice(a - s.start, b - s.start))
-    out[tuple(dst)] = block[tuple(src)]
+    if add:
+        out[tuple(dst)] += block[tuple(src)]
+    else:
+        out[tuple(dst)] = block[tuple(src)]

@@ -5,6 +5,7 @@ sample is a 500 naming it on the first read that needs it."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import product
 
 import imagecodecs
@@ -14,9 +15,12 @@ import tifffile
 
 from catalog.scan import scan
 from catalog.store import Catalog
-from tests.helpers import in_process
+from readers.base import Channel, Level, LevelGeometry, Volume
+from readers.caching import Cache
+from tests.helpers import in_process, reference_mean
 from tests.server.test_cutout import zarr_level
-from transformer.engine.pyramid import auto_chunks
+from transformer.engine.options import Engine, PyramidOptions
+from transformer.engine.pyramid import Pyramid, auto_chunks
 
 
 def _stack(root, n=9, shape=(70, 90)):
@@ -124,3 +128,78 @@ def test_a_bad_jpeg2000_slice_the_open_did_not_sample_is_a_500_naming_it(tmp_pat
         assert str(tmp_path) not in bad.text
         assert client.get(f"{base}/2/0/0").status_code == 200  # the other slices keep serving
     catalog.close()
+
+
+class _Stack(Level):
+    """An in-memory slice stack (one plane per read unit) that counts its source reads."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        super().__init__(LevelGeometry(data.shape, data.dtype, (1.0, 1.0, 1.0), (1, 1, data.shape[4])))
+        self.data, self.reads = data, 0
+
+    def _read(self, t, c, z, y, x):
+        self.reads += 1
+        return self.data[t, c, z, y, x].copy()
+
+    def _read_sampled(self, t, c, z, y, x):
+        self.reads += 1
+        return self.data[t, c, z, y, x].copy()
+
+
+def _pyramid(data: np.ndarray, cache: Cache, leaves=None, **options) -> tuple[Pyramid, _Stack]:
+    stack = _Stack(data)
+    volume = Volume([stack], [Channel("c")], "mem")
+    return Pyramid("k", volume, Engine(cache, leaves=leaves), PyramidOptions((8, 8, 8), **options)), stack
+
+
+def _whole(pyr: Pyramid, level: int, layout: int = 0) -> np.ndarray:
+    return pyr.region(level, 0, 0, *(slice(0, n) for n in pyr.levels[level].spec.shape[2:]), layout=layout)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_every_layout_of_every_level_is_the_block_mean_of_the_finer_level(dtype):
+    """Flat chunks (1 plane at level 0) and the cubic alternates, odd sizes at every edge: each level is the
+    block mean of the one above, whichever chunk shape serves it (integers: level 1 from summed parts)."""
+    data = np.random.default_rng(4).integers(0, 60000, (1, 1, 21, 75, 53)).astype(dtype)
+    pyr, _ = _pyramid(data, Cache("blocks", 1 << 30), auto=True)
+    assert pyr.levels[0].spec.chunks == (1, 1, 1, 16, 16) and pyr.levels[1].spec.alternates
+    assert pyr._reduces_by_parts(1) == (dtype == np.uint16)
+    fixed, _ = _pyramid(data, Cache("blocks", 1 << 30))
+    expected = data[0, 0]
+    for level, plan in enumerate(pyr.levels):
+        if level:
+            expected = reference_mean(expected, plan.factors)
+        for layout in range(len(plan.spec.layouts)):
+            np.testing.assert_array_equal(_whole(pyr, level, layout), expected, f"level {level} layout {layout}")
+        np.testing.assert_array_equal(_whole(fixed, level), expected)
+
+
+def test_level_one_of_flat_planes_is_made_from_parts_and_never_rereads_level0():
+    data = np.random.default_rng(6).integers(0, 4000, (1, 1, 13, 70, 45), dtype=np.uint16)
+    cache = Cache("blocks", 1 << 30)
+    leaves = ThreadPoolExecutor(2)
+    pyr, stack = _pyramid(data, cache, leaves, auto=True)
+    for index in np.ndindex(*pyr.levels[0].spec.grid):
+        pyr.chunk(0, index)
+    leaves.shutdown(wait=True)  # the background sums have landed
+    reads = stack.reads
+    cache.drop_where(lambda key: key[1] == 0)  # level-0 blocks gone, as under memory pressure
+    pyr.leaves = None
+    np.testing.assert_array_equal(_whole(pyr, 1), reference_mean(data[0, 0], pyr.levels[1].factors))
+    assert stack.reads == reads
+
+
+def test_cubic_chunks_of_a_sampled_level_are_one_strided_read_each():
+    data = np.random.default_rng(7).integers(0, 4000, (1, 1, 40, 64, 64), dtype=np.uint16)
+    pyr, stack = _pyramid(data, Cache("blocks", 1 << 30), auto=True, overview="sampled", top=8)
+    level = next(i for i, plan in enumerate(pyr.levels) if plan.sampling is not None and plan.spec.alternates)
+    stride = pyr.levels[level].sampling.stride
+    cube = pyr.levels[level].spec.in_layout(1)
+    for index in np.ndindex(*cube.grid):
+        before = stack.reads
+        _, _, z, y, x = cube.chunk_region(index)
+        got = pyr.chunk(level, index, 1)
+        assert stack.reads == before + 1  # not one read per flat chunk under it
+        np.testing.assert_array_equal(got, data[0, 0, z.start * stride[0] : z.stop * stride[0] : stride[0],
+                                                y.start * stride[1] : y.stop * stride[1] : stride[1],
+                                                x.start * stride[2] : x.stop * stride[2] : stride[2]])

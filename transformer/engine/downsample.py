@@ -34,15 +34,39 @@ def mean(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
 
 def _integer_mean(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
     """Whole blocks of integers: exact integer sums, then round half to even without floats."""
-    sums = block.astype(np.int32 if block.dtype.itemsize <= 2 else np.int64)
+    return mean_of_sums(sums(block, factors), int(np.prod(factors)), block.dtype)
+
+
+def summable(dtype: np.dtype) -> bool:
+    """Whether :func:`sums` of ``dtype`` are exact, so a mean may be finished from sums of its parts."""
+    return np.issubdtype(dtype, np.integer) and np.dtype(dtype).itemsize <= 4
+
+
+def sums(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
+    """Exact integer sums over (fz, fy, fx) groups of a (z, y, x) integer array; a partial edge group sums
+    the voxels it has. Sums of the parts of a group add up to the group's sum: a mean can be finished
+    later from parts read apart (one plane of a pair, say)."""
+    wide = np.int32 if block.dtype.itemsize <= 2 else np.int64  # 8 uint16 fit in int32, 8 uint32 do not
+    if any(n % f for n, f in zip(block.shape, factors, strict=True)):  # zeros add nothing to a sum
+        block = np.pad(block, [(0, -n % f) for n, f in zip(block.shape, factors, strict=True)])
+    total = block.astype(wide)
     for axis, f in enumerate(factors):  # pairwise adds of strided views: fast, contiguous output
         if f > 1:
-            parts = [sums[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
-            sums = sum(parts[1:], parts[0])
-    count = int(np.prod(factors))
-    q, r = np.divmod(sums, count)
-    q += (2 * r > count) | ((2 * r == count) & (q % 2 == 1))
-    return q.astype(block.dtype)
+            parts = [total[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
+            total = sum(parts[1:], parts[0])
+    return total
+
+
+def mean_of_sums(total: np.ndarray, counts: np.ndarray | int, dtype: np.dtype) -> np.ndarray:
+    """``total / counts`` rounded half to even, in integers (the rounding of :func:`mean`)."""
+    q, r = np.divmod(total, counts)
+    q += (2 * r > counts) | ((2 * r == counts) & (q % 2 == 1))
+    return q.astype(dtype)
+
+
+def group_counts(n: int, f: int, groups: range) -> np.ndarray:
+    """How many of ``n`` voxels fall in each of ``groups`` (indices of groups of ``f``) along one axis."""
+    return np.array([min(f, n - i * f) for i in groups], dtype=np.int64)
 
 
 def _counts(n: int, f: int) -> np.ndarray:

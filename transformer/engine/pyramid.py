@@ -105,6 +105,8 @@ class Pyramid:
         self.stats = engine.stats  # "source_reads": native chunk reads
         self.dtype = np.dtype(volume.dtype)
         self.reduce = downsample.mode if volume.kind == "labels" else downsample.mean
+        # a mean finished from exact sums of its parts equals the mean of the whole (a mode does not split)
+        self.summable = self.reduce is downsample.mean and downsample.summable(self.dtype)
         self.overview, self.exact_limit = options.overview, options.exact_limit
         self.auto = options.auto
         # a slice stack (one file per plane) gets flat chunks under --chunks auto; a 2-D image keeps FLAT_CHUNK
@@ -219,34 +221,56 @@ class Pyramid:
     def _other_layout(self, level: int, index: tuple[int, ...], layout: int) -> np.ndarray:
         """A chunk of another chunk shape of ``level``, cached as a block of its own.
 
-        At a native level it is read from the source like any block: a 64³ chunk of a flat-chunked slice
-        stack copied out of 512² planes would decode 64 times the source it shows (measured: an xz view
-        of a raw TIFF stack 24x slower). At a computed level it is copied out of the level's own blocks.
+        Never copied out of the level's own (flat) blocks: a 64³ chunk of a flat-chunked slice stack
+        would make 64 of them, each 512² for the 64² it shows (measured: an xz view of a raw TIFF stack
+        24x slower at level 0, 2x at the coarser levels). At a native level it is read from the source
+        like any block, at a sampled level by one strided read of its own; at a computed level it is the
+        mean of the finer level's region in that level's deepest chunks (the cubic chunks make a pyramid
+        of their own, as under ``--chunks 64,64,64``).
         """
         plan = self.levels[level]
         t, c, z, y, x = plan.spec.in_layout(layout).chunk_region(index)
 
         def compute() -> np.ndarray:
-            if plan.native is not None and plan.sampling is None:
+            if plan.sampling is not None:
+                return self._sample(plan.sampling, t.start, c.start, (z, y, x))
+            if plan.native is not None:
                 return self._read_native(plan.native, t.start, c.start, z, y, x)
-            return self.region(level, t.start, c.start, z, y, x)
+            finer = self.levels[level - 1].spec.layouts
+            deepest = max(range(len(finer)), key=lambda i: finer[i][2])
+            return self._reduce_finer(level, t.start, c.start, (z, y, x), deepest)
 
         return self.blocks.get_or_compute((self.key, level, "layout", layout, *index), compute)
 
     def _reduces_by_parts(self, level: int) -> bool:
-        """Whether ``level`` is computed and every finer chunk maps onto whole output voxels."""
+        """Whether ``level`` is computed and every finer chunk maps onto whole output voxels, or (a mean of
+        integers, see :meth:`_part_factors`) onto a whole fraction of them."""
         if level >= len(self.levels) or self.levels[level].native is not None or self.levels[level].sampling:
             return False
         finer = self.levels[level - 1].spec
-        return all(c % f == 0 or g == 1 for c, f, g in
+        return all(c % f == 0 or g == 1 or (self.summable and f % c == 0) for c, f, g in
                    zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:], strict=True))
 
+    def _part_factors(self, level: int) -> tuple[int, int, int] | None:
+        """The groups a finer chunk's part sums when it holds a fraction of ``level``'s voxels (a 1-plane
+        chunk under a level that halves z: each plane's part sums its 2×2 groups, a pair of parts makes
+        one output plane); None when every finer chunk reduces to whole output voxels."""
+        finer = self.levels[level - 1].spec
+        factors = self.levels[level].factors
+        if all(c % f == 0 or g == 1 for c, f, g in zip(finer.chunks[2:], factors, finer.grid[2:], strict=True)):
+            return None
+        return tuple(min(c, f) for c, f in zip(finer.chunks[2:], factors, strict=True))
+
     def _partial(self, level: int, finer_index: tuple[int, ...], block: np.ndarray | None = None) -> np.ndarray:
-        """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``)."""
+        """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``), or
+        its exact sums when it holds fractions of ``level``'s voxels (:meth:`_part_factors`)."""
         key = (self.key, "part", level, *finer_index)
 
         def reduce() -> np.ndarray:
             finer = block if block is not None else self.chunk(level - 1, finer_index)
+            groups = self._part_factors(level)
+            if groups is not None:
+                return downsample.sums(finer, groups)
             return self.reduce(finer, self.levels[level].factors)
 
         return self.parts.get_or_compute(key, reduce)
@@ -261,21 +285,25 @@ class Pyramid:
             return self._read_native(plan.native, t.start, c.start, z, y, x)
         if self._reduces_by_parts(level):
             return self._assemble_parts(level, index)
-        fz, fy, fx = plan.factors
-        finer = self.levels[level - 1].spec.shape
-        src = (
-            slice(z.start * fz, min(z.stop * fz, finer[2])),
-            slice(y.start * fy, min(y.stop * fy, finer[3])),
-            slice(x.start * fx, min(x.stop * fx, finer[4])),
-        )
-        return self.reduce(self.region(level - 1, t.start, c.start, *src), plan.factors)
+        return self._reduce_finer(level, t.start, c.start, (z, y, x))
+
+    def _reduce_finer(self, level: int, t: int, c: int, region: tuple[slice, slice, slice],
+                      layout: int = 0) -> np.ndarray:
+        """A region of computed ``level``: the mean (or mode) of the finer level's region under it, read in
+        the finer level's chunk shape ``layout``."""
+        factors = self.levels[level].factors
+        finer = self.levels[level - 1].spec.shape[2:]
+        src = [slice(s.start * f, min(s.stop * f, n)) for s, f, n in zip(region, factors, finer, strict=True)]
+        return self.reduce(self.region(level - 1, t, c, *src, layout=layout), factors)
 
     def _assemble_parts(self, level: int, index: tuple[int, ...]) -> np.ndarray:
-        """A computed chunk from the reduced parts of the finer chunks it covers."""
+        """A computed chunk from the reduced parts (or the exact sums) of the finer chunks it covers."""
         spec, finer = self.levels[level].spec, self.levels[level - 1].spec
         factors = self.levels[level].factors
         t, c, *region = spec.chunk_region(index)
-        out = np.empty(tuple(s.stop - s.start for s in region), self.dtype)
+        summed = self._part_factors(level) is not None
+        shape = tuple(s.stop - s.start for s in region)
+        out = np.zeros(shape, np.int64) if summed else np.empty(shape, self.dtype)
         ranges = []
         for s, f, fc in zip(region, factors, finer.chunks[2:], strict=True):
             ranges.append(range(s.start * f // fc, (s.stop * f - 1) // fc + 1))
@@ -284,8 +312,12 @@ class Pyramid:
             if any(i >= g for i, g in zip(j, finer.grid[2:], strict=True)):
                 continue
             origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
-            paste(out, tuple(region), self._partial(level, finer_index), origin)
-        return out
+            paste(out, tuple(region), self._partial(level, finer_index), origin, add=summed)
+        if not summed:
+            return out
+        counts = [downsample.group_counts(n, f, range(s.start, s.stop))
+                  for n, f, s in zip(finer.shape[2:], factors, region, strict=True)]
+        return downsample.mean_of_sums(out, np.einsum("i,j,k->ijk", *counts), self.dtype)
 
     def _sample(self, sampling: Sampling, t: int, c: int, region: tuple[slice, slice, slice]) -> np.ndarray:
         """A sampled level's region: one strided read of the native level."""
@@ -313,10 +345,10 @@ class Pyramid:
         slabs = [self.leaves.submit(read, t, c, slice(g.start, g[-1] + 1, z.step), y, x) for g in groups]
         return np.concatenate([f.result() for f in slabs])
 
-    def region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
-        """Any (z, y, x) region of one level, assembled from cached chunks."""
-        return assemble(self.levels[level].spec, lambda index: self.chunk(level, index), t, c, (z, y, x),
-                        self.dtype)
+    def region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice, layout: int = 0) -> np.ndarray:
+        """Any (z, y, x) region of one level, assembled from cached chunks (of chunk shape ``layout``)."""
+        return assemble(self.levels[level].spec.in_layout(layout), lambda index: self.chunk(level, index, layout),
+                        t, c, (z, y, x), self.dtype)
 
     def source_region(self, level: int, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray | None:
         """A region of a level the source holds, or samples (an overview), read from the source without the
