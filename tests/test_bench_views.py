@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.__main__ import main
-from bench.views import pick_chunk_size, screen_box, view_keys
+from bench.views import decoded_bytes, pick_chunk_size, screen_box, view_keys
 
 pytestmark = pytest.mark.slow  # ~20 s: a fresh server per row
 
@@ -20,6 +20,17 @@ def test_view_model_picks_the_chunk_size_with_the_largest_cross_section():
     assert keys == ["0/1536-2048_1536-2048_5000-5001", "0/1536-2048_2048-2560_5000-5001",
                     "0/2048-2560_1536-2048_5000-5001", "0/2048-2560_2048-2560_5000-5001"]
     assert len(view_keys(info, "xz")[1]) == 16 * 14  # x 1548-2548 and z 4600-5400 over 64³ chunks
+
+
+def test_decoded_bytes_counts_cached_units_once_and_raw_rows_per_chunk():
+    """Two 512² chunks side by side in one plane: 256² tiles are decoded once each (8 tiles of 2 bytes);
+    2048-wide raw rows read whole are read by both chunks; rows read by column span cost the voxels."""
+    chunks = [[0, 512, 0, 512, 0, 1], [512, 1024, 0, 512, 0, 1]]
+    assert decoded_bytes(chunks, (1, 256, 256), 2) == 8 * 256 * 256 * 2
+    assert decoded_bytes(chunks, (1, 1, 2048), 2, cached=False) == 2 * 512 * 2048 * 2
+    assert decoded_bytes(chunks, (1, 1, 1), 2, cached=False) == 2 * 512 * 512 * 2
+    full_rows = [[0, 2048, 0, 128, 0, 1], [0, 2048, 128, 256, 0, 1]]  # --chunks auto for such rows
+    assert decoded_bytes(full_rows, (1, 1, 2048), 2, cached=False) == 256 * 2048 * 2
 
 
 def test_views_part_runs(tmp_path, capsys):
