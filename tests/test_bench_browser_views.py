@@ -1,0 +1,57 @@
+"""bench/browser_views.py's pure helpers: the screen position, reading chunk keys from an access log, the
+per-level cross-check against the view model, the answer timeline and the xz tile count. No browser."""
+
+from __future__ import annotations
+
+import math
+
+from bench.browser_views import centre, fetched_chunks, per_level, timeline, xz_tiles
+from bench.views import screen_box, view_keys
+
+LOG = """INFO:     127.0.0.1:5790 - "GET /viewer/ HTTP/1.1" 200 OK
+INFO:     127.0.0.1:5790 - "GET /precomputed/gad-miv%406c9f/info HTTP/1.1" 200 OK
+INFO:     127.0.0.1:5791 - "GET /precomputed/gad-miv%406c9f/1/0-512_0-512_5000-5001 HTTP/1.1" 200 OK
+INFO:     127.0.0.1:5792 - "GET /precomputed/gad-miv%406c9f/0/1536-2048_1536-2048_5000-5001 HTTP/1.1" 200 OK
+INFO:     127.0.0.1:5790 - "GET /precomputed/gad-miv%406c9f/0/0-512_0-512_1-2 HTTP/1.1" 404 Not Found
+INFO:     127.0.0.1:5790 - "GET /zarr/gad-miv.ome.zarr/0/0/0/0/0/0 HTTP/1.1" 200 OK"""
+
+
+def test_centre_puts_the_one_pixel_per_voxel_screen_on_the_view_model_box():
+    size = [4096, 4096, 10000]
+    x, y, z = centre(size)
+    # pixel centres at position + i + 0.5 - width / 2 lie in voxel floor(w + 0.5) (the half-voxel rule)
+    first_x, first_y = math.floor(x + 0.5 - 500 + 0.5), math.floor(y + 0.5 - 400 + 0.5)
+    (x0, x1), (y0, y1), (z0, z1) = screen_box(size, "xy")
+    assert (first_x, first_y, math.floor(z + 0.5)) == (x0, y0, z0) == (1548, 1648, 5000)
+    assert (x1 - x0, y1 - y0, z1 - z0) == (1000, 800, 1)
+
+
+def test_fetched_chunks_reads_precomputed_chunk_keys_and_statuses():
+    keys, statuses = fetched_chunks(LOG)
+    assert keys == ["1/0-512_0-512_5000-5001", "0/1536-2048_1536-2048_5000-5001", "0/0-512_0-512_1-2"]
+    assert statuses == {200: 2, 404: 1}
+
+
+def test_per_level_reports_set_differences_finest_first():
+    info = {"scales": [
+        {"key": "0", "size": [4096, 4096, 10000], "resolution": [1, 1, 1], "chunk_sizes": [[512, 512, 1]]},
+        {"key": "1", "size": [2048, 2048, 5000], "resolution": [2, 2, 2], "chunk_sizes": [[512, 512, 1]]}]}
+    model, _ = view_keys(info, "xy")
+    fetched = [k for k in model if k != "0/1536-2048_1536-2048_5000-5001"] + ["1/0-512_0-512_5000-5001"]
+    rows = per_level(fetched, model)
+    assert [r[0] for r in rows] == ["0", "1"]
+    assert rows[0] == ("0", 3, 4, [], ["0/1536-2048_1536-2048_5000-5001"])
+    assert rows[1][1:4] == (5, 4, ["1/0-512_0-512_5000-5001"]) and rows[1][4] == []
+
+
+def test_timeline_of_stamped_answers():
+    lines = [(10.0 + i, line) for i, line in enumerate(LOG.splitlines())]
+    got = timeline(lines, 10.5, 14.5)  # the first line is before the page load, the last two after
+    assert got == {"info_s": 0.5, "first_chunk_s": 1.5, "last_chunk_s": 3.5, "chunks": 3}
+    assert math.isnan(timeline(lines, 15.5, 20)["info_s"])
+
+
+def test_xz_tiles_counts_every_tile_under_the_screen_on_every_slice():
+    # x 1548-2548 crosses 512-tiles 3 and 4; z 4600-5400 is 800 slices
+    assert xz_tiles(4096, 10_000, 512) == 2 * 800
+    assert xz_tiles(1024, 40, 512) == 2 * 40  # screen clipped to the volume
