@@ -89,6 +89,7 @@ def test_level_zero_equals_the_source_and_omitted_ranges_are_everything(client, 
     r = client.get(f"/api/datasets/{g.dataset_id}/cutout")
     assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
     np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), g.data)
+    assert r.headers["content-length"] == str(len(r.content))  # a .npy's size is known before it is read
     r = client.get(f"/api/datasets/{g.dataset_id}/cutout?t=1&c=2&z=3:4")
     np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), g.data[1:2, 2:3, 3:4])
 

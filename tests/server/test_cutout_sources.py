@@ -72,20 +72,23 @@ def test_native_levels_equal_the_zarr_view(served, source):
             np.testing.assert_array_equal(_body(r, fmt).reshape(whole[box].shape), whole[box])
 
 
-def test_sampled_levels_equal_the_zarr_view(tmp_path):
+@pytest.mark.parametrize("layout", [{}, {"compression": "zstd", "tile": (32, 32)}], ids=["raw", "zstd-tiles"])
+def test_sampled_levels_equal_the_zarr_view(tmp_path, layout):
     """With ``--overview sampled`` levels past the first computed one are every n-th voxel of the source,
-    read straight from it by a cutout (``Pyramid.source_region``) in groups of chunk planes."""
+    read straight from it by a cutout (``Pyramid.source_region``) in groups of chunk planes (raw rows), or
+    chunk by chunk (tiles, decoded whole)."""
     rng = np.random.default_rng(9)
     tiffs = tmp_path / "tiffs"
     tiffs.mkdir()
     for z in range(13):
-        tifffile.imwrite(tiffs / f"t{z:02d}.tif", rng.integers(0, 60000, (290, 270), dtype=np.uint16))
+        tifffile.imwrite(tiffs / f"t{z:02d}.tif", rng.integers(0, 60000, (290, 270), dtype=np.uint16), **layout)
     db = tmp_path / "catalog.sqlite"
     catalog = Catalog(db)
     assert not scan(tmp_path, catalog).refused
     (dataset_id,) = [r.id for r in catalog.all()]
     catalog.close()
-    with in_process(db, cache_mb=16, overview="sampled") as client:
+    # chunks of 2x32x32: the boxes cross chunk edges on every axis, so tiles are read chunk by chunk
+    with in_process(db, cache_mb=16, overview="sampled", chunks="2,32,32") as client:
         record = client.get(f"/api/datasets/{dataset_id}").json()
         levels = record["levels"]
         assert len(levels) >= 4
