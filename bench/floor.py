@@ -17,6 +17,7 @@ import numpy as np
 
 from readers.caching import Cache
 from readers.registry import open_volume
+from readers.resources import ReaderResources
 from transformer.config import Config
 from transformer.engine import downsample
 from transformer.engine.options import Engine, PyramidOptions
@@ -28,8 +29,10 @@ from writers.codecs import compressor
 class Floor:
     """The source opened in-process with the same reader and the same pyramid plan as the server."""
 
-    def __init__(self, path: Path, compressor_name: str = "blosc-zstd", overview: str = "auto") -> None:
-        _, self.volume = open_volume(path)
+    def __init__(self, path: Path, compressor_name: str = "blosc-zstd", overview: str = "auto",
+                 resources: ReaderResources | None = None) -> None:
+        # resources: None reads through the library's process-wide caches (kept from one Floor to the next)
+        _, self.volume = open_volume(path, resources=resources)
         options = PyramidOptions.from_chunks(Config().chunks, overview=overview)
         self.pyramid = Pyramid("floor", self.volume, Engine(Cache("blocks", 0)), options)
         self.comp = compressor(compressor_name)
