@@ -166,20 +166,22 @@ class PageRegion:
         by_span = rowbytes - (last - first) * pixel >= SPAN_GAP
         lo, hi = (first, last) if by_span else (0, width)  # the columns one read covers
         cols = slice(first - lo, last - lo, x.step or 1)
+        # whole rows with a step: read through the rows skipped when they are fewer bytes than SPAN_GAP
+        # (one pread per strip, not one per row), else one row at a time (the skipped ones never touched)
+        through = not by_span and (ystep - 1) * rowbytes < SPAN_GAP
         out = np.zeros((d.stop - d.start, len(rows_out), len(columns)), dtype=dtype.newbyteorder("="))
         fh = self.page.parent.filehandle
         for di in range(d.start, d.stop):
             row = y.start
             while row < y.stop:
                 strip = row // rows_per_strip
-                # one row at a time by span or with a step (the skipped rows are never touched)
-                end = row + 1 if ystep > 1 or by_span else min(y.stop, (strip + 1) * rows_per_strip, length)
-                at, after = (row - y.start) // ystep, end if ystep == 1 else row + ystep
+                taken = range(row, min(y.stop, (strip + 1) * rows_per_strip, length) if through else row + 1, ystep)
+                at, end = (row - y.start) // ystep, taken[-1] + 1
                 index = ((plane * nd + di) * ny + strip) * nx
                 size = (end - row - 1) * rowbytes + (hi - lo) * pixel
                 start = (row - strip * rows_per_strip) * rowbytes + lo * pixel
                 if self.page.databytecounts[index] == 0:  # sparse TIFF: absent strip = zeros
-                    row = after
+                    row = taken[-1] + ystep
                     continue
                 if start + size > self.page.databytecounts[index]:
                     raise SourceError(f"page {self.page.index}: strip {index} is shorter than its rows")
@@ -187,8 +189,8 @@ class PageRegion:
                 if len(buf) != size:
                     raise SourceError(f"page {self.page.index}: strip {index} is truncated")
                 rows = np.frombuffer(buf, dtype).reshape(end - row, hi - lo, contig)
-                out[di - d.start, at : at + end - row] = rows[:, cols, comp]
-                row = after
+                out[di - d.start, at : at + len(taken)] = rows[::ystep, cols, comp]
+                row = taken[-1] + ystep
         return out
 
 

@@ -139,3 +139,23 @@ def test_wide_raw_rows_read_only_the_column_span_of_each_row(tmp_path, monkeypat
                                       data[0:1, 0:4, 10:8000])
         assert sizes == [4 * 8192 * 2]  # a span missing less than SPAN_GAP: the four rows whole, one read
     assert segments.SPAN_GAP == 8 << 10
+
+
+def test_sampled_rows_read_through_small_skips_and_row_by_row_past_span_gap(tmp_path, monkeypatch):
+    """Every 2nd 4 KiB row: the skipped rows cost less than a pread each, so the run is one read; every
+    3rd row skips 8 KiB (SPAN_GAP): one read per row, the rows between never touched."""
+    data = np.arange(2 * 50 * 2048, dtype=np.uint32).astype(np.uint16).reshape(2, 50, 2048)
+    path = tmp_path / "rows.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", rowsperstrip=32)  # two strips per page
+    _, vol = open_volume(path)
+    with vol:
+        level = vol.levels[0]
+        sizes = _spy_preads(monkeypatch)
+        got = level.read_sampled(0, 0, slice(0, 2, 1), slice(3, 47, 2), slice(0, 2048, 2))
+        np.testing.assert_array_equal(got, data[:, 3:47:2, ::2])
+        # rows 3..31 (15 sampled, 29 read) in strip 0 and 33..45 (7 sampled, 13 read) in strip 1, per page
+        assert sizes == [29 * 4096, 13 * 4096] * 2
+        sizes.clear()
+        got = level.read_sampled(0, 0, slice(1, 2, 1), slice(1, 50, 3), slice(100, 300, 1))
+        np.testing.assert_array_equal(got, data[1:2, 1:50:3, 100:300])
+        assert sizes == [4096] * 17
