@@ -28,6 +28,7 @@ import json
 import math
 import os
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -233,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not available():
         raise SystemExit("needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)")
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    print(f"commit {commit or '?'}; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows, levels, network, floors = [], [], [], []
     driver = start_chromium(Path(tempfile.mkdtemp(prefix="chromium-bench-")), window=(1100, 900))
     try:
