@@ -56,3 +56,25 @@ def test_nginx_accepts_the_rendered_configuration(tmp_path: Path):
     check = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def _docker_ready() -> bool:
+    if shutil.which("docker") is None:
+        return False
+    daemon = subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+    compose = (subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+               or shutil.which("docker-compose") is not None)
+    return daemon and compose
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _docker_ready(), reason="no docker daemon or docker compose here (docker/smoke.py runs it)")
+def test_the_compose_stack_runs():
+    """The real stack in containers: builds, serves the demo through nginx with voxels equal to the source, caches
+    versioned chunks, spreads URLs over both workers and survives one stopping (docker/smoke.py)."""
+    import sys
+
+    run = subprocess.run([sys.executable, str(REPO / "docker" / "smoke.py")], capture_output=True, text=True,
+                         timeout=1800)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "compose smoke: every check passed" in run.stdout

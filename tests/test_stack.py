@@ -163,6 +163,22 @@ def test_prewarm_fills_the_proxy_cache(world):
     assert {httpx.get(u).headers["x-cache-status"] for u in urls} == {"HIT"}
 
 
+def test_views_are_cached_once_for_every_host_name(world):
+    """Prewarm asks by the proxy's inner name (compose: http://proxy:8080), users by the public one: a view's
+    answer is cached once for both, while documents that carry links stay apart per Host."""
+    stack, _, ids, _, _ = world
+    root = httpx.get(f"{stack.url}/api/datasets/{ids['open']}", headers=BYPASS).json()["versioned_links"]["zarr"]
+    path = root[len(stack.url):] + f"/0/0/0/{chunk_keys(stack.url, ids['open'], 0, 9)[-1]}"
+    inner = httpx.get(stack.url + path, headers={"Host": "proxy:8080"})
+    public = httpx.get(stack.url + path, headers={"Host": "data.example.org"})
+    assert inner.status_code == public.status_code == 200 and inner.content == public.content
+    assert inner.headers["x-cache-status"] == "MISS" and public.headers["x-cache-status"] == "HIT"
+    record = f"{stack.url}/api/datasets/{ids['open']}?cache-test"  # a URL nobody asked for before
+    statuses = [httpx.get(record, headers={"Host": host}).headers["x-cache-status"]
+                for host in ("proxy:8080", "proxy:8080", "data.example.org")]
+    assert statuses == ["MISS", "HIT", "MISS"]  # its links may name the Host (--allowed-hosts): kept apart
+
+
 @pytest.mark.slow
 def test_prewarm_on_a_dask_cluster(world):
     distributed = pytest.importorskip("distributed")
