@@ -31,6 +31,26 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
          "--disable-dev-shm-usage", "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 WINDOW = (900, 720)
 
+READY = "return !!(window.viewer && window.viewer.isReady())"
+#: ``READY`` and the chunk statistics of Neuroglancer's worker (the layer bar's progress): every chunk its
+#: visible sources need is loaded, and there are some. Under heavy CPU load ``isReady()`` alone was seen
+#: to hold while a view's finer levels were still missing (a cold view "ready" with its 9 coarsest chunks).
+LOADED = """
+const v = window.viewer;
+if (!v || !v.isReady()) return false;
+let need = 0, have = 0;
+for (const managed of v.layerManager.managedLayers) {
+  if (!managed.layer || !managed.visible) continue;
+  for (const r of managed.layer.renderLayers) {
+    if (r.layerChunkProgressInfo) {
+      need += r.layerChunkProgressInfo.numVisibleChunksNeeded;
+      have += r.layerChunkProgressInfo.numVisibleChunksAvailable;
+    }
+  }
+}
+return need > 0 && need === have;
+"""
+
 PANELS = """
 const panels = [];
 for (const p of window.viewer.display.panels) {
@@ -70,17 +90,18 @@ def start_chromium(profile: Path, window: tuple[int, int] = WINDOW) -> WebDriver
     return driver
 
 
-def wait_ready(driver: WebDriver, timeout: float = 60, streak: int = 3, poll: float = 0.15) -> float:
-    """Wait until ``viewer.isReady()`` holds on ``streak`` polls in a row (every visible chunk drawn);
-    returns the ``time.monotonic()`` of the first poll of that streak. Raises AssertionError with the
-    browser log after ``timeout`` seconds."""
+def wait_ready(driver: WebDriver, timeout: float = 60, streak: int = 3, poll: float = 0.15,
+               check: str = READY) -> float:
+    """Wait until ``check`` (JavaScript returning a boolean; default ``viewer.isReady()``: every visible
+    chunk drawn) holds on ``streak`` polls in a row; returns the ``time.monotonic()`` of the first poll of
+    that streak. Raises AssertionError with the browser log after ``timeout`` seconds."""
     deadline, ready, since = time.monotonic() + timeout, 0, 0.0
     while ready < streak:
         if time.monotonic() > deadline:
             logs = "\n".join(str(e) for e in driver.get_log("browser"))
             raise AssertionError(f"viewer not ready after {timeout:g} s; browser log:\n{logs}")
         now = time.monotonic()
-        ok = driver.execute_script("return !!(window.viewer && window.viewer.isReady())")
+        ok = driver.execute_script(check)
         if ok and ready == 0:
             since = now
         ready = ready + 1 if ok else 0

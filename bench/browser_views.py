@@ -7,7 +7,8 @@ slices of 8192² uint16 (``bench.registration.raw_tiff_stack``). Per stack and v
 
 - cold: a fresh server process (empty caches; the source files may be in the OS page cache), a fresh page
   with the browser's HTTP cache disabled (DevTools ``Network.setCacheDisabled``), seconds from
-  ``driver.get(link)`` until ``viewer.isReady()`` holds (``bench.browser.wait_ready``);
+  ``driver.get(link)`` until ``viewer.isReady()`` holds and Neuroglancer's worker has every chunk its
+  visible sources need (``bench.browser.wait_ready`` with ``LOADED``, 5 polls in a row, 50 ms apart);
 - warm: the same server, a fresh page load of the same link, cache still disabled (Neuroglancer fetches
   every chunk again, from the warm server): Neuroglancer's own cost;
 - the chunks Neuroglancer fetched (the server's access log) against ``bench.views.view_keys`` for the
@@ -39,7 +40,15 @@ from pathlib import Path
 
 import httpx
 
-from bench.browser import available, fit_xy_panel, measuring_state, panel_viewports, start_chromium, wait_ready
+from bench.browser import (
+    LOADED,
+    available,
+    fit_xy_panel,
+    measuring_state,
+    panel_viewports,
+    start_chromium,
+    wait_ready,
+)
 from bench.common import serve, table
 from bench.registration import raw_tiff_stack, slice_stack
 from bench.views import SCREEN, screen_box, view_keys
@@ -161,7 +170,7 @@ def page_load(driver, link: str, timeout: float) -> tuple[float, float | None]:
     start = time.monotonic()
     driver.get(link)
     try:
-        return start, wait_ready(driver, timeout=timeout, streak=5, poll=0.05) - start
+        return start, wait_ready(driver, timeout=timeout, streak=5, poll=0.05, check=LOADED) - start
     except AssertionError:
         return start, None
 
