@@ -74,7 +74,10 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     must never become one 128 MiB chunk. A unit of whole rows (raw strips, read a row at a time) gives
     chunks as wide as the row and as tall as the budget allows, so no two chunks read the same row.
     With ``fill`` (every level but the finest) a level narrower than a chunk gets deeper chunks up to
-    the budget: a JPEG2000 wavelet level of 64² would otherwise be 64 chunks of 64×64×1.
+    the budget: a JPEG2000 wavelet level of 64² would otherwise be 64 chunks of 64×64×1. A level as wide
+    as its chunks keeps the planes' depth (8×128², not 16×128², at 8 planes per plane): a deeper flat chunk
+    would tie with the cube in an xz view's cross-section, and Neuroglancer takes the first listed, the flat
+    one, which reads twice the rows the cube does.
     """
     depth = min(target[0], planes)
     side = max(min(target[1:]), 1 << int(math.log2(math.sqrt(math.prod(target) / depth))))
@@ -86,7 +89,7 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
         if unit[1] == 1 and unit[2] > 2 * side and rows >= MIN_ROWS:
             sides = [1 << int(math.log2(rows)), unit[2]]
     cy, cx = (min(c, n) for c, n in zip(sides, zyx[1:], strict=True))
-    if fill:
+    if fill and (cy < sides[0] or cx < sides[1]):
         depth = max(depth, min(target[0], 1 << int(math.log2(math.prod(target) // (cy * cx)))))
     return (1, 1, min(depth, zyx[0]), cy, cx)
 
