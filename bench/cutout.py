@@ -71,12 +71,21 @@ def _cutout(ctx: Context, fmt: str, level: int) -> tuple[float, bytes, int, tupl
         levels = client.get(f"{srv.url}/api/datasets/{record.id}").json()["levels"]
         level = min(level, len(levels) - 1)
         box = _box(tuple(levels[level]["shape"]))
+        # the body is streamed into one buffer as it arrives, as a download is: httpx's ``.content`` decodes
+        # and joins 64 KiB pieces, which alone took 0.08 s of a 128 MiB box (0.23 s against 0.15 s; curl 0.12 s)
         start = time.perf_counter()
-        r = client.get(f"{srv.url}/api/datasets/{record.id}/cutout?level={level}&{_query(box)}")
+        with client.stream("GET", f"{srv.url}/api/datasets/{record.id}/cutout?level={level}&{_query(box)}") as r:
+            if r.status_code != 200:
+                raise RuntimeError(f"{fmt} level {level}: cutout answered {r.status_code} {r.read().decode()}")
+            body = bytearray(int(r.headers["content-length"]))
+            view, filled = memoryview(body), 0
+            for piece in r.iter_raw(1 << 20):
+                view[filled:filled + len(piece)] = piece
+                filled += len(piece)
         seconds = time.perf_counter() - start
-        if r.status_code != 200:
-            raise RuntimeError(f"{fmt} level {level}: cutout answered {r.status_code} {r.text}")
-        return seconds, r.content, level, box
+        if filled != len(body):
+            raise RuntimeError(f"{fmt} level {level}: {filled} of {len(body)} bytes arrived")
+        return seconds, bytes(body), level, box
 
 
 def _zarr_python(ctx: Context, fmt: str, level: int, box: tuple[slice, ...]) -> tuple[float, np.ndarray]:
