@@ -20,6 +20,9 @@ from writers.spec import ChannelSpec, ImageSpec, LevelSpec, assemble, blocks_tou
 
 FLAT_CHUNK = (1, 256, 256)  # for 2-D images: a 64-voxel z chunk would be pointless
 MIN_ROWS = 8  # a chunk of whole rows is at least this tall (else it is cut like any wide unit)
+# a sampled level's plane is one source slice (not a mean of many), so a chunk's depth is its cost in slice
+# decodes: kept as shallow as the budget allows the xy side of a 128² plane (docs/chunk-layouts.md)
+SAMPLED_DEPTH = 16
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def chunk_shape(level0_zyx: tuple[int, int, int], zyx: tuple[int, int, int], tar
 
 
 def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes: int,
-                unit: tuple[int, int, int] | None, fill: bool = False) -> tuple[int, ...]:
+                unit: tuple[int, int, int] | None, fill: bool = False, max_depth: int | None = None
+                ) -> tuple[int, ...]:
     """``--chunks auto`` for one level of a slice stack whose every plane holds ``planes`` source planes.
 
     A stack decodes whole planes (and whole JPEG2000 tiles), so a cubic chunk decodes ``target[0]``
@@ -77,9 +81,11 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     the budget: a JPEG2000 wavelet level of 64² would otherwise be 64 chunks of 64×64×1. A level as wide
     as its chunks keeps the planes' depth (8×128², not 16×128², at 8 planes per plane): a deeper flat chunk
     would tie with the cube in an xz view's cross-section, and Neuroglancer takes the first listed, the flat
-    one, which reads twice the rows the cube does.
+    one, which reads twice the rows the cube does. ``max_depth`` caps the depth (a sampled level, whose every
+    plane is one more source slice to decode, however many source planes it stands for).
     """
-    depth = min(target[0], planes)
+    limit = min(target[0], max_depth or target[0])
+    depth = min(limit, planes)
     side = max(min(target[1:]), 1 << int(math.log2(math.sqrt(math.prod(target) / depth))))
     sides = [side, side]
     if unit is not None and depth == 1:
@@ -90,7 +96,7 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
             sides = [1 << int(math.log2(rows)), unit[2]]
     cy, cx = (min(c, n) for c, n in zip(sides, zyx[1:], strict=True))
     if fill and (cy < sides[0] or cx < sides[1]):
-        depth = max(depth, min(target[0], 1 << int(math.log2(math.prod(target) // (cy * cx)))))
+        depth = max(depth, min(limit, 1 << int(math.log2(math.prod(target) // (cy * cx)))))
     return (1, 1, min(depth, zyx[0]), cy, cx)
 
 
@@ -144,7 +150,7 @@ class Pyramid:
                                                                   strict=True))
                 levels.append(PyramidLevel(self._spec(shape, voxel, origin, chunk, zyx0), None, factors))
             else:  # every n-th voxel of the level above keeps that level's first voxel centre
-                spec = self._spec(shape, voxel, last.translation, chunk, zyx0)
+                spec = self._spec(shape, voxel, last.translation, chunk, zyx0, sampled=True)
                 levels.append(PyramidLevel(spec, None, factors, Sampling(native, stride)))
         return levels
 
@@ -166,11 +172,12 @@ class Pyramid:
                 return i - 1
         return None
 
-    def _spec(self, shape, voxel, origin, chunk, zyx0, unit=None) -> LevelSpec:
+    def _spec(self, shape, voxel, origin, chunk, zyx0, unit=None, sampled: bool = False) -> LevelSpec:
         zyx = tuple(shape[2:])
         if not self.stack:
             return LevelSpec(tuple(shape), chunk_shape(zyx0, zyx, chunk), tuple(voxel), tuple(origin))
-        chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit, fill=zyx != tuple(zyx0))
+        chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit, fill=zyx != tuple(zyx0),
+                             max_depth=SAMPLED_DEPTH if sampled else None)
         cube = chunk_shape(zyx0, zyx, chunk)
         # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
         # are offered cubic chunks too, assembled from the same blocks
