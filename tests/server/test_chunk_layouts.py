@@ -20,7 +20,7 @@ from readers.caching import Cache
 from tests.helpers import in_process, reference_mean
 from tests.server.test_cutout import zarr_level
 from transformer.engine.options import Engine, PyramidOptions
-from transformer.engine.pyramid import Pyramid, auto_chunks
+from transformer.engine.pyramid import SAMPLED_DEPTH, Pyramid, auto_chunks
 
 
 def _stack(root, n=9, shape=(70, 90)):
@@ -80,14 +80,14 @@ def test_auto_chunks_follow_the_read_unit_within_the_byte_budget(unit, chunks):
     assert auto_chunks((256, 8192, 8192), (64, 64, 64), 1, unit) == chunks
 
 
-def test_a_sampled_level_is_capped_at_16_planes_deep_and_as_wide_as_the_budget_allows():
+def test_a_sampled_level_is_capped_in_depth_and_as_wide_as_the_budget_allows():
     """Each plane of a sampled level is one more source slice to decode: 313 planes standing for 32 source
     planes each are cut 16 deep and 128² wide (uncapped: 32 deep, 64² wide, so four chunks per plane)."""
     assert auto_chunks((313, 128, 128), (64, 64, 64), 32, None, fill=True, max_depth=16) == (1, 1, 16, 128, 128)
     assert auto_chunks((40, 16, 16), (64, 64, 64), 256, None, fill=True, max_depth=16) == (1, 1, 16, 16, 16)
     assert auto_chunks((313, 128, 128), (64, 64, 64), 32, None, fill=True) == (1, 1, 32, 64, 64)
     data = np.zeros((1, 1, 512, 32, 32), np.uint16)
-    for overview, deepest in (("sampled", 16), ("exact", 64)):
+    for overview, deepest in (("sampled", SAMPLED_DEPTH), ("exact", 64)):
         volume = Volume([_Stack(data)], [Channel("c")], "mem")
         pyr = Pyramid("k", volume, Engine(Cache("b", 1 << 20)), PyramidOptions((64, 64, 64), overview=overview,
                                                                               auto=True, top=1))
