@@ -51,10 +51,11 @@ def test_auto_layout_is_flat_and_serves_the_source(served):
     np.testing.assert_array_equal(zarr_level(client, ds, 0)[0, 0], vol)
 
 
-def test_precomputed_offers_flat_and_cubic_chunks_with_the_same_voxels(served):
+def test_precomputed_offers_flat_cubic_and_thin_chunks_with_the_same_voxels(served):
+    """Flat for xy, the cube, one row thin for xz and one column thin for yz (x, y, z)."""
     client, ds, vol = served
     info = client.get(f"/precomputed/{ds}/info").json()
-    assert info["scales"][0]["chunk_sizes"] == [[90, 70, 1], [64, 64, 9]]
+    assert info["scales"][0]["chunk_sizes"] == [[90, 70, 1], [64, 64, 9], [90, 1, 9], [1, 70, 9]]
     for cx, cy, cz in info["scales"][0]["chunk_sizes"]:
         got = np.empty_like(vol)
         for z0, y0, x0 in product(range(0, 9, cz), range(0, 70, cy), range(0, 90, cx)):
@@ -172,11 +173,13 @@ def _whole(pyr: Pyramid, level: int, layout: int = 0) -> np.ndarray:
 
 @pytest.mark.parametrize("dtype", [np.uint16, np.float32])
 def test_every_layout_of_every_level_is_the_block_mean_of_the_finer_level(dtype):
-    """Flat chunks (1 plane at level 0) and the cubic alternates, odd sizes at every edge: each level is the
+    """Flat chunks (1 plane at level 0), the cubic and thin alternates, odd sizes at every edge: each level is the
     block mean of the one above, whichever chunk shape serves it (integers: level 1 from summed parts)."""
     data = np.random.default_rng(4).integers(0, 60000, (1, 1, 21, 75, 53)).astype(dtype)
     pyr, _ = _pyramid(data, Cache("blocks", 1 << 30), auto=True)
     assert pyr.levels[0].spec.chunks == (1, 1, 1, 16, 16) and pyr.levels[1].spec.alternates
+    assert pyr.levels[0].spec.alternates == ((1, 1, 8, 8, 8), (1, 1, 8, 1, 53), (1, 1, 8, 64, 1))
+    assert {shape[3:].count(1) for shape in pyr.levels[1].spec.alternates} == {0, 1}  # cube and thin, computed
     assert pyr._reduces_by_parts(1) == (dtype == np.uint16)
     fixed, _ = _pyramid(data, Cache("blocks", 1 << 30))
     expected = data[0, 0]

@@ -24,6 +24,7 @@ MIN_ROWS = 8  # a chunk of whole rows is at least this tall (else it is cut like
 # decodes to show one plane; measured on a 10,000-slice JPEG2000 xy view (docs/chunk-layouts.md): 64 deep
 # 2.7-3.2 s CPU, 16 deep 1.6-2.0 s, 8 deep 1.2-1.3 s, 4 deep 1.0 s (chunks of 128 KiB, twice the requests)
 SAMPLED_DEPTH = 8
+THIN_WIDTH = 8  # an xz/yz chunk one voxel thin is this many cube sides wide (64³: 64 × 1 × 512, 64 KiB of uint16)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,25 @@ def auto_chunks(zyx: tuple[int, int, int], target: tuple[int, int, int], planes:
     if fill and (cy < sides[0] or cx < sides[1]):
         depth = max(depth, min(limit, 1 << int(math.log2(math.prod(target) // (cy * cx)))))
     return (1, 1, min(depth, zyx[0]), cy, cx)
+
+
+def thin_chunks(zyx: tuple[int, int, int], flat: tuple[int, ...], cube: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Chunks one voxel thin across an xz view (y 1) and a yz view (x 1), as deep as ``cube``.
+
+    A cube shows an xz view one of its rows per plane, so it reads ``cube`` rows of every slice to show one; a
+    thin chunk reads what the view shows, and its cross-section (``THIN_WIDTH`` × the cube's) makes
+    Neuroglancer pick it for that view. As wide as the flat chunks where they are wider, so a JPEG2000 tile
+    is decoded once per slice for the whole view. None where the level is too narrow to be wider than the cube.
+    """
+    shapes = []
+    for axis in (1, 2):  # thin in y (for xz), then thin in x (for yz)
+        across = 2 if axis == 1 else 1
+        width = min(max(flat[2 + across], THIN_WIDTH * cube[2 + across]), zyx[across])
+        if width > cube[2 + across] and zyx[axis] > 1:
+            shape = [1, 1, cube[2], 0, 0]
+            shape[2 + axis], shape[2 + across] = 1, width
+            shapes.append(tuple(shape))
+    return shapes
 
 
 class Pyramid:
@@ -181,8 +201,8 @@ class Pyramid:
                              max_depth=SAMPLED_DEPTH if sampled else None)
         cube = chunk_shape(zyx0, zyx, chunk)
         # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
-        # are offered cubic chunks too, assembled from the same blocks
-        alternates = (cube,) if cube[2] > chunks[2] else ()
+        # are offered cubic chunks, and chunks one row (xz) or one column (yz) thin, each a block of its own
+        alternates = (cube, *thin_chunks(zyx, chunks, cube)) if cube[2] > chunks[2] else ()
         return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates)
 
     def image_spec(self, name: str) -> ImageSpec:
@@ -247,11 +267,18 @@ class Pyramid:
                 return self._sample(plan.sampling, t.start, c.start, (z, y, x))
             if plan.native is not None:
                 return self._read_native(plan.native, t.start, c.start, z, y, x)
-            finer = self.levels[level - 1].spec.layouts
-            deepest = max(range(len(finer)), key=lambda i: finer[i][2])
-            return self._reduce_finer(level, t.start, c.start, (z, y, x), deepest)
+            return self._reduce_finer(level, t.start, c.start, (z, y, x), self._finer_layout(level, layout))
 
         return self.blocks.get_or_compute((self.key, level, "layout", layout, *index), compute)
+
+    def _finer_layout(self, level: int, layout: int) -> int:
+        """The finer level's chunk shape a computed chunk of shape ``layout`` is reduced from: the deepest
+        one thin along the same axes (a thin chunk from thin chunks, a cube from cubes), so each layout
+        makes a pyramid of its own and reads only the rows it needs."""
+        thin = [n == 1 for n in self.levels[level].spec.layouts[layout][3:]]
+        finer = self.levels[level - 1].spec.layouts
+        same = [i for i, f in enumerate(finer) if [n == 1 for n in f[3:]] == thin] or range(len(finer))
+        return max(same, key=lambda i: finer[i][2])
 
     def _reduces_by_parts(self, level: int) -> bool:
         """Whether ``level`` is computed and every finer chunk maps onto whole output voxels, or (a mean of
