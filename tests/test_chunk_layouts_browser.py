@@ -1,5 +1,5 @@
 """A slice stack under --chunks auto in the service's own /viewer/ (headless Chromium): an xy view draws the
-plane from the flat chunk size of precomputed's info, an xz view draws the same voxels from the cubic one.
+plane from the flat chunk size of precomputed's info, an xz view draws the same voxels from the one row thin.
 
 The chunk size each view used is read from the server's access log (the chunk names the viewer fetched).
 """
@@ -70,7 +70,7 @@ def log_size(srv: Server) -> int:
     return len(Path(srv.log.name).read_text())
 
 
-def test_xy_view_uses_flat_chunks_and_xz_view_cubic_ones(served, browser):  # noqa: F811 - the fixture
+def test_xy_view_uses_flat_chunks_and_xz_view_thin_ones(served, browser):  # noqa: F811 - the fixture
     srv, dataset_id, vol, root = served
     position = (150.25, 100.25, 32.25)
     state = measuring_state(srv, dataset_id, "precomputed", position)
