@@ -22,9 +22,10 @@ import numpy as np
 import pytest
 import tifffile
 
+from bench.browser import CHROMEDRIVER, CHROMIUM
 from tests.helpers import Server
 from tests.server.test_pages import register
-from tests.test_neuroglancer_browser import CHROMEDRIVER, CHROMIUM, READ_CANVAS, browser  # noqa: F401 - fixture
+from tests.test_neuroglancer_browser import READ_CANVAS, browser  # noqa: F401 - fixture
 from transformer.demo import synthetic_brain
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
