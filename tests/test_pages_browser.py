@@ -83,6 +83,15 @@ def images_loaded(driver) -> list[tuple[str, bool]]:
     """)
 
 
+def arrived(driver, in_url: str, timeout: float = 20) -> None:
+    """Wait until the browser shows a loaded page whose URL contains ``in_url``."""
+    deadline = time.monotonic() + timeout
+    while not (in_url in driver.current_url
+               and driver.execute_script("return document.readyState") == "complete"):
+        assert time.monotonic() < deadline, f"no page with {in_url!r} in its URL after {timeout:.0f} s"
+        time.sleep(0.05)
+
+
 def test_find_by_typing_and_a_facet_then_open_in_neuroglancer(served, browser, shots):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -99,8 +108,10 @@ def test_find_by_typing_and_a_facet_then_open_in_neuroglancer(served, browser, s
 
     box = browser.find_element(By.ID, "q")
     box.send_keys("light", Keys.ENTER)  # a prefix of light-sheet
+    arrived(browser, "q=light")  # Enter submits the form; selenium does not wait for the next page
     assert set(visible_cards(browser)) == {ids["brain"], ids["held"]}
     browser.find_element(By.CSS_SELECTOR, 'a[data-facet="species"][data-value="mus musculus"]').click()
+    arrived(browser, "species=")
     assert visible_cards(browser) == [ids["brain"]]
     assert "technique" not in browser.current_url and "q=light" in browser.current_url
 
@@ -131,6 +142,7 @@ def test_landing_page_buttons_snippets_and_json_ld(served, browser, shots, tmp_p
     browser.set_window_size(1280, 1400)
     browser.get(srv.url + "/")
     browser.find_element(By.LINK_TEXT, BRAIN["title"]).click()
+    arrived(browser, f"/datasets/{ids['brain']}")
     assert browser.current_url == f"{srv.url}/datasets/{ids['brain']}"
     assert all(ok for _, ok in images_loaded(browser)) and browser.find_element(By.ID, "preview")
     browser.save_screenshot(str(shots / "dataset.png"))
