@@ -51,6 +51,14 @@ def missing_tools() -> list[str]:
     return [t for t in ("wrk", "nginx") if shutil.which(t) is None]
 
 
+def skipped_without_tools(part) -> bool:
+    """Mark ``part`` (a bench.common.Part) skipped when wrk or nginx is missing; whether it was."""
+    missing = missing_tools()
+    if missing:
+        part.skipped = f"{', '.join(missing)} not installed (scripts/system-deps.sh --all)"
+    return bool(missing)
+
+
 def wrk(base_url: str, paths: Sequence[str], concurrency: int, seconds: float, workdir: Path) -> Load:
     """``concurrency`` keep-alive connections cycling through ``paths`` for ``seconds``."""
     urls = workdir / f"urls-{abs(hash(base_url))}.txt"

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 
 from bench.common import Context, Goal, Part, ZarrView, fetch_all, metrics, serve, table
-from bench.loadgen import Load, missing_tools, wrk
+from bench.loadgen import Load, skipped_without_tools, wrk
 from catalog.scan import describe, register
 from catalog.store import Catalog
 
@@ -41,9 +41,7 @@ def _rescan(db, source, times: int, spread_s: float, stop: threading.Event, done
 
 def run(ctx: Context) -> Part:
     part = Part("rescan", f"10. Rescans under load ({RESCANS} rescans during {CONNECTIONS}-connection warm load)")
-    missing = missing_tools()
-    if missing:
-        part.skipped = f"{', '.join(missing)} not installed (scripts/system-deps.sh --all)"
+    if skipped_without_tools(part):
         return part
     fmt = FORMAT if FORMAT in ctx.settings.formats else ctx.settings.formats[0]
     record, db, _ = ctx.register(fmt, "rescan")

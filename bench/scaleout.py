@@ -23,7 +23,7 @@ import httpx
 import numpy as np
 
 from bench.common import Context, Goal, Part, ZarrView, fetch_all, metrics, table
-from bench.loadgen import Load, missing_tools, nginx, wrk
+from bench.loadgen import Load, nginx, skipped_without_tools, wrk
 from bench.throughput import download_copy, url_set
 from transformer.stack import Stack
 
@@ -90,9 +90,7 @@ def viewer_pattern(view: ZarrView, seed: int) -> list[list[str]]:
 
 def run(ctx: Context) -> Part:
     part = Part("scaleout", "12. Scale-out (nginx + workers ÷ nginx from disk; cold 1 vs 2 workers; duplicates)")
-    missing = missing_tools()
-    if missing:
-        part.skipped = f"{', '.join(missing)} not installed (scripts/system-deps.sh --all)"
+    if skipped_without_tools(part):
         return part
     fmt = FORMAT if FORMAT in ctx.settings.formats else ctx.settings.formats[0]
     record, db, _ = ctx.register(fmt, "scaleout")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from bench.common import Context, Goal, MemoryWatch, Part, ZarrView, fetch_all, metrics, serve, table
-from bench.loadgen import Load, missing_tools, nginx, wrk
+from bench.loadgen import Load, nginx, skipped_without_tools, wrk
 from bench.pyramid_cost import budget_mb
 
 GOAL_RATIO = 0.5
@@ -62,9 +62,7 @@ def url_set(view: ZarrView, sizes: dict[str, int], budget_bytes: int, seed: int)
 
 def run(ctx: Context) -> Part:
     part = Part("throughput", "3. Warm throughput (service ÷ nginx serving identical bytes from disk)")
-    missing = missing_tools()
-    if missing:
-        part.skipped = f"{', '.join(missing)} not installed (scripts/system-deps.sh --all)"
+    if skipped_without_tools(part):
         return part
     fmt = FORMAT if FORMAT in ctx.settings.formats else ctx.settings.formats[0]
     cache_mb = ctx.settings.memory_cache_mb

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,16 +29,26 @@ log = logging.getLogger(__name__)
 RECHECK_SECONDS = 60.0
 
 
+def _records_under(root: Path, catalog: Catalog) -> Iterator[tuple[Record, Path]]:
+    """(record, source path) of each record whose source lies under ``root`` (resolved)."""
+    for record in catalog.all():
+        source = Path(record.source)
+        if source.is_relative_to(root):
+            yield record, source
+
+
+def _base(source: Path) -> Path:
+    """The folder a record's manifest names its files in."""
+    return source if source.is_dir() else source.parent
+
+
 def prune_vanished(root: Path, catalog: Catalog) -> list[tuple[str, str]]:
     """Remove the records under ``root`` whose source, or a file their manifest lists, is gone;
     (name relative to root, reason) of each."""
     root = root.resolve()
     pruned = []
-    for record in catalog.all():
-        source = Path(record.source)
-        if not source.is_relative_to(root):
-            continue
-        base = source if source.is_dir() else source.parent
+    for record, source in _records_under(root, catalog):
+        base = _base(source)
         missing = [m["name"] for m in record.manifest if not (base / m["name"]).exists()]
         if source.exists() and not missing:
             continue
@@ -52,7 +63,7 @@ def prune_vanished(root: Path, catalog: Catalog) -> list[tuple[str, str]]:
 def observed(record: Record, root: Path) -> str:
     """What a round compares: a stamp of the record's files and of the sidecars above them."""
     source = Path(record.source)
-    base = source if source.is_dir() else source.parent
+    base = _base(source)
     files = [base / m["name"] for m in record.manifest]
     sidecars = [p for p in (sidecar_path(source), *(f / SIDECAR for f in source.parents if f.is_relative_to(root)))
                 if p is not None and p.is_file()]
@@ -65,10 +76,7 @@ def recheck_changed(root: Path, catalog: Catalog, seen: dict[str, str]) -> list[
     stricter when its sidecars now say so. (name relative to root, what happened) of each change."""
     root = root.resolve()
     changes = []
-    for record in catalog.all():
-        source = Path(record.source)
-        if not source.is_relative_to(root):
-            continue
+    for record, source in _records_under(root, catalog):
         try:
             now = observed(record, root)
         except OSError:

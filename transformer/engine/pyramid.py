@@ -285,19 +285,20 @@ class Pyramid:
         integers, see :meth:`_part_factors`) onto a whole fraction of them."""
         if level >= len(self.levels) or self.levels[level].native is not None or self.levels[level].sampling:
             return False
+        return all(c % f == 0 or g == 1 or (self.summable and f % c == 0) for c, f, g in self._finer_axes(level))
+
+    def _finer_axes(self, level: int):
+        """Per z, y, x: (the finer level's chunk size, ``level``'s factor, the finer level's chunk count)."""
         finer = self.levels[level - 1].spec
-        return all(c % f == 0 or g == 1 or (self.summable and f % c == 0) for c, f, g in
-                   zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:], strict=True))
+        return zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:], strict=True)
 
     def _part_factors(self, level: int) -> tuple[int, int, int] | None:
         """The groups a finer chunk's part sums when it holds a fraction of ``level``'s voxels (a 1-plane
         chunk under a level that halves z: each plane's part sums its 2×2 groups, a pair of parts makes
         one output plane); None when every finer chunk reduces to whole output voxels."""
-        finer = self.levels[level - 1].spec
-        factors = self.levels[level].factors
-        if all(c % f == 0 or g == 1 for c, f, g in zip(finer.chunks[2:], factors, finer.grid[2:], strict=True)):
+        if all(c % f == 0 or g == 1 for c, f, g in self._finer_axes(level)):
             return None
-        return tuple(min(c, f) for c, f in zip(finer.chunks[2:], factors, strict=True))
+        return tuple(min(c, f) for c, f, _ in self._finer_axes(level))
 
     def _partial(self, level: int, finer_index: tuple[int, ...], block: np.ndarray | None = None) -> np.ndarray:
         """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``), or
