@@ -1,5 +1,6 @@
 """A slice stack under --chunks auto in the service's own /viewer/ (headless Chromium): an xy view draws the
-plane from the flat chunk size of precomputed's info, an xz view draws the same voxels from the one row thin.
+plane from the flat chunk size of precomputed's info at every level (one plane deep, also where the level's own
+chunks are deeper), an xz view draws the same voxels from the one row thin.
 
 The chunk size each view used is read from the server's access log (the chunk names the viewer fetched).
 """
@@ -10,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import tifffile
@@ -27,7 +29,7 @@ from tests.test_neuroglancer_browser import (  # noqa: F401 - browser is a fixtu
 )
 from writers.neuroglancer import state_url
 
-CHUNK = re.compile(r"/precomputed/[^/ ]+/0/(\d+)-(\d+)_(\d+)-(\d+)_(\d+)-(\d+) ")
+CHUNK = re.compile(r"/precomputed/[^/ ]+/(\d+)/(\d+)-(\d+)_(\d+)-(\d+)_(\d+)-(\d+) ")
 
 
 def stack() -> np.ndarray:
@@ -58,12 +60,18 @@ def served(tmp_path_factory):
     srv.stop()
 
 
-def level0_chunk_sizes(srv: Server, since: int) -> set[tuple[int, int, int]]:
-    """(x, y, z) extents of the level-0 precomputed chunks requested after log offset ``since``."""
+def chunk_sizes(srv: Server, since: int) -> dict[int, set[tuple[int, int, int]]]:
+    """Per level, the (x, y, z) extents of the precomputed chunks requested after log offset ``since``."""
     srv.log.flush()
     text = Path(srv.log.name).read_text()[since:]
-    return {(x1 - x0, y1 - y0, z1 - z0) for x0, x1, y0, y1, z0, z1 in
-            (map(int, m.groups()) for m in CHUNK.finditer(text))}
+    sizes: dict[int, set[tuple[int, int, int]]] = {}
+    for level, x0, x1, y0, y1, z0, z1 in (map(int, m.groups()) for m in CHUNK.finditer(text)):
+        sizes.setdefault(level, set()).add((x1 - x0, y1 - y0, z1 - z0))
+    return sizes
+
+
+def level0_chunk_sizes(srv: Server, since: int) -> set[tuple[int, int, int]]:
+    return chunk_sizes(srv, since).get(0, set())
 
 
 def log_size(srv: Server) -> int:
@@ -80,7 +88,14 @@ def test_xy_view_uses_flat_chunks_and_xz_view_thin_ones(served, browser):  # noq
     rows, cols = voxel_index(position[1], grey.shape[0], 0.5), voxel_index(position[0], grey.shape[1], 0.5)
     mr, mc = (rows >= 0) & (rows < 200), (cols >= 0) & (cols < 300)
     assert correlation(grey[np.ix_(mr, mc)], vol[32][np.ix_(rows[mr], cols[mc])]) > 0.99
-    assert level0_chunk_sizes(srv, since) == {(300, 200, 1)}  # one plane per chunk
+    sizes = chunk_sizes(srv, since)
+    assert sizes[0] == {(300, 200, 1)}  # one plane per chunk
+    # the coarser levels' own chunks are deeper (2, 4... planes): the view takes their flat alternates
+    info = httpx.get(f"{srv.url}/precomputed/{dataset_id}/info").json()
+    deep = [i for i, scale in enumerate(info["scales"]) if scale["chunk_sizes"][0][2] == 1 and
+            any(c[2] > 1 and c[:2] == scale["chunk_sizes"][0][:2] for c in scale["chunk_sizes"])]
+    assert set(deep) & set(sizes), (deep, sizes)
+    assert {size[2] for level in sizes.values() for size in level} == {1}, sizes
 
     state["layout"] = "xz"
     since = log_size(srv)

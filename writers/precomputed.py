@@ -70,9 +70,10 @@ def info(spec: ImageSpec, encoding: str) -> dict:
             "size": [nx, ny, nz],
             "resolution": [vx * 1000.0, vy * 1000.0, vz * 1000.0],  # µm -> nm
             "voxel_offset": [0, 0, 0],
-            # Neuroglancer picks per view orientation the layout with the largest cross-section per chunk:
-            # flat chunks for xy views of a slice stack, cubic ones for xz and yz (LevelSpec.alternates)
-            "chunk_sizes": [[cx, cy, cz] for _, _, cz, cy, cx in level.layouts],
+            # Neuroglancer picks per view orientation the layout with the largest cross-section per chunk
+            # (flat chunks for xy views of a slice stack, thin or cubic ones for xz and yz: LevelSpec.alternates)
+            # and the first listed of equal ones: shallowest first, so an xy view takes the one-plane chunk
+            "chunk_sizes": [[cx, cy, cz] for _, _, cz, cy, cx in sorted(level.layouts, key=lambda s: s[2])],
             "encoding": encoding,
         }
         if encoding == "compressed_segmentation":

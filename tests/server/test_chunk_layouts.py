@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from bench.views import pick_chunk_size
 from catalog.scan import scan
 from catalog.store import Catalog
 from readers.base import Channel, Level, LevelGeometry, Volume
@@ -21,6 +22,7 @@ from tests.helpers import in_process, reference_mean
 from tests.server.test_cutout import zarr_level
 from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import SAMPLED_DEPTH, Pyramid, auto_chunks
+from writers import precomputed
 
 
 def _stack(root, n=9, shape=(70, 90)):
@@ -191,6 +193,38 @@ def test_every_layout_of_every_level_is_the_block_mean_of_the_finer_level(dtype)
         np.testing.assert_array_equal(_whole(fixed, level), expected)
 
 
+def test_a_deep_level_offers_a_flat_chunk_listed_first_for_xy_views():
+    """Where a level's own chunks are planes deep, precomputed also lists them one plane deep, first (Neuroglancer
+    takes the first of equal cross-sections): an xy view of a sampled level then reads one source plane per chunk
+    instead of one per plane of the chunk's depth."""
+    data = np.random.default_rng(8).integers(0, 4000, (1, 1, 40, 64, 64), dtype=np.uint16)
+    pyr, stack = _pyramid(data, Cache("blocks", 1 << 30), auto=True, overview="sampled", top=8)
+    info = precomputed.info(pyr.image_spec("s"), "raw")
+    deep = [i for i, plan in enumerate(pyr.levels) if plan.spec.chunks[2] > 1]
+    assert deep and any(pyr.levels[i].sampling is not None for i in deep)
+    for i in deep:
+        spec = pyr.levels[i].spec
+        flat = (1, 1, 1, *spec.chunks[3:])
+        assert flat in spec.alternates
+        _, _, cz, cy, cx = spec.chunks
+        sizes = info["scales"][i]["chunk_sizes"]
+        assert sizes[0] == [cx, cy, 1] and [cx, cy, cz] in sizes[1:]
+        assert pick_chunk_size(sizes, "xy") == [cx, cy, 1]
+        layout = spec.layouts.index(flat)
+        for index in np.ndindex(*spec.in_layout(layout).grid):
+            before = stack.reads
+            _, _, z, y, x = spec.in_layout(layout).chunk_region(index)
+            got = pyr.chunk(i, index, layout)
+            if pyr.levels[i].sampling is not None:
+                assert stack.reads == before + 1  # one plane: one strided read of one source slice
+                st = pyr.levels[i].sampling.stride
+                np.testing.assert_array_equal(got, data[0, 0, z.start * st[0] : z.stop * st[0] : st[0],
+                                                        y.start * st[1] : y.stop * st[1] : st[1],
+                                                        x.start * st[2] : x.stop * st[2] : st[2]])
+            assert got.shape[0] == 1
+        np.testing.assert_array_equal(_whole(pyr, i, layout), _whole(pyr, i))
+
+
 def test_level_one_of_flat_planes_is_made_from_parts_and_never_rereads_level0():
     data = np.random.default_rng(6).integers(0, 4000, (1, 1, 13, 70, 45), dtype=np.uint16)
     cache = Cache("blocks", 1 << 30)
@@ -211,11 +245,13 @@ def test_cubic_chunks_of_a_sampled_level_are_one_strided_read_each():
     pyr, stack = _pyramid(data, Cache("blocks", 1 << 30), auto=True, overview="sampled", top=8)
     level = next(i for i, plan in enumerate(pyr.levels) if plan.sampling is not None and plan.spec.alternates)
     stride = pyr.levels[level].sampling.stride
-    cube = pyr.levels[level].spec.in_layout(1)
+    layouts = pyr.levels[level].spec.layouts
+    layout = max(range(len(layouts)), key=lambda i: layouts[i][2])  # the deepest: the cube
+    cube = pyr.levels[level].spec.in_layout(layout)
     for index in np.ndindex(*cube.grid):
         before = stack.reads
         _, _, z, y, x = cube.chunk_region(index)
-        got = pyr.chunk(level, index, 1)
+        got = pyr.chunk(level, index, layout)
         assert stack.reads == before + 1  # not one read per flat chunk under it
         np.testing.assert_array_equal(got, data[0, 0, z.start * stride[0] : z.stop * stride[0] : stride[0],
                                                 y.start * stride[1] : y.stop * stride[1] : stride[1],

@@ -121,6 +121,11 @@ def thin_chunks(zyx: tuple[int, int, int], flat: tuple[int, ...], cube: tuple[in
     return shapes
 
 
+def flat_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
+    """``chunks`` one plane deep: the cheapest chunk of its cross-section for an xy view."""
+    return (*chunks[:2], 1, *chunks[3:])
+
+
 class Pyramid:
     def __init__(self, key: str, volume: Volume, engine: Engine, options: PyramidOptions | None = None) -> None:
         options = options or PyramidOptions()
@@ -203,6 +208,10 @@ class Pyramid:
         # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
         # are offered cubic chunks, and chunks one row (xz) or one column (yz) thin, each a block of its own
         alternates = (cube, *thin_chunks(zyx, chunks, cube)) if cube[2] > chunks[2] else ()
+        if chunks[2] > 1:
+            # and a deep level a flat chunk too: an xy view shows one plane, which a deep chunk decodes
+            # chunks[2] planes for (a sampled or native level: one source slice each) and a flat one plane
+            alternates = (flat_chunks(chunks), *alternates)
         return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates)
 
     def image_spec(self, name: str) -> ImageSpec:

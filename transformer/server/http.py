@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 
+import imagecodecs
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,6 +19,12 @@ OCTET = "application/octet-stream"
 #: Cache-Control of a versioned URL (``{id}@{version}``): its bytes never change, so any cache may keep them
 #: for a year without asking again (issue 14); non-public answers are still made private (server/auth.py)
 IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+def gzip_bytes(body: bytes, level: int = 1) -> bytes:
+    """``body`` gzipped with libdeflate (imagecodecs): on a 512 KiB chunk of 12-bit microscopy 4 ms at level 1
+    where the standard library's zlib takes 11 ms at any level, for the same 1.15x (bench part 14)."""
+    return imagecodecs.gzip_encode(body, level=level)
 
 
 def etag_of(body: bytes) -> str:
@@ -51,7 +57,7 @@ def respond(
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if gzip_it:
-        body = gzipped if gzipped is not None else gzip.compress(body, compresslevel=5)
+        body = gzipped if gzipped is not None else gzip_bytes(body, level=6)
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type=media_type, headers=headers)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gzip
 from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
@@ -15,7 +14,7 @@ from transformer.engine.datasets import Dataset, DatasetRegistry
 from transformer.engine.resources import Resources
 from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
-from transformer.server.http import etag_of, respond
+from transformer.server.http import etag_of, gzip_bytes, respond
 
 #: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
 UNVERSIONED_MAX_AGE = 60
@@ -81,7 +80,7 @@ class Service:
         gzipped = None
         if compressible and "gzip" in request.headers.get("accept-encoding", ""):
             body = chunk.body
-            gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip.compress(body, compresslevel=3))).body
+            gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip_bytes(body))).body
         response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped,
                            max_age=UNVERSIONED_MAX_AGE, immutable=immutable)
         if ds.record.access_now() == "public":  # nothing else may be answered before the access check

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import re
 from pathlib import Path
@@ -29,7 +28,7 @@ from starlette.routing import Route
 from readers.caching import Cache
 from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound
-from transformer.server.http import base_url, json_response, query_int, respond
+from transformer.server.http import base_url, gzip_bytes, json_response, query_int, respond
 from transformer.server.routes.links import view_url
 from writers import neuroglancer
 from writers.keys import MAX_DIGITS, shown
@@ -107,7 +106,7 @@ class _Bundle:
         if name == "index.html":
             body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
         text = not name.endswith(".wasm")
-        return body, gzip.compress(body, compresslevel=6) if text else None
+        return body, gzip_bytes(body, level=6) if text else None
 
 
 BUNDLE = _Bundle()
