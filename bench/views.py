@@ -4,9 +4,10 @@ A small view model stands in for Neuroglancer: for an orientation (xy or xz) a s
 ``SCREEN`` voxels centred in level 0, the chunk size Neuroglancer picks among a precomputed scale's
 ``chunk_sizes`` (the largest cross-section per chunk in the view's plane), the chunks covering the
 screen at level 0 and the same physical rectangle at every coarser level (Neuroglancer loads those
-first). Per format and layout (``--chunks auto`` and the old ``64,64,64``), on a fresh server: every
-chunk fetched cold with ``fetch_concurrency`` connections, then the same view again (warm). Beside it
-the floor: the screen's level-0 rectangle read in-process with the reader (``Level.read``, one
+first). Neuroglancer picks the position in ``chunk_sizes`` by the finest scale and reads that position at
+every scale (:func:`view_scales`). Per format and layout (``--chunks auto`` and the old ``64,64,64``), on a
+fresh server: every chunk fetched cold with ``fetch_concurrency`` connections, then the same view again (warm). Beside
+it the floor: the screen's level-0 rectangle read in-process with the reader (``Level.read``, one
 call, which decodes exactly the source units under the screen). Decoded ÷ displayed: the bytes of the
 source units (tiles, strips, raw rows, HDF5 chunks, per plane) that the fetched level-0 chunks touch
 (each chunk size is a block of its own), ÷ the screen's bytes; computed from the chunks and the reader's
@@ -34,9 +35,21 @@ RAW = ("tiff-raw",)  # sources read straight from the file (no decode cache): ev
 
 
 def pick_chunk_size(chunk_sizes: list[list[int]], orientation: str) -> list[int]:
-    """Neuroglancer's choice: the chunk size (x, y, z) with the largest cross-section in the view plane."""
+    """The chunk size (x, y, z) with the largest cross-section in the view plane (the first of equal ones)."""
+    return chunk_sizes[pick_position(chunk_sizes, orientation)]
+
+
+def pick_position(chunk_sizes: list[list[int]], orientation: str) -> int:
     h, v = ORIENTATIONS[orientation]
-    return max(chunk_sizes, key=lambda c: c[h] * c[v])
+    return max(range(len(chunk_sizes)), key=lambda i: chunk_sizes[i][h] * chunk_sizes[i][v])
+
+
+def view_scales(scales: list[dict], orientation: str) -> list[tuple[dict, list[int]]]:
+    """Neuroglancer's choice (sliceview/base.ts, updateVisibleSources): the position of ``chunk_sizes`` whose
+    size at the finest scale has the largest cross-section, and that position's size at every scale that has
+    one (precomputed/frontend.ts transposes the scales' lists; a scale without the position is left out)."""
+    j = pick_position(scales[0]["chunk_sizes"], orientation)
+    return [(scale, scale["chunk_sizes"][j]) for scale in scales if len(scale["chunk_sizes"]) > j]
 
 
 def screen_box(size_xyz: list[int], orientation: str) -> list[tuple[int, int]]:
@@ -56,8 +69,8 @@ def view_keys(info: dict, orientation: str) -> tuple[list[str], list[list[int]]]
     box0 = screen_box(scales[0]["size"], orientation)
     res0 = scales[0]["resolution"]
     keys, level0 = [], []
-    for scale in reversed(scales):
-        cx, cy, cz = chunk = pick_chunk_size(scale["chunk_sizes"], orientation)
+    for scale, chunk in reversed(view_scales(scales, orientation)):
+        cx, cy, cz = chunk
         ranges = []
         for axis, ((lo, hi), n, r) in enumerate(zip(box0, scale["size"], scale["resolution"], strict=True)):
             f = r / res0[axis]

@@ -62,9 +62,19 @@ class _Entry:
 
 
 class HandlePool:
-    def __init__(self, max_open: int = 256) -> None:
+    """At most ``max_open`` open handles; with ``slot_bytes``, a handle whose ``header_bytes`` (its parsed
+    header held in memory) exceed that takes as many slots as it fills, so ``max_open * slot_bytes`` also
+    bounds the memory of the headers kept."""
+
+    def __init__(self, max_open: int = 256, slot_bytes: int | None = None, name: str = "handles") -> None:
         self.max_open = max_open
-        self._entries = Cache("handles", max_open, size=lambda _entry: 1, on_evict=_Entry.retire)
+        self.slot_bytes = slot_bytes
+        self._entries = Cache(name, max_open, size=self._slots, on_evict=_Entry.retire)
+
+    def _slots(self, entry: _Entry) -> int:
+        if self.slot_bytes is None:
+            return 1
+        return max(1, -(-getattr(entry.handle, "header_bytes", 0) // self.slot_bytes))
 
     def get(self, key: Hashable, opener: Callable[[], Any], closer: Callable[[Any], None]) -> Any:
         """The open handle for ``key``, opening it with ``opener`` on first use (one thread opens a

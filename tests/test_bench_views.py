@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.__main__ import main
-from bench.views import decoded_bytes, pick_chunk_size, screen_box, view_keys
+from bench.views import decoded_bytes, pick_chunk_size, screen_box, view_keys, view_scales
 
 pytestmark = pytest.mark.slow  # ~20 s: a fresh server per row
 
@@ -20,6 +20,16 @@ def test_view_model_picks_the_chunk_size_with_the_largest_cross_section():
     assert keys == ["0/1536-2048_1536-2048_5000-5001", "0/1536-2048_2048-2560_5000-5001",
                     "0/2048-2560_1536-2048_5000-5001", "0/2048-2560_2048-2560_5000-5001"]
     assert len(view_keys(info, "xz")[1]) == 16 * 14  # x 1548-2548 and z 4600-5400 over 64³ chunks
+
+
+def test_view_model_reads_the_finest_scales_position_at_every_scale():
+    """As Neuroglancer does: the position is chosen by the finest scale, and a scale whose list is shorter than
+    that position is left out (the lists are transposed), whatever the coarser scales' own sizes would suit."""
+    scales = [{"key": "0", "chunk_sizes": [[512, 512, 1], [64, 64, 64], [512, 1, 64]]},
+              {"key": "1", "chunk_sizes": [[256, 256, 1], [256, 256, 2], [64, 64, 64]]},
+              {"key": "2", "chunk_sizes": [[128, 128, 1], [64, 64, 64]]}]
+    assert [(s["key"], c) for s, c in view_scales(scales, "xz")] == [("0", [512, 1, 64]), ("1", [64, 64, 64])]
+    assert [c for _, c in view_scales(scales, "xy")] == [[512, 512, 1], [256, 256, 1], [128, 128, 1]]
 
 
 def test_decoded_bytes_counts_cached_units_once_and_raw_rows_per_chunk():

@@ -149,6 +149,25 @@ def test_handle_pool_is_bounded():
     assert len(pool) == 0 and len(closed) == 5
 
 
+class _Header:
+    def __init__(self, name: str, header_bytes: int) -> None:
+        self.name, self.header_bytes = name, header_bytes
+
+
+def test_a_pool_with_slots_weighs_a_big_header_as_the_slots_it_fills():
+    """The slices pool bounds descriptors and header memory at once: a 100 KiB header takes four 32 KiB
+    slots, so four of them fill a 16-slot pool and the fifth evicts the first."""
+    closed = []
+    pool = HandlePool(max_open=16, slot_bytes=32 << 10)
+    for i in range(5):
+        pool.get(i, lambda i=i: _Header(f"h{i}", 100 << 10), closed.append)
+    assert len(pool) == 4 and [h.name for h in closed] == ["h0"]
+    for i in range(5, 21):
+        pool.get(i, lambda i=i: _Header(f"h{i}", 1000), closed.append)  # a small header: one slot
+    assert len(pool) == 16 and pool.stats()["bytes"] == 16
+    assert HandlePool(4).get("x", lambda: _Header("x", 1 << 30), closed.append).name == "x"  # no slots: count
+
+
 def test_leased_handle_survives_eviction_until_released():
     closed = []
     pool = HandlePool(max_open=1)

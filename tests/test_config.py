@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -65,3 +67,23 @@ def test_resources_budgets_add_up_to_cache_mb():
         assert budgets["tiles"] == resources.readers.tiles.budget == int((256 << 20) * SHARES["tiles"])
     finally:
         resources.close()
+
+
+def test_the_service_raises_a_low_descriptor_limit_to_fit_its_pools():
+    """A soft ``ulimit -n`` of 1,024 is common; the pools alone may keep 256 + 2,048 files open. Run in a child
+    process whose soft limit starts at 512, so this process's limit is left as it is."""
+    code = (
+        "import resource\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))\n"
+        "from transformer.config import Config\n"
+        "from transformer.engine.resources import SOCKETS, Resources\n"
+        "Resources(Config(max_open_files=100, max_open_slices=1000)).close()\n"
+        "now = resource.getrlimit(resource.RLIMIT_NOFILE)[0]\n"
+        "want = 100 + 1000 + SOCKETS\n"
+        "assert now == (want if hard == resource.RLIM_INFINITY else min(want, hard)), (now, hard)\n"
+        "print('ok', now)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stderr

@@ -70,10 +70,10 @@ def info(spec: ImageSpec, encoding: str) -> dict:
             "size": [nx, ny, nz],
             "resolution": [vx * 1000.0, vy * 1000.0, vz * 1000.0],  # µm -> nm
             "voxel_offset": [0, 0, 0],
-            # Neuroglancer picks per view orientation the layout with the largest cross-section per chunk
-            # (flat chunks for xy views of a slice stack, thin or cubic ones for xz and yz: LevelSpec.alternates)
-            # and the first listed of equal ones: shallowest first, so an xy view takes the one-plane chunk
-            "chunk_sizes": [[cx, cy, cz] for _, _, cz, cy, cx in sorted(level.layouts, key=lambda s: s[2])],
+            # Neuroglancer picks per view orientation the position whose chunk size at the finest scale has the
+            # largest cross-section (flat for xy views of a slice stack, thin for xz and yz) and reads that
+            # position at every scale: LevelSpec.orientations keeps each position one orientation throughout
+            "chunk_sizes": [[cx, cy, cz] for _, _, cz, cy, cx in (level.orientations or level.layouts)],
             "encoding": encoding,
         }
         if encoding == "compressed_segmentation":

@@ -33,7 +33,7 @@ class SliceDecoder:
         self.opened = opened if opened is not None else [identity(f) for f in files]
         # regions: RGB regions asked once per channel, reduced slices asked by nested overview levels;
         # planes: whole slices (imagecodecs) and whole HTJ2K tiles
-        self.handles, self.regions, self.planes = resources.handles, resources.regions, resources.planes
+        self.handles, self.regions, self.planes = resources.slices, resources.regions, resources.planes
         # pool keys start with the volume root so close() can discard exactly this volume's handles;
         # cache keys carry a per-volume token for the same reason
         self.pool_prefix = ("jpeg2000", str(root))

@@ -12,6 +12,7 @@ import numpy as np
 import tifffile
 
 from readers.base import Level, LevelGeometry, SourceError, UnsupportedSource, Volume
+from readers.handles import HandlePool
 from readers.identity import Identity, check_unchanged, identity
 from readers.resources import ReaderResources
 from readers.tiff import slice_files
@@ -34,27 +35,39 @@ class _Handle:
         self.lock = threading.RLock()
         self.regions: dict[int, PageRegion] = {}
 
+    @property
+    def header_bytes(self) -> int:
+        """About what the parsed header holds: its tags, and two Python ints per strip or tile (measured: a
+        one-strip slice ~10 KiB, 8,192 one-row strips ~360 KiB)."""
+        try:
+            return 8192 + 44 * len(self.series[0].keyframe.dataoffsets)
+        except Exception:  # noqa: BLE001 - a header tifffile could open but not walk: weigh the minimum
+            return 0
+
     def close(self) -> None:
         self.tif.close()
 
 
-def _handle(key: tuple, path: Path, resources: ReaderResources) -> _Handle:
-    return resources.handles.get(key, lambda: _Handle(path, resources), _Handle.close)
+def _handle(key: tuple, path: Path, resources: ReaderResources, pool: HandlePool | None = None) -> _Handle:
+    return (pool if pool is not None else resources.handles).get(key, lambda: _Handle(path, resources), _Handle.close)
 
 
 @contextlib.contextmanager
-def _leased(key: tuple, path: Path, resources: ReaderResources, opened: Identity) -> Iterator[_Handle]:
-    """The handle, kept open for the duration of a read even if the pool evicts it meanwhile.
+def _leased(key: tuple, path: Path, resources: ReaderResources, opened: Identity,
+            pool: HandlePool | None = None) -> Iterator[_Handle]:
+    """The handle (from ``pool``, else the shared one), kept open for the duration of a read even if the
+    pool evicts it meanwhile.
 
     The file must still hold what it held when the volume was opened (its parsed offsets say where
     that content was); a read that fails lets go of the handle, so the next one opens the file afresh.
     """
+    pool = pool if pool is not None else resources.handles  # an empty pool is falsy (__len__)
     try:
         check_unchanged(path, opened)
-        with resources.handles.lease(key, lambda: _Handle(path, resources), _Handle.close) as handle:
+        with pool.lease(key, lambda: _Handle(path, resources), _Handle.close) as handle:
             yield handle
     except (SourceError, UnsupportedSource):
-        resources.handles.discard(key)
+        pool.discard(key)
         raise
 
 
@@ -207,7 +220,8 @@ class SliceFolderLevel(Level):
         for i, zi in enumerate(zs):
             path = self.files[zi]
             try:
-                with _leased(("tiff", str(self.folder), path.name), path, self.resources, self.opened[zi]) as handle:
+                with _leased(("tiff", str(self.folder), path.name), path, self.resources, self.opened[zi],
+                             self.resources.slices) as handle:
                     plane = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
             except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
@@ -221,12 +235,12 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     files = slice_files(folder)
     if not files:
         raise UnsupportedSource(f"{folder.name}: no TIFF slices")
-    resources.handles.discard_prefix(("tiff", str(folder)))
+    resources.slices.discard_prefix(("tiff", str(folder)))
     try:
         opened = [identity(f) for f in files]
     except OSError as exc:
         raise UnsupportedSource(f"{folder.name}: a slice vanished while the folder was opened") from exc
-    first = _handle(("tiff", str(folder), files[0].name), files[0], resources)
+    first = _handle(("tiff", str(folder), files[0].name), files[0], resources, resources.slices)
     page = first.series[0].keyframe
     if page.dtype is None:
         raise UnsupportedSource(f"{files[0].name}: unsupported sample format")
@@ -239,7 +253,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     # Check a sample of slices up front so a mixed folder is refused at scan, not mid-request.
     step = max(1, len(files) // 16)
     for path in sorted(set(files[::step]) | {files[-1]}):
-        other = _handle(("tiff", str(folder), path.name), path, resources).series[0].keyframe
+        other = _handle(("tiff", str(folder), path.name), path, resources, resources.slices).series[0].keyframe
         if other.shaped != page.shaped or other.dtype != page.dtype:
             raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
     chunks = (1, *read_unit(page, ny, nx))
@@ -252,5 +266,5 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
         metadata={"voxel_size_source": vsource, "slices": len(files)},
         files=files,
     )
-    vol.on_close(lambda: resources.handles.discard_prefix(("tiff", str(folder))))
+    vol.on_close(lambda: resources.slices.discard_prefix(("tiff", str(folder))))
     return vol

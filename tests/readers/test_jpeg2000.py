@@ -477,9 +477,9 @@ def test_close_discards_pool_entries(generated):
     resources = ReaderResources.create()
     vol = PLUGIN.open(generated["stack16_tiled"][0], resources)
     read_all(vol.levels[1], 0, 0)
-    assert len(resources.handles) == 5
+    assert len(resources.slices) == 5
     vol.close()
-    assert len(resources.handles) == 0
+    assert len(resources.slices) == 0
 
 
 @pytest.mark.parametrize("name", ["stack16_tiled", "rgb8", "htj2k_tiled"])

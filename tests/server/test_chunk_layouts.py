@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from bench.views import pick_chunk_size
+from bench.views import view_scales
 from catalog.scan import scan
 from catalog.store import Catalog
 from readers.base import Channel, Level, LevelGeometry, Volume
@@ -193,36 +193,33 @@ def test_every_layout_of_every_level_is_the_block_mean_of_the_finer_level(dtype)
         np.testing.assert_array_equal(_whole(fixed, level), expected)
 
 
-def test_a_deep_level_offers_a_flat_chunk_listed_first_for_xy_views():
-    """Where a level's own chunks are planes deep, precomputed also lists them one plane deep, first (Neuroglancer
-    takes the first of equal cross-sections): an xy view of a sampled level then reads one source plane per chunk
-    instead of one per plane of the chunk's depth."""
+def test_every_level_lists_one_chunk_size_per_orientation_in_the_same_order():
+    """Neuroglancer picks a position in ``chunk_sizes`` by the finest scale's sizes and reads that position at
+    every scale: each position is one orientation at every level (xy: one plane deep, also where the level's
+    own chunks are deeper; xz: one row thin; yz: one column thin), and each reads one strided source read per
+    chunk at a sampled level, the same voxels as the level's own chunks."""
     data = np.random.default_rng(8).integers(0, 4000, (1, 1, 40, 64, 64), dtype=np.uint16)
     pyr, stack = _pyramid(data, Cache("blocks", 1 << 30), auto=True, overview="sampled", top=8)
     info = precomputed.info(pyr.image_spec("s"), "raw")
-    deep = [i for i, plan in enumerate(pyr.levels) if plan.spec.chunks[2] > 1]
-    assert deep and any(pyr.levels[i].sampling is not None for i in deep)
-    for i in deep:
-        spec = pyr.levels[i].spec
-        flat = (1, 1, 1, *spec.chunks[3:])
-        assert flat in spec.alternates
-        _, _, cz, cy, cx = spec.chunks
-        sizes = info["scales"][i]["chunk_sizes"]
-        assert sizes[0] == [cx, cy, 1] and [cx, cy, cz] in sizes[1:]
-        assert pick_chunk_size(sizes, "xy") == [cx, cy, 1]
-        layout = spec.layouts.index(flat)
-        for index in np.ndindex(*spec.in_layout(layout).grid):
+    assert any(plan.spec.chunks[2] > 1 and plan.sampling is not None for plan in pyr.levels)
+    for i, (plan, scale) in enumerate(zip(pyr.levels, info["scales"], strict=True)):
+        spec, sizes = plan.spec, scale["chunk_sizes"]
+        assert len(sizes) == 4, (i, sizes)
+        flat, _cube, thin_y, thin_x = sizes
+        assert flat == [spec.chunks[4], spec.chunks[3], 1] and thin_y[1] == 1 and thin_x[0] == 1, (i, sizes)
+        for orientation, position in (("xy", 0), ("xz", 2)):
+            assert [size for _, size in view_scales(info["scales"], orientation)][i] == sizes[position]
+        for shape in spec.orientations:
+            layout = spec.layouts.index(shape)
+            np.testing.assert_array_equal(_whole(pyr, i, layout), _whole(pyr, i), f"level {i} shape {shape}")
+            if plan.sampling is None:
+                continue
+            grid = spec.in_layout(layout).grid
+            index = tuple(n // 2 for n in grid)
             before = stack.reads
-            _, _, z, y, x = spec.in_layout(layout).chunk_region(index)
-            got = pyr.chunk(i, index, layout)
-            if pyr.levels[i].sampling is not None:
-                assert stack.reads == before + 1  # one plane: one strided read of one source slice
-                st = pyr.levels[i].sampling.stride
-                np.testing.assert_array_equal(got, data[0, 0, z.start * st[0] : z.stop * st[0] : st[0],
-                                                        y.start * st[1] : y.stop * st[1] : st[1],
-                                                        x.start * st[2] : x.stop * st[2] : st[2]])
-            assert got.shape[0] == 1
-        np.testing.assert_array_equal(_whole(pyr, i, layout), _whole(pyr, i))
+            pyr.blocks.drop_where(lambda key, i=i: key[1] == i)
+            pyr.chunk(i, index, layout)
+            assert stack.reads == before + 1  # one strided read, however many planes it holds
 
 
 def test_level_one_of_flat_planes_is_made_from_parts_and_never_rereads_level0():

@@ -106,18 +106,16 @@ def thin_chunks(zyx: tuple[int, int, int], flat: tuple[int, ...], cube: tuple[in
     """Chunks one voxel thin across an xz view (y 1) and a yz view (x 1), as deep as ``cube``.
 
     A cube shows an xz view one of its rows per plane, so it reads ``cube`` rows of every slice to show one; a
-    thin chunk reads what the view shows, and its cross-section (``THIN_WIDTH`` × the cube's) makes
-    Neuroglancer pick it for that view. As wide as the flat chunks where they are wider, so a JPEG2000 tile
-    is decoded once per slice for the whole view. None where the level is too narrow to be wider than the cube.
+    thin chunk reads what the view shows, and its cross-section at the finest level (``THIN_WIDTH`` × the
+    cube's) makes Neuroglancer pick it for that view. As wide as the flat chunks where they are wider, so a
+    JPEG2000 tile is decoded once per slice for the whole view; at most as wide as the level.
     """
     shapes = []
     for axis in (1, 2):  # thin in y (for xz), then thin in x (for yz)
         across = 2 if axis == 1 else 1
-        width = min(max(flat[2 + across], THIN_WIDTH * cube[2 + across]), zyx[across])
-        if width > cube[2 + across] and zyx[axis] > 1:
-            shape = [1, 1, cube[2], 0, 0]
-            shape[2 + axis], shape[2 + across] = 1, width
-            shapes.append(tuple(shape))
+        shape = [1, 1, cube[2], 0, 0]
+        shape[2 + axis], shape[2 + across] = 1, min(max(flat[2 + across], THIN_WIDTH * cube[2 + across]), zyx[across])
+        shapes.append(tuple(shape))
     return shapes
 
 
@@ -205,14 +203,12 @@ class Pyramid:
         chunks = auto_chunks(zyx, chunk, max(1, round(zyx0[0] / zyx[0])), unit, fill=zyx != tuple(zyx0),
                              max_depth=SAMPLED_DEPTH if sampled else None)
         cube = chunk_shape(zyx0, zyx, chunk)
-        # a flat layout shows xz and yz views one plane per chunk: views that can choose (precomputed)
-        # are offered cubic chunks, and chunks one row (xz) or one column (yz) thin, each a block of its own
-        alternates = (cube, *thin_chunks(zyx, chunks, cube)) if cube[2] > chunks[2] else ()
-        if chunks[2] > 1:
-            # and a deep level a flat chunk too: an xy view shows one plane, which a deep chunk decodes
-            # chunks[2] planes for (a sampled or native level: one source slice each) and a flat one plane
-            alternates = (flat_chunks(chunks), *alternates)
-        return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates)
+        # Views that can choose (precomputed) are offered, at every level, a chunk one plane deep for xy views (a
+        # deep chunk decodes its depth in source planes to show one, at a sampled level one slice each), the
+        # cube, and chunks one row (xz) or one column (yz) thin: each reads what its view shows, a block of its own
+        orientations = (flat_chunks(chunks), cube, *thin_chunks(zyx, chunks, cube))
+        alternates = tuple(dict.fromkeys(shape for shape in orientations if shape != chunks))
+        return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates, orientations)
 
     def image_spec(self, name: str) -> ImageSpec:
         return ImageSpec(

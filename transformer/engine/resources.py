@@ -18,10 +18,16 @@
 - ``regions`` 5 % and ``planes`` 5 %: JPEG2000 only (RGB regions; whole slices with imagecodecs).
 - ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
   decodes most chunks itself, and the blocks cache keeps what it decoded).
+
+Outside the budget, in the 300 MB the service may use beyond it: the open files' parsed headers. Slices
+of slice stacks have a pool of their own (``--max-open-slices``, slots of 32 KiB: at most 64 MiB of
+headers), because an xz or yz view reads one row of every slice under the screen's height, more than the
+shared ``--max-open-files`` pool held (it re-parsed each slice at every level of the view).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +49,10 @@ SHARES = {
     "hdf": Fraction(5, 100),
 }
 assert sum(SHARES.values()) == 1
+#: descriptors left for connections, logs and libraries beside the handle pools
+SOCKETS = 1024
+
+log = logging.getLogger(__name__)
 
 
 def split(budget: int, max_open_files: int) -> dict[str, int]:
@@ -51,6 +61,27 @@ def split(budget: int, max_open_files: int) -> dict[str, int]:
     sizes["hdf"] -= sizes["hdf"] % max(1, max_open_files)  # whole bytes per open file
     sizes["blocks"] += budget - sum(sizes.values())
     return sizes
+
+
+def allow_open_files(wanted: int) -> int:
+    """Raise the soft limit on open descriptors towards ``wanted`` (within the hard limit): a soft limit of
+    1,024 is common, and the handle pools alone may keep more files open. Returns the limit now in force."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX: nothing to raise
+        return wanted
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning("only %d open files allowed (ulimit -n) for %d handles and connections: lower "
+                    "--max-open-slices or raise the limit", soft, wanted)
+    return soft
 
 
 def _body_size(entry) -> int:
@@ -71,8 +102,10 @@ class Resources:
         self.readers = ReaderResources.create(
             tiles=self.sizes["tiles"], regions=self.sizes["regions"], planes=self.sizes["planes"],
             hdf5_chunk_cache=self.sizes["hdf"] // max(1, config.max_open_files),
-            max_open_files=config.max_open_files, jp2_backend=config.jp2_backend,
+            max_open_files=config.max_open_files, max_open_slices=config.max_open_slices,
+            jp2_backend=config.jp2_backend,
         )
+        allow_open_files(config.max_open_files + config.max_open_slices + SOCKETS)
         self.counters: Counter[str] = Counter()
         self.pool = ThreadPoolExecutor(config.threads, thread_name_prefix="chunk")
         # source reads split across cores (decoders release the GIL); never waits on other work

@@ -27,6 +27,8 @@ async def metrics(request: Request) -> Response:
             lines.append(f'transformer_cache_{stat}{{cache="{name}"}} {value}')
     for stat, value in svc.resources.readers.handles.stats().items():
         lines.append(f"transformer_open_files_{stat} {value}")
+    for stat, value in svc.resources.readers.slices.stats().items():  # slots: one per small slice header
+        lines.append(f"transformer_open_slices_{stat} {value}")
     for stat, value in svc.datasets.stats().items():
         lines.append(f"transformer_open_datasets_{stat} {value}")
     for name, value in sorted(svc.counters.items()):
