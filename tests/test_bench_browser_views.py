@@ -1,12 +1,19 @@
 """bench/browser_views.py's pure helpers: the screen position, reading chunk keys from an access log, the
-per-level cross-check against the view model, the answer timeline and the xz tile count. No browser."""
+per-level cross-check against the view model, the answer timeline and the in-process floor. No browser."""
 
 from __future__ import annotations
 
 import math
 
-from bench.browser_views import centre, fetched_chunks, per_level, timeline, xz_tiles
+import httpx
+import numpy as np
+import pytest
+import tifffile
+
+from bench.browser_views import centre, fetched_chunks, in_process_seconds, per_level, register, timeline
 from bench.views import screen_box, view_keys
+from transformer.testing import Server
+from writers.errors import MalformedKey
 
 LOG = """INFO:     127.0.0.1:5790 - "GET /viewer/ HTTP/1.1" 200 OK
 INFO:     127.0.0.1:5790 - "GET /precomputed/gad-miv%406c9f/info HTTP/1.1" 200 OK
@@ -51,7 +58,20 @@ def test_timeline_of_stamped_answers():
     assert math.isnan(timeline(lines, 15.5, 20)["info_s"])
 
 
-def test_xz_tiles_counts_every_tile_under_the_screen_on_every_slice():
-    # x 1548-2548 crosses 512-tiles 3 and 4; z 4600-5400 is 800 slices
-    assert xz_tiles(4096, 10_000, 512) == 2 * 800
-    assert xz_tiles(1024, 40, 512) == 2 * 40  # screen clipped to the volume
+def test_the_in_process_floor_computes_every_chunk_of_the_view(tmp_path):
+    """The floor computes exactly the view model's chunks (every level, each orientation's chunk size) in a
+    fresh pyramid: a key it could not compute raises, it is never timed as free."""
+    stack = tmp_path / "stack"
+    stack.mkdir()
+    for z in range(40):
+        tifffile.imwrite(stack / f"z{z:02d}.tif", np.full((96, 128), z, np.uint16))
+    db, dataset_id = register(stack, tmp_path)
+    with Server(db) as srv:
+        info = httpx.get(f"{srv.url}/precomputed/{dataset_id}/info").json()
+    assert info["scales"][0]["size"] == [128, 96, 40]
+    for view in ("xy", "xz"):
+        keys, _ = view_keys(info, view)
+        assert len(keys) >= len(info["scales"])  # one chunk or more at every level
+        assert in_process_seconds(db, dataset_id, keys, 2) > 0
+    with pytest.raises(MalformedKey, match="not aligned"):
+        in_process_seconds(db, dataset_id, ["0/0-7_0-7_0-1"], 2)  # no chunk of any size

@@ -6,7 +6,6 @@ decodes to another size or dtype than the stack raises SourceError instead of be
 
 from __future__ import annotations
 
-import copy
 import itertools
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from readers.base import SourceError
 from readers.identity import Identity, check_unchanged, identity
 from readers.jpeg2000.errors import source_error
 from readers.jpeg2000.header import SliceHeader
+from readers.jpeg2000.openjpeg import decode_area
 from readers.resources import ReaderResources
 
 _tokens = itertools.count()
@@ -25,18 +25,17 @@ _tokens = itertools.count()
 class SliceDecoder:
     """Shared bookkeeping: the slices, their headers and the cache keys of one open volume."""
 
-    def __init__(self, files: list[Path], headers: Sequence[SliceHeader], root: Path,
-                 resources: ReaderResources, opened: Sequence[Identity] | None = None) -> None:
+    def __init__(self, files: list[Path], headers: Sequence[SliceHeader], resources: ReaderResources,
+                 opened: Sequence[Identity] | None = None) -> None:
         self.files, self.headers = files, headers
         # each slice's identity when its header was parsed: a slice re-copied or replaced since is
         # refused (the server reopens the dataset under a new version) rather than decoded under the old one
         self.opened = opened if opened is not None else [identity(f) for f in files]
         # regions: RGB regions asked once per channel, reduced slices asked by nested overview levels;
         # planes: whole slices (imagecodecs) and whole HTJ2K tiles
-        self.handles, self.regions, self.planes = resources.slices, resources.regions, resources.planes
-        # pool keys start with the volume root so close() can discard exactly this volume's handles;
-        # cache keys carry a per-volume token for the same reason
-        self.pool_prefix = ("jpeg2000", str(root))
+        self.regions, self.planes = resources.regions, resources.planes
+        # cache keys carry a per-volume token so close() can discard exactly this volume's entries (no file
+        # stays open between decodes: OpenJPEG opens the slice for each one)
         self.token = ("jpeg2000", next(_tokens))
         self._estimated_bytes: int | None = None
 
@@ -44,11 +43,7 @@ class SliceDecoder:
         raise NotImplementedError
 
     def _unchanged(self, index: int) -> None:
-        try:
-            check_unchanged(self.files[index], self.opened[index])
-        except SourceError:
-            self.handles.discard((*self.pool_prefix, self.files[index].name))
-            raise
+        check_unchanged(self.files[index], self.opened[index])
 
     def estimated_bytes(self) -> int:
         """The slices' size on disk (what decoding every slice once reads), estimated from the slices
@@ -60,7 +55,6 @@ class SliceDecoder:
         return self._estimated_bytes
 
     def close(self) -> None:
-        self.handles.discard_prefix(self.pool_prefix)
         self.regions.discard_prefix(self.token)
         self.planes.discard_prefix(self.token)
 
@@ -75,21 +69,9 @@ class SliceDecoder:
         return arr
 
 
-def _open_jp2k(path: Path):
-    import glymur
-
-    jp2 = glymur.Jp2k(path)
-    _ = jp2.codestream  # parse the main header now, so per-read shallow copies share it
-    return jp2
-
-
-def _nothing_to_close(_handle: object) -> None:
-    """glymur opens the file only for the duration of each decode: no descriptor to release."""
-
-
 class GlymurDecoder(SliceDecoder):
-    """Regions at any reduction: OpenJPEG decodes only the tiles/code-blocks the region touches,
-    and only up to the requested resolution (the wavelet LL band)."""
+    """Regions at any reduction: OpenJPEG (the system libopenjp2 glymur binds) decodes only the tiles and
+    code-blocks the region touches, and only up to the requested resolution (the wavelet LL band)."""
 
     def region(self, index: int, r: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
         head = self.headers[index]
@@ -112,17 +94,12 @@ class GlymurDecoder(SliceDecoder):
 
     def _decode(self, index: int, r: int, area: tuple[int, int, int, int]) -> np.ndarray:
         self._unchanged(index)
-        path = self.files[index]
+        path, head = self.files[index], self.headers[index]
         top, left, bottom, right = area
         step = 1 << r
         try:
-            shared = self.handles.get((*self.pool_prefix, path.name), lambda: _open_jp2k(path), _nothing_to_close)
-            # glymur keeps the decode parameters on the object between setting and decoding, so a
-            # shared object races; a shallow copy (~2 us) shares the parsed header and lets decodes
-            # of one file run in parallel, where a per-file lock measured 2x slower on 2 cores
-            arr = copy.copy(shared)[top:bottom:step, left:right:step]
-        except Exception as exc:  # noqa: BLE001 - OpenJPEGLibraryError, InvalidJp2kError, OSError...
-            self.handles.discard((*self.pool_prefix, path.name))  # re-parse next time: the file may have changed
+            arr = decode_area(path, head.codestream, r, area, head.dtype)
+        except Exception as exc:  # noqa: BLE001 - OpenJPEGError, OSError, a component of another size...
             raise source_error(exc, path, "JPEG 2000 decoding failed") from exc
         shape = (-(-bottom // step) - -(-top // step), -(-right // step) - -(-left // step))
         return self._checked(index, arr, shape)

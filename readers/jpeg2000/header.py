@@ -39,6 +39,8 @@ class SliceHeader:
     tile_grid: tuple[int, int, int, int] | None = None
     #: High-Throughput (Part 15) block coder: OpenJPEG 2.5.0 decodes sub-tile regions of it wrongly
     htj2k: bool = False
+    #: a raw J2K codestream (.j2k, .j2c), not a JP2-family file with boxes
+    codestream: bool = False
 
     def key(self) -> tuple:
         """What every slice of a stack must share."""
@@ -133,6 +135,7 @@ def _from_glymur(path: Path, jp2, siz, cod, cocs, segments) -> SliceHeader:
         tile_grid=(siz.ytosiz, siz.xtosiz, siz.ytsiz, siz.xtsiz),
         # Rsiz bit 14 announces Part-15 capabilities (and a CAP marker): HT code-blocks
         htj2k=bool(siz.rsiz & 0x4000) or any(s.marker_id == "CAP" for s in segments),
+        codestream=not jp2.box,  # glymur finds boxes only in JP2-family files
     )
 
 

@@ -33,10 +33,10 @@ def open_jpeg2000(path: Path, mode: str | None, resources: ReaderResources) -> V
     opened = Identities(headers)
     decoder: SliceDecoder
     if mode == backend.GLYMUR:
-        decoder = GlymurDecoder(files, headers, path, resources, opened)
+        decoder = GlymurDecoder(files, headers, resources, opened)
         _probe(decoder, sorted({0, len(files) - 1}))
     else:
-        decoder = ImagecodecsDecoder(files, headers, path, resources, opened)
+        decoder = ImagecodecsDecoder(files, headers, resources, opened)
     vy, vx, source = _voxel_yx(first)
     # z defaults to the x size; sidecar metadata overrides it later
     levels = _levels(decoder, headers, (vx, vy, vx), mode == backend.GLYMUR)

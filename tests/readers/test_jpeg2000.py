@@ -17,9 +17,11 @@ import pytest
 
 from readers.base import SourceError, UnsupportedSource
 from readers.jpeg2000 import PLUGIN, Jpeg2000Plugin
+from readers.jpeg2000.header import read_header
+from readers.jpeg2000.openjpeg import OpenJPEGError, decode_area
 from readers.resources import ReaderResources
 from readers.slices import natural_key
-from readers.testing import ReaderTests, read_all
+from readers.testing import ReaderTests, open_fds, read_all
 from tests.helpers import real_data
 
 glymur = pytest.importorskip("glymur")
@@ -473,13 +475,15 @@ def test_without_glymur_at_all(monkeypatch, tmp_path, generated):
 # --------------------------------------------------------------------------- handles, threads, imports
 
 
-def test_close_discards_pool_entries(generated):
+def test_no_file_stays_open_and_close_discards_cached_regions(generated):
     resources = ReaderResources.create()
     vol = PLUGIN.open(generated["stack16_tiled"][0], resources)
+    before = open_fds()
     read_all(vol.levels[1], 0, 0)
-    assert len(resources.slices) == 5
+    assert resources.regions.stats()["entries"] >= 5  # one reduced slice each (and the probes at open)
+    assert len(resources.slices) == len(resources.handles) == 0 and open_fds() <= before
     vol.close()
-    assert len(resources.slices) == 0
+    assert resources.regions.stats()["entries"] == 0
 
 
 @pytest.mark.parametrize("name", ["stack16_tiled", "rgb8", "htj2k_tiled"])
@@ -525,3 +529,32 @@ def test_plugin_import_is_cheap():
     repo = Path(__file__).parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- the OpenJPEG driver
+
+
+@pytest.mark.parametrize("name", ["stack16_tiled", "rgb8", "int16", "uint12", "origin"])
+def test_the_small_buffer_driver_decodes_what_glymur_decodes(generated, name):
+    """Regions (tile-crossing, reduced) through readers/jpeg2000/openjpeg.py equal glymur's own decode of the
+    same area: JP2 and raw codestreams, RGB, signed, 12-bit, a shifted reference grid."""
+    path = generated[name][0]
+    path = sorted(path.iterdir())[0] if path.is_dir() else path
+    head = read_header(path)
+    jp2 = glymur.Jp2k(path)
+    for r in range(min(head.dwt_levels, 2) + 1):
+        area = head.grid_area(r, 1, 40, 2, 70)
+        s = 1 << r
+        want = quiet(lambda a=area, s=s: jp2[a[0] : a[2] : s, a[1] : a[3] : s])()
+        got = decode_area(path, head.codestream, r, area, head.dtype)
+        np.testing.assert_array_equal(got, want.reshape(got.shape), f"{name} r={r}")
+
+
+def test_the_driver_reports_openjpegs_own_message_for_a_damaged_file(tmp_path, generated):
+    path = tmp_path / "cut.jp2"
+    whole = generated["rgb8"][0].read_bytes()
+    path.write_bytes(whole[: len(whole) // 3])
+    head = read_header(generated["rgb8"][0])
+    with pytest.raises(OpenJPEGError) as caught:
+        decode_area(path, False, 0, (0, 0, head.height, head.width), head.dtype)
+    assert str(caught.value) not in ("", "decoding failed")  # OpenJPEG said why
