@@ -286,6 +286,10 @@ class ReaderPlugin(abc.ABC):
         :func:`readers.resources.default_resources`.
         """
 
+    def preload(self) -> None:  # noqa: B027 - an optional hook: by default nothing to import
+        """Import what ``open`` needs (the heavy modules kept out of discovery), so the first dataset a
+        viewer opens does not wait for them; the service calls it once at start-up, off the event loop."""
+
 
 def default_channels(n: int, names: Sequence[str] | None = None) -> list[Channel]:
     """Grey for one channel, a distinct colour for each of several."""

@@ -34,6 +34,15 @@ def plugins() -> tuple[ReaderPlugin, ...]:
     return tuple(sorted(found, key=lambda p: (p.priority, p.name)))
 
 
+def preload() -> None:
+    """Every plugin's :meth:`ReaderPlugin.preload`; a failure is logged (the plugin's opens will report it)."""
+    for plugin in plugins():
+        try:
+            plugin.preload()
+        except Exception:  # noqa: BLE001 - any failure in third-party code
+            log.exception("reader plugin %r failed to preload", plugin.name)
+
+
 def plugin_named(name: str) -> ReaderPlugin:
     for plugin in plugins():
         if plugin.name == name:

@@ -26,6 +26,13 @@ class ImarisPlugin(ReaderPlugin):
         path = Path(path)
         return path.suffix.lower() in self.extensions and path.is_file() and is_hdf5(path)
 
+    def preload(self) -> None:
+        import h5py  # noqa: F401 - imported for later opens
+
+        from readers.imaris import files, volume  # noqa: F401
+
+        files.load_filters()  # hdf5plugin
+
     def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.imaris.volume import open_ims  # heavy: h5py, hdf5plugin
         from readers.resources import default_resources

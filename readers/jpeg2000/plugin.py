@@ -38,6 +38,11 @@ class Jpeg2000Plugin(ReaderPlugin):
         """(what the slices of one stack must share, is it one 2-D image): a JPEG2000 file always is."""
         return siz_signature(path), True
 
+    def preload(self) -> None:
+        from readers.jpeg2000 import backend, openjpeg, volume  # noqa: F401 - imported for later opens
+
+        backend.openjpeg_loaded()  # imports glymur and loads libopenjp2 (~0.1 s)
+
     def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.jpeg2000.volume import open_jpeg2000  # numpy/glymur only when really opening
         from readers.resources import default_resources

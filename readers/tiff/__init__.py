@@ -49,6 +49,9 @@ class TiffPlugin(ReaderPlugin):
 
         return slice_signature(path)
 
+    def preload(self) -> None:
+        from readers.tiff import volume  # noqa: F401 - tifffile, imported for later opens
+
     def open(self, path: Path, resources: ReaderResources | None = None) -> Volume:
         from readers.resources import default_resources
         from readers.tiff.volume import open_file, open_folder

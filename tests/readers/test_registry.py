@@ -110,3 +110,30 @@ def test_the_readers_command_lists_the_installed_plugins():
     assert rows["tiff"][0] == "priority 50" and ".ome.tiff" in rows["tiff"][1].split()
     assert rows["imaris"] == ["priority 50", ".ims"]
     assert rows["jpeg2000"] == ["priority 100", ".jp2 .j2k .j2c .jpx .jph"]
+
+
+def test_preload_imports_what_opening_needs_and_survives_a_broken_plugin():
+    """Discovery imports nothing heavy; preload (the service calls it at start-up) imports the built-in
+    readers' libraries, and a plugin whose preload raises is logged, not fatal. In a child process, where
+    nothing was imported before."""
+    code = (
+        "import logging, sys\n"
+        "from readers import registry\n"
+        "from readers.base import ReaderPlugin\n"
+        "heavy = ('glymur', 'tifffile', 'h5py')\n"
+        "registry.plugins()\n"
+        "assert not [m for m in heavy if m in sys.modules], [m for m in heavy if m in sys.modules]\n"
+        "class Broken(ReaderPlugin):\n"
+        "    name = 'broken'\n"
+        "    def claims(self, path): return False\n"
+        "    def open(self, path, resources=None): raise AssertionError\n"
+        "    def preload(self): raise ImportError('no such library')\n"
+        "registry.plugins = lambda found=registry.plugins(): (*found, Broken())\n"
+        "logging.basicConfig()\n"
+        "registry.preload()\n"
+        "assert all(m in sys.modules for m in heavy), [m for m in heavy if m not in sys.modules]\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+    assert "'broken' failed to preload" in done.stderr

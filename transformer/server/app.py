@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Sequence
 
 from starlette.applications import Starlette
@@ -14,6 +15,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog.store import Catalog
+from readers import registry as reader_registry
 from transformer.config import Config
 from transformer.server.auth import NoStoreWhenRestricted, TokenPrefix
 from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFound
@@ -75,6 +77,9 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
+        # the readers' heavy imports (glymur and libopenjp2, tifffile, h5py: ~0.15 s) in the background, so the
+        # first dataset a viewer opens after a (re)start does not wait for them; a daemon: never delays exit
+        threading.Thread(target=reader_registry.preload, name="preload", daemon=True).start()
         yield
         service.close()
 
