@@ -30,6 +30,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -221,6 +222,14 @@ def in_process_seconds(db: Path, dataset_id: str, keys: list[str], threads: int)
         catalog.close()
 
 
+def summarise(name: str, view: str, colds: list[float], warms: list[float], runs: int) -> tuple:
+    """One row per stack and view: the medians of the complete runs and their ratio against the goal."""
+    cold = statistics.median(colds) if colds else math.nan
+    warm = statistics.median(warms) if warms else math.nan
+    ratio = cold / warm if colds and warms else math.nan
+    return (name, view, f"{len(colds)} of {runs}", cold, warm, ratio, "met" if ratio <= GOAL_RATIO else "missed")
+
+
 def cell(seconds: float | None, timeout: float) -> str:
     return f"> {timeout:g}" if seconds is None else f"{seconds:.2f}"
 
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"commit {commit or '?'}; load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    rows, levels, network, floors = [], [], [], []
+    rows, levels, network, floors, summary = [], [], [], [], []
     driver = start_chromium(Path(tempfile.mkdtemp(prefix="chromium-bench-")), window=(1100, 900))
     try:
         driver.execute_cdp_cmd("Network.enable", {})
@@ -262,10 +271,11 @@ def main(argv: list[str] | None = None) -> int:
                     hidden = {**state, "layers": [{**layer, "visible": False} for layer in state["layers"]]}
                     fit_xy_panel(driver, state_url(hidden, f"{probe.url}/viewer/"), SCREEN)  # sizes, no data
                     model, _ = view_keys(scales, view)
-                    colds = []
+                    colds, warms = [], []
                     for run in range(args.runs):
                         r = measure(driver, db, state, probe.url, args.timeout)
                         colds += [r["cold"]] if r["cold"] else []
+                        warms += [r["warm"]] if r["warm"] else []
                         ratio = r["cold"] / r["warm"] if r["cold"] and r["warm"] else math.nan
                         rows.append((name, f"{slices:,} × {size}²", view, run + 1, cell(r["cold"], args.timeout),
                                      cell(r["warm"], args.timeout), ratio, len(r["keys"]),
@@ -283,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                     floor = in_process_seconds(db, dataset_id, model, cores)
                     floors.append((name, view, len(model), cores, floor,
                                    min(colds) / floor if colds and floor else math.nan))
+                    summary.append(summarise(name, view, colds, warms, args.runs))
     finally:
         driver.quit()
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
@@ -298,7 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(["stack", "view", "chunks", "threads", "in process s (no HTTP, encoding or browser)",
                      "best cold ÷ in process"], floors))
-    print(f"\nGoals: cold ÷ warm ≤ {GOAL_RATIO:g}; JPEG2000 xy cold ≤ {GOAL_COLD_S:g} s.")
+    print()
+    print(table(["stack", "view", "runs complete", "median cold s", "median warm s", "median cold ÷ median warm",
+                 "cold ÷ warm ≤ " + f"{GOAL_RATIO:g}"], summary))
+    print(f"\nGoals: cold ÷ warm ≤ {GOAL_RATIO:g} (of the medians: one run's ratio swings with its warm run, "
+          f"0.5-1.4 s on these shared cores); JPEG2000 xy cold ≤ {GOAL_COLD_S:g} s.")
     return 0
 
 

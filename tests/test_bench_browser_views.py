@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 import tifffile
 
-from bench.browser_views import centre, fetched_chunks, in_process_seconds, per_level, register, timeline
+from bench.browser_views import (
+    centre,
+    fetched_chunks,
+    in_process_seconds,
+    per_level,
+    register,
+    summarise,
+    timeline,
+)
 from bench.views import screen_box, view_keys
 from transformer.testing import Server
 from writers.errors import MalformedKey
@@ -75,3 +83,11 @@ def test_the_in_process_floor_computes_every_chunk_of_the_view(tmp_path):
         assert in_process_seconds(db, dataset_id, keys, 2) > 0
     with pytest.raises(MalformedKey, match="not aligned"):
         in_process_seconds(db, dataset_id, ["0/0-7_0-7_0-1"], 2)  # no chunk of any size
+
+
+def test_the_summary_compares_the_medians_of_the_complete_runs():
+    row = summarise("jpeg2000", "xy", [1.5, 1.2, 3.0], [0.9, 0.6, 1.0], 4)
+    assert row[:3] == ("jpeg2000", "xy", "3 of 4") and (row[3], row[4]) == (1.5, 0.9)
+    assert math.isclose(row[5], 1.5 / 0.9) and row[6] == "met"
+    assert summarise("jpeg2000", "xz", [60.0], [1.0], 1)[6] == "missed"
+    assert summarise("jpeg2000", "xz", [], [], 1)[6] == "missed"  # nothing complete: never met
