@@ -146,7 +146,8 @@ def run(ctx: Context) -> Part:
     part.tables.append(table(["format", "view", "cold 64³ ÷ cold auto"], speedups))
     part.notes += [
         f"Screen {SCREEN[0]}×{SCREEN[1]} voxels of level 0 centred in the volume (clipped to it), plus the same "
-        "rectangle at every coarser level; chunk size per scale as Neuroglancer picks it (largest cross-section). "
+        "rectangle at every coarser level; chunk size as Neuroglancer picks it (the position in chunk_sizes whose "
+        "size at the finest scale has the largest cross-section, read at every scale). "
         f"Fresh server per row (cold includes opening the dataset); {ctx.settings.fetch_concurrency} connections.",
         "Floor: one in-process `Level.read` of the screen's level-0 rectangle only (no coarser levels, no open). "
         "Decoded ÷ displayed counts whole source units (the reader's `read_chunks`: tiles, strips, HDF5 chunks "
