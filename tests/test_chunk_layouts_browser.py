@@ -1,6 +1,6 @@
 """A slice stack under --chunks auto in the service's own /viewer/ (headless Chromium): an xy view draws the
 plane from the flat chunk size of precomputed's info at every level (one plane deep, also where the level's own
-chunks are deeper), an xz view draws the same voxels from the one row thin.
+chunks are deeper), an xz view draws the same voxels from the one row thin, a yz view from the one column thin.
 
 The chunk size each view used is read from the server's access log (the chunk names the viewer fetched).
 """
@@ -70,6 +70,11 @@ def chunk_sizes(srv: Server, since: int) -> dict[int, set[tuple[int, int, int]]]
     return sizes
 
 
+def along(position: float, n_pixels: int, direction: int) -> np.ndarray:
+    """The voxel each of ``n_pixels`` screen pixels shows at 1 px/voxel along an axis drawn in ``direction``."""
+    return np.floor(position + direction * (np.arange(n_pixels) + 0.5 - n_pixels / 2) + 0.5).astype(int)
+
+
 def log_size(srv: Server) -> int:
     return len(Path(srv.log.name).read_text())
 
@@ -106,3 +111,25 @@ def test_xy_view_uses_flat_chunks_and_xz_view_thin_ones(served, browser):  # noq
     sizes = chunk_sizes(srv, since)
     assert sizes[0] == {(300, 1, 64)}, sizes  # the chunk size one row thin (deep, as the cube), never the flat one
     assert len(sizes) > 1 and all(y == 1 for level in sizes.values() for _, y, _ in level), sizes  # every level
+
+
+def test_yz_view_uses_the_chunks_one_column_thin_at_every_level(served, browser):  # noqa: F811 - the fixture
+    srv, dataset_id, vol, root = served
+    position = (150.25, 100.25, 32.25)
+    state = measuring_state(srv, dataset_id, "precomputed", position)
+    state["layout"] = "yz"
+    since = log_size(srv)
+    pixels, _ = render(browser, state_url(state, f"{srv.url}/viewer/"), root / "stack_yz.png")
+    grey = pixels[..., 0]
+    # z runs across the panel and y down it, each either way: pixel centre coordinate position ± (i + 0.5 - n / 2)
+    # lies in voxel floor(w + 0.5) (the documented rule; Neuroglancer draws this panel's z right to left)
+    best = -1.0
+    for sy, sz in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+        rows = along(position[1], grey.shape[0], sy)
+        cols = along(position[2], grey.shape[1], sz)
+        mr, mc = (rows >= 0) & (rows < 200), (cols >= 0) & (cols < 64)
+        best = max(best, correlation(grey[np.ix_(mr, mc)], vol[:, :, 150].T[np.ix_(rows[mr], cols[mc])]))
+    assert best > 0.99, best
+    sizes = chunk_sizes(srv, since)
+    assert sizes[0] == {(1, 200, 64)}, sizes  # one column thin, as deep as the cube
+    assert len(sizes) > 1 and all(x == 1 for level in sizes.values() for x, _, _ in level), sizes
