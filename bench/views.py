@@ -34,12 +34,9 @@ STACKS = ("tiff-raw", "tiff-zstd", "jpeg2000")  # slice stacks: the formats --ch
 RAW = ("tiff-raw",)  # sources read straight from the file (no decode cache): every block reads its rows
 
 
-def pick_chunk_size(chunk_sizes: list[list[int]], orientation: str) -> list[int]:
-    """The chunk size (x, y, z) with the largest cross-section in the view plane (the first of equal ones)."""
-    return chunk_sizes[pick_position(chunk_sizes, orientation)]
-
-
 def pick_position(chunk_sizes: list[list[int]], orientation: str) -> int:
+    """The position of the chunk size (x, y, z) with the largest cross-section in the view plane (the first of
+    equal ones)."""
     h, v = ORIENTATIONS[orientation]
     return max(range(len(chunk_sizes)), key=lambda i: chunk_sizes[i][h] * chunk_sizes[i][v])
 

@@ -25,9 +25,9 @@ SLICE_SLOT = 32 << 10
 @dataclass(frozen=True)
 class ReaderResources:
     handles: HandlePool  # open files of every reader but the slices of slice stacks
-    # the slices of slice stacks (TIFF folders, JPEG2000 stacks): a full-resolution xz or yz view reads a row
-    # of every slice under the screen's height (~800), so 256 shared handles thrashed (an xz view of a
-    # 4,000-slice TIFF stack re-parsed 3,035 slice headers for its 60 chunks); a slice's header is small
+    # the slices of TIFF slice folders: a full-resolution xz or yz view reads a row of every slice under the
+    # screen's height (~800), so 256 shared handles thrashed (an xz view of a 4,000-slice TIFF stack re-parsed
+    # 3,035 slice headers for its 60 chunks); a slice's header is small. (JPEG2000 keeps no file open.)
     slices: HandlePool
     tiles: Cache  # decoded TIFF tiles/strips: a 256^2 tile feeds sixteen 64^2 chunks
     regions: Cache  # decoded JPEG2000 regions: red, green and blue of one chunk share a decode

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 
 from bench.__main__ import main
-from bench.views import decoded_bytes, pick_chunk_size, screen_box, view_keys, view_scales
+from bench.views import decoded_bytes, pick_position, screen_box, view_keys, view_scales
 
 pytestmark = pytest.mark.slow  # ~20 s: a fresh server per row
 
 
 def test_view_model_picks_the_chunk_size_with_the_largest_cross_section():
     sizes = [[512, 512, 1], [64, 64, 64]]
-    assert pick_chunk_size(sizes, "xy") == [512, 512, 1] and pick_chunk_size(sizes, "xz") == [64, 64, 64]
+    assert sizes[pick_position(sizes, "xy")] == [512, 512, 1] and sizes[pick_position(sizes, "xz")] == [64, 64, 64]
     assert screen_box([4096, 4096, 10000], "xy") == [(1548, 2548), (1648, 2448), (5000, 5001)]
     info = {"scales": [{"key": "0", "size": [4096, 4096, 10000], "resolution": [1, 1, 1], "chunk_sizes": sizes}]}
     keys, level0 = view_keys(info, "xy")

@@ -54,8 +54,8 @@ class Config:
                           "chunks at a slice stack's fine levels, see docs/chunk-layouts.md) or z,y,x for every level")
     max_open_datasets: int = setting(64, "datasets kept open; the least recently used one closes beyond it")
     max_open_files: int = setting(256, "source files kept open by the readers")
-    max_open_slices: int = setting(2048, "slices of slice stacks kept open (an xz or yz view reads one slice per "
-                                   "screen row; their parsed headers take at most 64 MiB)")
+    max_open_slices: int = setting(2048, "slices of TIFF slice folders kept open (an xz or yz view reads one "
+                                   "slice per screen row; their parsed headers take at most 64 MiB)")
     overview: str = setting("auto", "computed levels: exact block means (exact), or past the first one every "
                             "n-th voxel of it (sampled); auto samples sources larger than --exact-limit-mb",
                             choices=OVERVIEWS)

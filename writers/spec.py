@@ -28,13 +28,17 @@ class LevelSpec:
     chunks: tuple[int, ...]  # the layout the pyramid reads and caches blocks in; zarr serves this one
     voxel_size: tuple[float, float, float]
     translation: tuple[float, float, float]
-    #: other (t, c, z, y, x) chunk shapes a view may offer besides ``chunks`` (precomputed's ``chunk_sizes``);
-    #: the pyramid reads their chunks as blocks of their own (Pyramid.chunk's ``layout``)
-    alternates: tuple[tuple[int, ...], ...] = ()
-    #: the chunk shapes a view lists, one per orientation in the same order at every level (xy, any, xz, yz;
-    #: each also in ``layouts``): Neuroglancer picks one position by the finest level's shapes and reads
-    #: that position's shape at every level, so a position must mean one orientation throughout
+    #: the (t, c, z, y, x) chunk shapes a view that can choose lists (precomputed's ``chunk_sizes``), one per
+    #: orientation in the same order at every level (xy, any, xz, yz): Neuroglancer picks one position by the
+    #: finest level's shapes and reads that position's shape at every level, so a position must mean one
+    #: orientation throughout; empty: ``chunks`` only
     orientations: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def alternates(self) -> tuple[tuple[int, ...], ...]:
+        """The shapes of ``orientations`` other than ``chunks``, once each: the pyramid reads their chunks as
+        blocks of their own (Pyramid.chunk's ``layout``)."""
+        return tuple(dict.fromkeys(shape for shape in self.orientations if shape != self.chunks))
 
     @property
     def layouts(self) -> tuple[tuple[int, ...], ...]:
@@ -43,8 +47,7 @@ class LevelSpec:
 
     def in_layout(self, layout: int) -> LevelSpec:
         """This level cut into chunk shape ``layouts[layout]`` (its grid and chunk regions)."""
-        return self if layout == 0 else replace(self, chunks=self.alternates[layout - 1], alternates=(),
-                                                    orientations=())
+        return self if layout == 0 else replace(self, chunks=self.layouts[layout], orientations=())
 
     @property
     def grid(self) -> tuple[int, ...]:

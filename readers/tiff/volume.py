@@ -48,20 +48,21 @@ class _Handle:
         self.tif.close()
 
 
-def _handle(key: tuple, path: Path, resources: ReaderResources, pool: HandlePool | None = None) -> _Handle:
-    return (pool if pool is not None else resources.handles).get(key, lambda: _Handle(path, resources), _Handle.close)
+def _handle(pool: HandlePool, key: tuple, path: Path, resources: ReaderResources) -> _Handle:
+    """``path``'s handle from ``pool``: ``resources.handles`` for single files, ``resources.slices`` for the
+    slices of a folder."""
+    return pool.get(key, lambda: _Handle(path, resources), _Handle.close)
 
 
 @contextlib.contextmanager
-def _leased(key: tuple, path: Path, resources: ReaderResources, opened: Identity,
-            pool: HandlePool | None = None) -> Iterator[_Handle]:
-    """The handle (from ``pool``, else the shared one), kept open for the duration of a read even if the
-    pool evicts it meanwhile.
+def _leased(pool: HandlePool, key: tuple, path: Path, resources: ReaderResources,
+            opened: Identity) -> Iterator[_Handle]:
+    """The handle (from ``pool``, as :func:`_handle`), kept open for the duration of a read even if the pool
+    evicts it meanwhile.
 
     The file must still hold what it held when the volume was opened (its parsed offsets say where
     that content was); a read that fails lets go of the handle, so the next one opens the file afresh.
     """
-    pool = pool if pool is not None else resources.handles  # an empty pool is falsy (__len__)
     try:
         check_unchanged(path, opened)
         with pool.lease(key, lambda: _Handle(path, resources), _Handle.close) as handle:
@@ -94,7 +95,7 @@ class TiffLevel(Level):
     def _read(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         out = np.empty((z.stop - z.start, y.stop - y.start, x.stop - x.start), self.dtype)
         zi = z.start
-        with _leased(self.key, self.path, self.resources, self.opened) as handle:
+        with _leased(self.resources.handles, self.key, self.path, self.resources, self.opened) as handle:
             while zi < z.stop:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 n = min(z.stop - zi, self.layout.page_depth - depth)
@@ -106,7 +107,7 @@ class TiffLevel(Level):
     def _read_sampled(self, t: int, c: int, z: slice, y: slice, x: slice) -> np.ndarray:
         zs = range(z.start, z.stop, z.step)
         planes = []
-        with _leased(self.key, self.path, self.resources, self.opened) as handle:
+        with _leased(self.resources.handles, self.key, self.path, self.resources, self.opened) as handle:
             for zi in zs:
                 frame, sample, depth = self.layout.locate(t, c, zi)
                 planes.append(self._region(handle, frame).read(sample, slice(depth, depth + 1), y, x)[0])
@@ -117,7 +118,7 @@ def open_file(path: Path, resources: ReaderResources) -> Volume:
     key = ("tiff", str(path))
     resources.handles.discard(key)  # a re-open (e.g. a rescan) must see the file as it is now
     opened = identity(path)  # before parsing: a change while parsing is seen at the first read
-    handle = _handle(key, path, resources)
+    handle = _handle(resources.handles, key, path, resources)
     try:
         return _volume_of_file(key, path, handle, opened)
     except Exception:
@@ -220,8 +221,8 @@ class SliceFolderLevel(Level):
         for i, zi in enumerate(zs):
             path = self.files[zi]
             try:
-                with _leased(("tiff", str(self.folder), path.name), path, self.resources, self.opened[zi],
-                             self.resources.slices) as handle:
+                with _leased(self.resources.slices, ("tiff", str(self.folder), path.name), path, self.resources,
+                             self.opened[zi]) as handle:
                     plane = self._region(handle, path).read(c, slice(0, 1), y, x)[0]
             except UnsupportedSource as exc:  # a slice damaged after registration
                 raise SourceError(str(exc)) from exc
@@ -240,7 +241,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
         opened = [identity(f) for f in files]
     except OSError as exc:
         raise UnsupportedSource(f"{folder.name}: a slice vanished while the folder was opened") from exc
-    first = _handle(("tiff", str(folder), files[0].name), files[0], resources, resources.slices)
+    first = _handle(resources.slices, ("tiff", str(folder), files[0].name), files[0], resources)
     page = first.series[0].keyframe
     if page.dtype is None:
         raise UnsupportedSource(f"{files[0].name}: unsupported sample format")
@@ -253,7 +254,7 @@ def open_folder(folder: Path, resources: ReaderResources) -> Volume:
     # Check a sample of slices up front so a mixed folder is refused at scan, not mid-request.
     step = max(1, len(files) // 16)
     for path in sorted(set(files[::step]) | {files[-1]}):
-        other = _handle(("tiff", str(folder), path.name), path, resources, resources.slices).series[0].keyframe
+        other = _handle(resources.slices, ("tiff", str(folder), path.name), path, resources).series[0].keyframe
         if other.shaped != page.shaped or other.dtype != page.dtype:
             raise UnsupportedSource(f"{folder.name}: slice {path.name} differs from {files[0].name}")
     chunks = (1, *read_unit(page, ny, nx))

@@ -37,7 +37,7 @@ SPECS: dict[str, ImageSpec] = {
                     sampled_from=1, time_interval=2.5),
     # a slice stack under --chunks auto: flat chunks, plus deeper ones (not dividing them) precomputed also offers
     "flat": ImageSpec("flat stack", "uint16",
-                      tuple(replace(level, alternates=((1, 1, 16, 48, 48),)) for level in
+                      tuple(replace(level, orientations=(level.chunks, (1, 1, 16, 48, 48))) for level in
                             _levels((1, 1, 45, 130, 150), (1, 1, 1, 64, 128), (2.0, 0.5, 0.5), 2)),
                       (GREY,)),
     "rgb": ImageSpec("rgb", "uint8", _levels((1, 3, 10, 70, 80), (1, 1, 10, 64, 64), (1.0, 1.0, 1.0), 2),

@@ -207,8 +207,7 @@ class Pyramid:
         # deep chunk decodes its depth in source planes to show one, at a sampled level one slice each), the
         # cube, and chunks one row (xz) or one column (yz) thin: each reads what its view shows, a block of its own
         orientations = (flat_chunks(chunks), cube, *thin_chunks(zyx, chunks, cube))
-        alternates = tuple(dict.fromkeys(shape for shape in orientations if shape != chunks))
-        return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), alternates, orientations)
+        return LevelSpec(tuple(shape), chunks, tuple(voxel), tuple(origin), orientations)
 
     def image_spec(self, name: str) -> ImageSpec:
         return ImageSpec(

@@ -19,8 +19,8 @@
 - ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
   decodes most chunks itself, and the blocks cache keeps what it decoded).
 
-Outside the budget, in the 300 MB the service may use beyond it: the open files' parsed headers. Slices
-of slice stacks have a pool of their own (``--max-open-slices``, slots of 32 KiB: at most 64 MiB of
+Outside the budget, in the 300 MB the service may use beyond it: the open files' parsed headers. The
+slices of TIFF slice folders have a pool of their own (``--max-open-slices``, slots of 32 KiB: at most 64 MiB of
 headers), because an xz or yz view reads one row of every slice under the screen's height, more than the
 shared ``--max-open-files`` pool held (it re-parsed each slice at every level of the view).
 """
