@@ -106,7 +106,7 @@ def test_region_read_touches_only_needed_tiles(monkeypatch):
         from readers.tiff.volume import _handle
 
         level = vol.levels[0]
-        keyframe = level._region(_handle(level.key, level.path, level.resources), 0).keyframe
+        keyframe = level._region(_handle(level.resources.handles, level.key, level.path, level.resources), 0).keyframe
         original = keyframe.decode
 
         def counting(data, index, **kw):
