@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,23 +154,31 @@ class Catalog:
     def close(self) -> None:
         self._db.close()
 
-    def put(self, record: Record) -> None:
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """One write transaction under the lock: committed whole, or rolled back whole on any error (else the
+        shared connection would stay inside the transaction and every later write fail)."""
         with self._lock:
-            self._db.execute("BEGIN")
-            self._delete("id = ? OR source = ?", (record.id, record.source))
-            self._insert(record)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             self._db.execute("COMMIT")
             self._writes += 1
 
+    def put(self, record: Record) -> None:
+        with self._write():
+            self._delete("id = ? OR source = ?", (record.id, record.source))
+            self._insert(record)
+
     def put_many(self, records: Iterable[Record]) -> None:
         """Several records in one transaction (a bulk import; the search benchmark's 10,000)."""
-        with self._lock:
-            self._db.execute("BEGIN")
+        with self._write():
             for record in records:
                 self._delete("id = ? OR source = ?", (record.id, record.source))
                 self._insert(record)
-            self._db.execute("COMMIT")
-            self._writes += 1
 
     def _insert(self, record: Record) -> None:
         cur = self._db.execute(
@@ -190,10 +199,9 @@ class Catalog:
         return len(rowids)
 
     def remove(self, dataset_id: str) -> bool:
-        with self._lock:
+        with self._write():  # the full-text row and the record go together
             removed = self._delete("id = ?", (dataset_id,))
-            self._writes += 1
-            return removed > 0
+        return removed > 0
 
     def get(self, dataset_id: str) -> Record | None:
         with self._lock:
