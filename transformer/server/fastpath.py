@@ -15,7 +15,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readers.caching import Cache
-from transformer.server.http import etag_matches
+from transformer.server.http import JSON, etag_matches, refusal_body
+from transformer.server.ranges import Unsatisfiable, content_range, plan, unsatisfied, wants_identity
 from writers.view import View
 
 
@@ -56,7 +57,9 @@ class FastChunks:
         if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
                 and scope["path"].startswith(self.paths.prefixes)):
             headers = Headers(scope=scope)
-            entry = self.responses.get(cache_key(scope["path"], headers.get("accept-encoding", "")))
+            # a ranged request is answered from the identity body (ranges.py), whatever the client accepts
+            accepted = "" if wants_identity(headers) else headers.get("accept-encoding", "")
+            entry = self.responses.get(cache_key(scope["path"], accepted))
             if entry is not None:
                 dataset_id = self.paths.dataset_of(scope["path"])
                 ds = self.datasets.peek(dataset_id) if dataset_id is not None else None
@@ -74,5 +77,25 @@ class FastChunks:
             await send({"type": "http.response.start", "status": 304, "headers": raw})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": entry.headers})
-        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else entry.body})
+        status, raw, body = 200, entry.headers, entry.body
+        if "range" in headers:
+            status, raw, body = _ranged(entry, headers)
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+def _ranged(entry: CachedResponse, headers: Headers) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """The cold path's Range rule (http.ranged) on a cached entry: 206, 416, or the whole 200."""
+    size = len(entry.body)
+    try:
+        span = plan(headers.get("range"), headers.get("if-range"), entry.etag, size)
+    except Unsatisfiable:
+        body = refusal_body(size)
+        return 416, [(b"content-type", JSON.encode()), (b"cache-control", b"no-store"),
+                     (b"content-range", unsatisfied(size)), (b"content-length", str(len(body)).encode())], body
+    if span is None:
+        return 200, entry.headers, entry.body
+    start, stop = span
+    kept = [(k, v) for k, v in entry.headers if k != b"content-length"]
+    return 206, [*kept, (b"content-range", content_range(start, stop, size)),
+                 (b"content-length", str(stop - start).encode())], entry.body[start:stop]

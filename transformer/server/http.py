@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from transformer.config import Config
 from transformer.server.errors import BadRequest, classify, log_failure
+from transformer.server.ranges import ACCEPT_RANGES, Unsatisfiable, content_range, plan, unsatisfied, wants_identity
 from writers.keys import decimal, shown
 
 JSON = "application/json"
@@ -44,14 +45,18 @@ def respond(
     compressible: bool = False,
     gzipped: bytes | None = None,
     immutable: bool = False,
+    ranges: bool = True,
 ) -> Response:
-    """A cacheable response: ETag + If-None-Match → 304; gzip when asked for and worth it. ``immutable``:
-    the URL names one dataset version (``IMMUTABLE`` instead of ``max_age``)."""
+    """A cacheable response: ETag + If-None-Match → 304; gzip when asked for and worth it; a Range → 206
+    (``ranges``; False: the caller applies ``ranged`` itself). ``immutable``: the URL names one dataset
+    version (``IMMUTABLE`` instead of ``max_age``)."""
     etag = etag or etag_of(body)
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else f"public, max-age={max_age}"}
+    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else f"public, max-age={max_age}",
+               "Accept-Ranges": "bytes"}
     if compressible:
         headers["Vary"] = "Accept-Encoding"
-    gzip_it = compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
+    gzip_it = (compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
+               and not wants_identity(request.headers))
     if gzip_it:  # a different representation needs its own validator
         headers["ETag"] = etag = etag[:-1] + '-gz"'
     if etag_matches(request.headers.get("if-none-match"), etag):
@@ -59,7 +64,41 @@ def respond(
     if gzip_it:
         body = gzipped if gzipped is not None else gzip_bytes(body, level=6)
         headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type=media_type, headers=headers)
+    response = Response(body, media_type=media_type, headers=headers)
+    return ranged(request, response) if ranges else response
+
+
+def ranged(request: Request, response: Response) -> Response:
+    """``response`` (a 200 with its whole body) cut to the request's Range: 206 with Content-Range, 416 for a
+    range outside the body, or ``response`` itself (no Range, several ranges, a stale If-Range; ranges.py)."""
+    if response.status_code != 200 or "range" not in request.headers:
+        return response
+    body = response.body
+    try:
+        span = plan(request.headers.get("range"), request.headers.get("if-range"), response.headers.get("etag"),
+                    len(body))
+    except Unsatisfiable:
+        return range_refusal(len(body))
+    if span is None:
+        return response
+    start, stop = span
+    kept = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+    part = Response(body[start:stop], status_code=206)
+    part.raw_headers = [*kept, (b"content-range", content_range(start, stop, len(body))),
+                        (b"content-length", str(stop - start).encode())]
+    return part
+
+
+def refusal_body(size: int) -> bytes:
+    return json_bytes({"error": "range_not_satisfiable", "status": 416,
+                       "reason": f"the range selects no byte of this {size}-byte body"})
+
+
+def range_refusal(size: int) -> Response:
+    """416 with ``Content-Range: bytes */size``: the range selects no byte of a ``size``-byte body."""
+    response = Response(refusal_body(size), status_code=416, media_type=JSON, headers={"Cache-Control": "no-store"})
+    response.raw_headers.extend([(b"content-range", unsatisfied(size)), ACCEPT_RANGES])
+    return response
 
 
 def etag_matches(header: str | None, etag: str) -> bool:

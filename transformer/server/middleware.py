@@ -5,7 +5,8 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-EXPOSE = "ETag, Content-Encoding, Content-Length, Content-Range, Content-Type"
+EXPOSE = ("Accept-Ranges, ETag, Content-Encoding, Content-Length, Content-Range, Content-Type, Last-Modified, "
+          "x-amz-request-id")  # Range reads (and S3 clients in a browser) need these
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", EXPOSE.encode()),

@@ -11,10 +11,12 @@ from typing import Any, NamedTuple
 from catalog.store import Catalog
 from transformer.config import Config
 from transformer.engine.datasets import Dataset, DatasetRegistry
+from transformer.engine.objects import ObjectStore
 from transformer.engine.resources import Resources
 from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
-from transformer.server.http import etag_of, gzip_bytes, respond
+from transformer.server.http import etag_of, gzip_bytes, ranged, respond
+from transformer.server.ranges import wants_identity
 
 #: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
 UNVERSIONED_MAX_AGE = 60
@@ -39,6 +41,7 @@ class Service:
         self.pool = resources.pool
         self.datasets = DatasetRegistry(self.catalog, resources.engine, resources.pyramid_options,
                                         config.max_open_datasets)
+        self.objects = ObjectStore(resources.objects, self.catalog)  # neurons and cells beside the images
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Blocking work (file reads, decoding, encoding) goes to the bounded pool, never the loop."""
@@ -78,21 +81,23 @@ class Service:
         ``immutable``: the URL names the dataset version (http.IMMUTABLE)."""
         chunk = await self.encoded_chunk(key, produce)
         gzipped = None
-        if compressible and "gzip" in request.headers.get("accept-encoding", ""):
+        if (compressible and "gzip" in request.headers.get("accept-encoding", "")
+                and not wants_identity(request.headers)):
             body = chunk.body
             gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip_bytes(body))).body
         response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped,
-                           max_age=UNVERSIONED_MAX_AGE, immutable=immutable)
+                           max_age=UNVERSIONED_MAX_AGE, immutable=immutable, ranges=False)
         if ds.record.access_now() == "public":  # nothing else may be answered before the access check
-            self.remember(request, ds.version, response)
-        return response
+            self.remember(request, ds.version, response)  # the whole body: the warm path cuts ranges itself
+        return ranged(request, response)
 
     def remember(self, request, version: str, response) -> None:
         """Keep a 200 chunk response of public data for the warm path (transformer.server.fastpath)."""
         creds = request.scope.get(CREDENTIALS)
         if response.status_code != 200 or (creds is not None and creds.restricted):
             return
-        key = cache_key(request.url.path, request.headers.get("accept-encoding", ""))
+        identity = wants_identity(request.headers)  # a ranged request was answered without gzip
+        key = cache_key(request.url.path, "" if identity else request.headers.get("accept-encoding", ""))
         entry = CachedResponse(version, response.headers["etag"], response.raw_headers, response.body)
         self.responses.put(key, entry, len(response.body) + 512)
 
