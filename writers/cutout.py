@@ -119,11 +119,17 @@ def npy_header(box: Box, dtype: np.dtype | str) -> bytes:
     return buf.getvalue()
 
 
-def npy_chunks(box: Box, dtype: np.dtype | str, read: SlabReader) -> Iterator[bytes]:
-    """A .npy file as a sequence of byte strings: the header, then one slab at a time."""
+def npy_chunks(box: Box, dtype: np.dtype | str, read: SlabReader) -> Iterator[bytes | memoryview]:
+    """A .npy file as a sequence of byte strings: the header, then one slab at a time (its bytes without a
+    copy: ``tobytes`` copied each 32 MiB slab once more). The server sends exactly these pieces."""
     yield npy_header(box, dtype)
     for t, c, z, y in slabs(box, dtype):
-        yield np.ascontiguousarray(read(t, c, z, y), dtype=dtype).tobytes()
+        yield memoryview(np.ascontiguousarray(read(t, c, z, y), dtype=dtype)).cast("B")
+
+
+def npy_bytes(box: Box, dtype: np.dtype | str) -> int:
+    """The length of the .npy file of ``box``: its ``Content-Length``."""
+    return len(npy_header(box, dtype)) + box.nbytes(dtype)
 
 
 @dataclass(frozen=True)
@@ -184,7 +190,7 @@ def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta
     import h5py
 
     shape = box.shape
-    chunks = (1, 1, *(min(n, 64) for n in shape[2:]))
+    chunks = h5_chunks(shape)
     with h5py.File(path, "w") as f:
         data = f.create_dataset("data", shape=shape, dtype=np.dtype(dtype), chunks=chunks)
         data.attrs["axes"] = "tczyx"
@@ -199,25 +205,59 @@ def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta
             data[t - t0, c - c0, z.start - z0 : z.stop - z0, y.start - y0 : y.stop - y0] = read(t, c, z, y)
 
 
+def h5_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (1, 1, *(min(n, 64) for n in shape[2:]))
+
+
 WRITERS = {"tiff": write_tiff, "h5": write_h5}
+
+
+def file_bytes(fmt: str, box: Box, dtype: np.dtype | str) -> int:
+    """At most how many bytes the file of ``fmt`` takes on disk (what a server reserves before writing):
+    the voxels (HDF5: whole chunks, edge chunks included), a page directory or chunk index entry per plane
+    or chunk, and a MiB of metadata."""
+    shape, itemsize = box.shape, np.dtype(dtype).itemsize
+    if fmt == "h5":
+        chunks = h5_chunks(shape)
+        counts = [-(-n // c) for n, c in zip(shape, chunks, strict=True)]
+        return math.prod(counts) * (math.prod(chunks) * itemsize + 64) + (1 << 20)
+    planes = math.prod(shape[:3])
+    tiles = planes * -(-shape[3] // TIFF_TILE) * -(-shape[4] // TIFF_TILE)
+    padded = tiles * TIFF_TILE * TIFF_TILE * itemsize if plane_bytes(box, dtype) > SLAB_BYTES else box.nbytes(dtype)
+    return padded + planes * 512 + tiles * 16 + (1 << 20)
 
 
 class Abandoned(Exception):
     """Nobody wants the file being written any more (the client disconnected)."""
 
 
+class StorageFull(Exception):
+    """The file could not be written: the disk, a quota or the process's file size limit is full."""
+
+
 def write_file(fmt: str, path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical,
                stop: threading.Event) -> None:
     """Write ``box`` as ``fmt`` to ``path``; once ``stop`` is set, stop before the next slab is read
-    (raising :class:`Abandoned`), and delete the partial file whatever ended the writing."""
+    (raising :class:`Abandoned`), and delete the partial file whatever ended the writing. A failure of the
+    source is raised as it is; the file system refusing the bytes (an OSError of the writer, not of a read)
+    is :class:`StorageFull`."""
+    read_failed: list[BaseException] = []
 
     def read_unless_stopped(t: int, c: int, z: slice, y: slice) -> np.ndarray:
         if stop.is_set():
             raise Abandoned(f"stopped writing {path.name}: nobody is waiting for it")
-        return read(t, c, z, y)
+        try:
+            return read(t, c, z, y)
+        except BaseException as exc:
+            read_failed.append(exc)
+            raise
 
     try:
         WRITERS[fmt](path, box, dtype, read_unless_stopped, meta)
-    except BaseException:
+    except BaseException as exc:
         path.unlink(missing_ok=True)
+        if read_failed:  # as the reader raised it, whatever the writing library wrapped it in
+            raise read_failed[0] from None
+        if isinstance(exc, OSError):
+            raise StorageFull(f"writing the file failed ({exc.strerror or type(exc).__name__})") from exc
         raise

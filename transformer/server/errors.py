@@ -37,6 +37,15 @@ class MethodNotAllowed(Exception):
     """The route exists but not for this method (HTTP 405)."""
 
 
+class Unavailable(Exception):
+    """The server cannot take this request now, but can later (HTTP 503 with ``Retry-After``): every slot or
+    byte of temporary space for cutouts is taken, or the temporary disk is full."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 # (exception class, status, short error code); first match wins
 TABLE: list[tuple[type[BaseException], int, str]] = [
     (MalformedKey, 400, "malformed_key"),
@@ -54,6 +63,7 @@ TABLE: list[tuple[type[BaseException], int, str]] = [
     (WriterError, 500, "encoding_error"),
     (OSError, 500, "source_error"),
     (MemoryError, 503, "overloaded"),
+    (Unavailable, 503, "unavailable"),
 ]
 
 

@@ -120,6 +120,8 @@ def error_response(exc: BaseException) -> Response:
     if status >= 500:
         body["error_id"] = log_failure(exc, status, code)
     headers = {"Cache-Control": "no-store", **({"WWW-Authenticate": "Bearer"} if status == 401 else {})}
+    if getattr(exc, "retry_after", None) is not None:  # errors.Unavailable: when trying again makes sense
+        headers["Retry-After"] = str(exc.retry_after)
     return Response(json_bytes(body), status_code=status, media_type=JSON, headers=headers)
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from typing import Any, NamedTuple
 
+from catalog.record import Record
 from catalog.store import Catalog
 from transformer.config import Config
 from transformer.engine.datasets import Dataset, DatasetRegistry
@@ -17,6 +18,7 @@ from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
 from transformer.server.http import etag_of, gzip_bytes, ranged, respond
 from transformer.server.ranges import wants_identity
+from transformer.server.scratch import Scratch
 
 #: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
 UNVERSIONED_MAX_AGE = 60
@@ -39,6 +41,8 @@ class Service:
         self.counters = resources.counters
         self.audit: Counter = Counter()  # (token name, dataset id, status) -> data reads of non-public datasets
         self.pool = resources.pool
+        # temporary disk of cutout files: how many at once, how many bytes (transformer/server/scratch.py)
+        self.scratch = Scratch(config.cutout_tmp_dir, config.cutout_tmp_mb, config.cutout_files)
         self.datasets = DatasetRegistry(self.catalog, resources.engine, resources.pyramid_options,
                                         config.max_open_datasets)
         self.objects = ObjectStore(resources.objects, self.catalog)  # neurons and cells beside the images
@@ -52,9 +56,21 @@ class Service:
         check of every route. ``data``: the caller serves voxels (any view, a Neuroglancer state, a cutout),
         not only the record. Raises NotFound (404), Unauthorized (401) or Forbidden (403)."""
         # an open dataset whose record was checked moments ago needs no thread hop or database read
-        ds = self.datasets.peek(dataset_id) or await self.run(self.datasets.get, dataset_id)
-        admit(ds.record, grant or Credentials(), data, self.audit)
+        creds = grant or Credentials()
+        ds = self.datasets.peek(dataset_id)
+        if ds is None:
+            checked, ds = await self.run(self._open_admitted, dataset_id, creds, data)
+            if ds.record.version == checked.version:
+                return ds
+        admit(ds.record, creds, data, self.audit)
         return ds
+
+    def _open_admitted(self, dataset_id: str, creds: Credentials, data: bool) -> tuple[Record, Dataset]:
+        """The record checked before its dataset is opened: a refused request opens nothing, so nothing (the
+        open datasets in /metrics, the time a first open takes) tells a private dataset from an unknown id."""
+        record = self.datasets.record(dataset_id)
+        admit(record, creds, data, self.audit)
+        return record, self.datasets.get(dataset_id)
 
     async def encoded_chunk(self, key: Hashable, produce: Callable[[], bytes]) -> Encoded:
         """Cached encoded bytes (and their ETag) for ``key``; concurrent identical requests compute once."""

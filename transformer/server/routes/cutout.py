@@ -4,41 +4,50 @@ The box is read through the pyramid's chunk cache in the worker pool, one slab a
 (writers/cutout.py), so the voxels equal the zarr view of that level and memory stays bounded by a slab;
 the work of a slab is shared by the cutout executor of Resources and the thread reading it, and the next
 slab is read while the current one is sent or written (at most two slabs ahead of the client).
-A .npy streams as its slabs are read; an OME-TIFF or HDF5 file is written slab by slab to a temporary
-file (both formats seek back while writing) and then streamed from it.
+
+What can fail happens before the status line (docs/errors.md): the source is checked unchanged first; an
+OME-TIFF or HDF5 file (both writers seek back) is written whole to a temporary file (server/scratch.py bounds
+how many and how large) and only then sent, with its length; a .npy has its first slab read before it
+starts. A .npy failing at a later slab is aborted short of its ``Content-Length`` (server/bodies.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import os
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
-import anyio._backends._asyncio  # noqa: F401 - see below
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import Route
 
-from transformer.engine.datasets import Dataset
+from readers.base import SourceError
+from transformer.engine.datasets import Dataset, DatasetRegistry
 from transformer.server.auth import grant_of, link_base
-from transformer.server.errors import BadRequest, NotFound, TooLarge
+from transformer.server.bodies import SizedBody, request_id
+from transformer.server.errors import BadRequest, NotFound, TooLarge, Unavailable
 from transformer.server.http import IMMUTABLE, base_url, stale_version
 from transformer.server.routes.links import cutout_url
 from transformer.server.routes.views import recheck
+from transformer.server.scratch import RETRY_AFTER
 from writers.cutout import (
     FORMATS,
     MEDIA_TYPES,
+    Abandoned,
     Box,
-    Physical,
     SlabReader,
-    npy_header,
+    StorageFull,
+    file_bytes,
+    npy_bytes,
+    npy_chunks,
     parse_box,
     physical,
     reads,
@@ -48,10 +57,7 @@ from writers.cutout import (
 from writers.spec import AXES
 from writers.view import version_tag
 
-# A StreamingResponse (only cutouts use one) imports anyio's asyncio backend on its first use, 63 ms on an
-# idle core: the import above moves that from the first cutout of a fresh server, before any slab is read,
-# to the server's start.
-FILE_CHUNK = 1 << 20  # bytes per read when streaming a written file
+FILE_CHUNK = 1 << 20  # bytes per read when sending a written file
 T = TypeVar("T")
 
 
@@ -120,14 +126,12 @@ async def cutout(request: Request) -> Response:
             f"{svc.config.cutout_max_mb} MiB one cutout may carry: split it into smaller boxes (the Python "
             f"client does), or export it with `transformer export {dataset_id} --level {level} "
             f"--region ... --to out.ome.zarr`")
-    read = _parallel_reader(svc.resources.cutouts, ds.pyramid, box)
-    body = _npy(svc, box, ds.pyramid.dtype, read) if fmt == "npy" else _file(svc, fmt, box, ds.pyramid.dtype, read,
-                                                                           physical(ds.spec, box))
     headers = {"Content-Disposition": f'attachment; filename="{filename(dataset_id, box, fmt)}"',
                "Cache-Control": IMMUTABLE if at else "no-store"}  # made private for non-public data (auth.py)
-    if fmt == "npy":  # known ahead: uvicorn then sends each slab as it is, not copied into a chunked frame
-        headers["Content-Length"] = str(len(npy_header(box, ds.pyramid.dtype)) + box.nbytes(ds.pyramid.dtype))
-    return StreamingResponse(body, media_type=MEDIA_TYPES[fmt], headers=headers)
+    rid = request_id(request.headers)
+    if fmt == "npy":
+        return await _npy(svc, ds, box, headers, rid)
+    return await _file(svc, request, ds, fmt, box, headers, rid)
 
 
 def _parallel_reader(executor: Executor, pyramid, box: Box) -> SlabReader:
@@ -245,39 +249,106 @@ def _key(t: int, c: int, z: slice, y: slice) -> tuple[int, ...]:
     return t, c, z.start, z.stop, y.start, y.stop
 
 
-async def _npy(svc, box: Box, dtype, read: SlabReader) -> AsyncIterator[bytes]:
-    """The .npy header, then each slab as it is read (the next one read while this one is sent)."""
-    ahead = _ReadAhead(read, slabs(box, dtype), svc.pool)
+def _unchanged(ds: Dataset) -> None:
+    """Refuse to start on a source whose files changed since the dataset was opened: until the registry
+    reopens it under its new version (within DatasetRegistry.RECHECK_SECONDS), its chunk requests that read
+    the source answer 500 source_error, and so does the cutout, before its status line."""
+    if ds.source_changed():
+        raise SourceError(f"{Path(ds.record.source).name}: the source changed while being served; it is served "
+                          f"under its new version within {DatasetRegistry.RECHECK_SECONDS:.0f} s")
+
+
+async def _npy(svc, ds: Dataset, box: Box, headers: dict[str, str], rid: str) -> Response:
+    """The .npy header, then each slab as it is read (the next one read while this one is sent); the first
+    slab is read before the status line, so a source failing at once is a JSON error."""
+    dtype = ds.pyramid.dtype
+    ahead = _ReadAhead(_parallel_reader(svc.resources.cutouts, ds.pyramid, box), slabs(box, dtype), svc.pool)
+    pieces = npy_chunks(box, dtype, ahead)
     try:
-        yield npy_header(box, dtype)
-        for t, c, z, y in slabs(box, dtype):
-            yield await svc.run(_slab_bytes, ahead, dtype, t, c, z, y)
+        await svc.run(_unchanged, ds)
+        first = [next(pieces), await svc.run(next, pieces, None)]  # the header, slab 0
+    except BaseException:
+        ahead.close()
+        raise
+    return SizedBody(_npy_rest(svc, first, pieces, ahead), npy_bytes(box, dtype), media_type=MEDIA_TYPES["npy"],
+                     headers=headers, request_id=rid)
+
+
+async def _npy_rest(svc, first: list, pieces: Iterator, ahead: _ReadAhead) -> AsyncIterator[bytes | memoryview]:
+    try:
+        for piece in first:
+            yield piece
+        while (piece := await svc.run(next, pieces, None)) is not None:
+            yield piece
     finally:
         ahead.close()
 
 
-def _slab_bytes(read: SlabReader, dtype, t: int, c: int, z: slice, y: slice) -> memoryview:
-    """The slab's bytes without a copy (``tobytes`` copied each 32 MiB slab once more)."""
-    return memoryview(np.ascontiguousarray(read(t, c, z, y), dtype=dtype)).cast("B")
+async def _file(svc, request: Request, ds: Dataset, fmt: str, box: Box, headers: dict[str, str],
+                rid: str) -> Response:
+    """Writes the file in the pool, then sends it with its length. A client that disconnects stops the
+    writing at the next slab; the file is unlinked as soon as it is open for sending, so none is left
+    behind whatever ends the request."""
+    dtype = ds.pyramid.dtype
+    lease = svc.scratch.lease(file_bytes(fmt, box, dtype))  # 413 or 503 before any work
+    path: Path | None = None
+    try:
+        await svc.run(_unchanged, ds)
+        path = _temporary(svc.scratch.directory, FORMATS[fmt])
+        stop = threading.Event()
+        ahead = _ReadAhead(_parallel_reader(svc.resources.cutouts, ds.pyramid, box), reads(fmt, box, dtype),
+                           svc.pool)
+        watcher = asyncio.ensure_future(_stop_when_gone(request, stop))
+        try:
+            await svc.run(write_file, fmt, path, box, dtype, ahead, physical(ds.spec, box), stop)
+        finally:
+            watcher.cancel()
+            stop.set()
+            ahead.close()
+        f = path.open("rb")
+        path.unlink()  # the open file keeps its bytes until it is sent
+        size = os.fstat(f.fileno()).st_size
+    except StorageFull as exc:
+        lease.release()
+        raise Unavailable(f"the server's temporary disk refused the file ({exc.args[0]}): try again later, or "
+                          f"ask format=npy (sent as it is read, no temporary file)", RETRY_AFTER) from None
+    except Abandoned:
+        lease.release()
+        return Response(status_code=204)  # nobody is listening any more
+    except BaseException:
+        lease.release()
+        raise
+    finally:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def close() -> None:
+        f.close()
+        lease.release()
+
+    return SizedBody(_file_pieces(svc, f), size, media_type=MEDIA_TYPES[fmt], headers=headers, request_id=rid,
+                     on_close=close)
 
 
-async def _file(svc, fmt: str, box: Box, dtype, read: SlabReader, meta: Physical) -> AsyncIterator[bytes]:
-    """Writes the file in the pool, then streams it. A client that disconnects stops the writing at the
-    next slab (``stop``); the writer deletes its partial file, and a written one is deleted here."""
-    fd, name = tempfile.mkstemp(suffix=FORMATS[fmt], prefix="cutout-")
+def _temporary(directory: Path, suffix: str) -> Path:
+    try:
+        fd, name = tempfile.mkstemp(suffix=suffix, prefix="cutout-", dir=directory)
+    except OSError as exc:
+        raise StorageFull(f"creating the file failed ({exc.strerror or type(exc).__name__})") from None
     os.close(fd)
-    path = Path(name)
-    stop = threading.Event()
-    ahead = _ReadAhead(read, reads(fmt, box, dtype), svc.pool)
-    try:
-        await svc.run(write_file, fmt, path, box, dtype, ahead, meta, stop)
-        with path.open("rb") as f:
-            while piece := await svc.run(f.read, FILE_CHUNK):
-                yield piece
-    finally:
-        stop.set()
-        ahead.close()
-        path.unlink(missing_ok=True)
+    return Path(name)
+
+
+async def _stop_when_gone(request: Request, stop: threading.Event) -> None:
+    """Set ``stop`` when the client disconnects (the writer then stops before its next slab)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    stop.set()
+
+
+async def _file_pieces(svc, f: BinaryIO) -> AsyncIterator[bytes]:
+    while piece := await svc.run(f.read, FILE_CHUNK):
+        yield piece
 
 
 routes = [Route("/api/datasets/{id}/cutout", cutout)]
