@@ -6,14 +6,16 @@ Options are plain path segments because clients append ``/info`` and ``/{key}/{c
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
-from writers import keys
+from writers import keys, listing
 from writers.errors import MalformedKey, NoSuchKey, WriterError
+from writers.listing import Folder, Merge, fixed
 from writers.neuroglancer import Source
 from writers.spec import ImageSpec, LevelSpec
 from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
@@ -246,11 +248,16 @@ class Precomputed(View):
             parts.append(key.name)
         return "/".join(parts)
 
+    @staticmethod
+    def encoding(key: Info | PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> str:
+        """The encoding ``key`` is served in: its own, else raw for plain options, else the dataset's default."""
+        return key.encoding or ("raw" if options.plain else default_encoding(spec))
+
     def document(self, key: Info, spec: ImageSpec, options: ViewOptions) -> dict:
-        return info(spec, key.encoding or default_encoding(spec))
+        return info(spec, self.encoding(key, spec, options))
 
     def chunk_identity(self, key: PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> Hashable:
-        return key.encoding or default_encoding(spec), key.level, key.layout, key.index
+        return self.encoding(key, spec, options), key.level, key.layout, key.index
 
     def encode(self, key: PrecomputedChunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         t, zi, yi, xi = key.index
@@ -259,7 +266,30 @@ class Precomputed(View):
             blocks = [read(key.level, (t, c, zi, yi, xi)) for c in range(n_channels)]
         else:  # another chunk size of the level (a block of its own, see Pyramid.chunk)
             blocks = [read(key.level, (t, c, zi, yi, xi), key.layout) for c in range(n_channels)]
-        return encode(np.stack(blocks), spec, key.encoding or default_encoding(spec))
+        return encode(np.stack(blocks), spec, self.encoding(key, spec, options))
+
+    def chunk_size(self, key: PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> int | None:
+        if self.encoding(key, spec, options) != "raw":
+            return None
+        level = spec.levels[key.level].in_layout(key.layout)
+        _, _, zs, ys, xs = level.chunk_region((0, 0, *key.index[1:]))
+        voxels = (zs.stop - zs.start) * (ys.stop - ys.start) * (xs.stop - xs.start) * level.shape[1]
+        return voxels * np.dtype(served_dtype(spec.dtype, spec.kind)).itemsize
+
+    def tree(self, spec: ImageSpec, options: ViewOptions) -> Folder | None:
+        if self.refusal(spec) is not None:
+            return None
+        n_times = spec.levels[0].shape[0]
+        later = listing.axis(n_times, "/", lambda t: self._time_tree(spec, t), start=1)  # t/0 is spelt without t/
+        return fixed([*self._time_entries(spec, 0), *([("t/", later)] if n_times > 1 else [])])
+
+    def _time_tree(self, spec: ImageSpec, t: int) -> Folder:
+        return fixed(self._time_entries(spec, t))
+
+    def _time_entries(self, spec: ImageSpec, t: int) -> list[tuple[str, object]]:
+        scales = [(f"{scale_key(i)}/", functools.partial(_scale_tree, spec.levels[i], i, t))
+                  for i in range(len(spec.levels))]
+        return [("info", Info(t=t)), *scales]
 
     def compressible(self, key: PrecomputedChunk, spec: ImageSpec) -> bool:
         return (key.encoding or default_encoding(spec)) == "raw"  # jpeg and compressed_segmentation are compact
@@ -273,3 +303,35 @@ class Precomputed(View):
 
     def neuroglancer_url(self, url: str, t: int) -> str:
         return f"{url}/t/{t}" if t else url
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds(n: int, c: int, tail: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The name parts ``{lo}-{hi}{tail}`` of one axis (size ``n``, chunk ``c``) in string order, and the grid
+    index of each."""
+    parts = sorted((f"{lo}-{min(lo + c, n)}{tail}", lo // c) for lo in range(0, n, c))
+    return tuple(p for p, _ in parts), tuple(i for _, i in parts)
+
+
+def _scale_tree(level: LevelSpec, index: int, t: int) -> Folder | Merge:
+    """The chunk names of one scale (``x0-x1_y0-y1_z0-z1``, one name part per axis) of every chunk size."""
+    trees = [_layout_tree(index, t, layout, level.shape, shape) for layout, shape in enumerate(level.layouts)]
+    return trees[0] if len(trees) == 1 else Merge(trees)
+
+
+def _layout_tree(index: int, t: int, layout: int, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Folder:
+    _, _, nz, ny, nx = shape
+    _, _, cz, cy, cx = chunks
+
+    def zs(xi: int, yi: int) -> Folder:
+        return _parts(nz, cz, "", lambda zi: PrecomputedChunk(index, (t, zi, yi, xi), None, layout))
+
+    def ys(xi: int) -> Folder:
+        return _parts(ny, cy, "_", lambda yi: zs(xi, yi))
+
+    return _parts(nx, cx, "_", ys)
+
+
+def _parts(n: int, c: int, tail: str, entry) -> Folder:
+    names, order = _bounds(n, c, tail)
+    return Folder(names, lambda k: entry(order[k]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from writers.codecs import Compressor
 from writers.errors import NoSuchKey
+from writers.listing import Folder, walk
 from writers.neuroglancer import Source
 from writers.spec import ImageSpec
 
@@ -48,6 +49,9 @@ class ViewOptions:
     """Service settings a view may use to encode."""
 
     compressor: Compressor
+    #: chunks as plain arrays (precomputed's default encoding is raw): with the ``none`` compressor every chunk's
+    #: size follows from the geometry, which S3 listings must state before any chunk is made (routes/s3.py)
+    plain: bool = False
 
 
 def version_tag(version: str) -> str:
@@ -119,6 +123,21 @@ class View(ABC):
     def compressible(self, key: Chunk, spec: ImageSpec) -> bool:
         """Whether a chunk response may be gzipped for clients that accept it (already compressed: no)."""
         return False
+
+    # -- listing (the S3 facade and folder browsing) -----------------------------------------------------
+
+    def tree(self, spec: ImageSpec, options: ViewOptions) -> Folder | None:
+        """Every key of a dataset below its segment, as a tree (writers/listing.py); None: not enumerable."""
+        return None
+
+    def keys(self, spec: ImageSpec, options: ViewOptions, after: str = "") -> Iterator[tuple[str, Document | Chunk]]:
+        """(key, typed key) of every key greater than ``after``, in lexicographic order, in constant memory."""
+        tree = self.tree(spec, options)
+        return iter(()) if tree is None else walk(tree, "", after)
+
+    def chunk_size(self, key: Chunk, spec: ImageSpec, options: ViewOptions) -> int | None:
+        """The bytes ``encode`` gives for ``key``, if the geometry decides them (None: known once made)."""
+        return None
 
     # -- Neuroglancer ----------------------------------------------------------------------------------
 

@@ -53,6 +53,8 @@ class ZarrV2(ZarrView):
 
     name = "zarr"
     prefix = "/zarr"
+    group_documents = GROUP_DOCUMENTS
+    array_document = ".zarray"
     neuroglancer = Source("zarr2://", ome_axes=True)
 
     def parse(self, key: str, spec: ImageSpec) -> Document | Chunk:

@@ -67,6 +67,9 @@ class ZarrV3(ZarrView):
 
     name = "zarr3"
     prefix = "/zarr3"
+    group_documents = (NODE,)
+    array_document = NODE
+    chunk_folder = "c"
     neuroglancer = Source("zarr3://", ome_axes=True)
 
     def parse(self, key: str, spec: ImageSpec) -> Document | Chunk:
