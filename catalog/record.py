@@ -50,6 +50,9 @@ class Record:
     added: str = ""  # when this content was registered: part of the version that keys caches and ETags
     stamp: str = ""  # digest of every source file's name, size, mtime and inode: changes when the content does
     extra: dict = field(default_factory=dict)
+    #: objects beside the image (catalog/attached.py): {"kind", "id", "name" (relative to the dataset's folder),
+    #: "units"} each; their files are in ``stamp``, so the version follows them
+    attached: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # an old record has only ``public``; an unknown word is private
@@ -71,7 +74,10 @@ class Record:
     def fields(self) -> dict:
         """The fields by name, not copied: they hold plain JSON values, so this dumps to the same text as
         ``asdict`` without deep-copying a 10,000-slice manifest (0.25 s per call; a dataset open made four)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        out = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if not self.attached:  # a record without objects keeps the version it had before they existed
+            del out["attached"]
+        return out
 
     def public_dict(self) -> dict:
         """Everything but the server path."""

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from catalog.access import strictest
+from catalog.attached import attached_files, find_attached, rows_of
 from catalog.ids import dataset_id
 from catalog.layout import folder_verdict
 from catalog.record import SIDECAR_FIELDS, Record
@@ -58,9 +59,13 @@ def describe(
         base = str(source if source.is_dir() else source.parent)
         named = [(_name_in(f, base), f, os.stat(f)) for f in files]
         manifest = [_manifest_entry(name, path, st, checksums) for name, path, st in named]
+        dataset = _free_id(catalog, str(source))
+        # neurons and cells beside the image: their stamps join the image's, so the version follows them
+        attached = find_attached(own, base, str(root), dataset)
+        named += [(name, path, os.stat(path)) for name, path in attached_files(base, attached)]
         stamp = stat_stamp((name, st) for name, _, st in named)
         record = Record(
-            id=_free_id(catalog, str(source)),
+            id=dataset,
             source=str(source),
             reader=plugin.name,
             format=volume.format,
@@ -79,6 +84,7 @@ def describe(
             extra={**meta.get("extra", {}), **({"native_voxel_size": list(volume.voxel_size)})},
             access=access,
             embargo_until=meta.get("embargo_until", "") if access == "embargoed" else "",
+            attached=attached,
         )
     for key in SIDECAR_FIELDS:
         if key in meta:
@@ -198,6 +204,9 @@ def register(catalog: Catalog, record: Record) -> None:
         record.added = old.added
         return
     catalog.put(record)
+    if record.attached or (old is not None and old.attached):
+        source = Path(record.source)
+        catalog.put_objects(record.id, rows_of(record, str(source if source.is_dir() else source.parent)))
 
 
 def _free_id(catalog: Catalog, source: str) -> str:

@@ -53,6 +53,10 @@ class Publication(BaseModel):
 
 
 ShortList = Annotated[list[Text], Field(max_length=1_000)]
+#: a file or glob of attached objects (``swc/*.swc``), relative to the sidecar's folder
+Pattern = Annotated[str, Field(min_length=1, max_length=1_000, pattern=r"^[^/\x00][^\x00]*$")]
+Patterns = Pattern | Annotated[list[Pattern], Field(min_length=1, max_length=100)]
+Units = Literal["um", "voxel"]
 
 
 class Sidecar(BaseModel):
@@ -83,6 +87,11 @@ class Sidecar(BaseModel):
     embargo_until: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")] | None = None  # YYYY-MM-DD, UTC
     # this dataset's chunk layout, over the server's --chunks: "auto" or one [z, y, x] shape for every level
     chunks: Literal["auto"] | Annotated[list[ChunkEdge], Field(min_length=3, max_length=3)] | None = None
+    # objects beside the image (catalog/attached.py): SWC neurons and cell tables, with their units
+    neurons: Patterns | None = None
+    neurons_units: Units | None = None
+    cells: Patterns | None = None
+    cells_units: Units | None = None
     extra: dict[str, Any] | None = None
 
     @field_validator("voxel_size", mode="before")
@@ -139,6 +148,9 @@ def validate(data: Any) -> dict:
     for key, field in (("channels", "name"), ("funders", "name"), ("publications", "citation")):
         if key in out:
             out[key] = [{field: item} if isinstance(item, str) else item for item in out[key]]
+    for key in ("neurons", "cells"):  # one pattern is the short form of a list
+        if isinstance(out.get(key), str):
+            out[key] = [out[key]]
     return out
 
 

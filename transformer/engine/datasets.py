@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from catalog.attached import attached_files
 from catalog.record import Record
 from catalog.scan import named_stamp
 from catalog.store import Catalog
@@ -49,6 +50,7 @@ def source_stamp(record: Record) -> str:
     source = Path(record.source)
     base = str(source if source.is_dir() else source.parent)
     files = [(m["name"], os.path.join(base, m["name"])) for m in record.manifest] or [(source.name, str(source))]
+    files += attached_files(base, record.attached)  # neurons and cells: a re-traced neuron is a new version
     try:
         return named_stamp(files)
     except OSError:

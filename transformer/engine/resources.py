@@ -16,8 +16,12 @@
   for a share of their own.
 - ``tiles`` 15 %: decoded TIFF tiles/strips; a 256² tile feeds sixteen 64² chunks.
 - ``regions`` 5 % and ``planes`` 5 %: JPEG2000 only (RGB regions; whole slices with imagecodecs).
-- ``hdf`` 5 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
+- ``hdf`` 3 %: HDF5's own chunk cache, spread over the ``max_open_files`` handles (the Imaris reader
   decodes most chunks itself, and the blocks cache keeps what it decoded).
+- ``objects`` 10 % (taken from blocks 5, tiles 3, hdf 2): parsed neurons and indexed cell tables
+  (transformer/engine/objects.py). A brain's 2,000,000 detected cells are about 50 MB indexed and must stay
+  whole (every spatial cell and box query reads from the one table), so the share holds that with room for
+  the neurons on screen (a 100,000-node neuron is about 5 MB parsed; its encoded skeleton goes to ``encoded``).
 
 Outside the budget, in the 300 MB the service may use beyond it: the open files' parsed headers. The
 slices of TIFF slice folders have a pool of their own (``--max-open-slices``, slots of 32 KiB: at most 64 MiB of
@@ -39,14 +43,15 @@ from transformer.config import Config
 from transformer.engine.options import Engine, PyramidOptions
 
 SHARES = {
-    "blocks": Fraction(35, 100),
+    "blocks": Fraction(30, 100),
     "parts": Fraction(10, 100),
     "encoded": Fraction(15, 100),
     "responses": Fraction(10, 100),
-    "tiles": Fraction(15, 100),
+    "tiles": Fraction(12, 100),
     "regions": Fraction(5, 100),
     "planes": Fraction(5, 100),
-    "hdf": Fraction(5, 100),
+    "hdf": Fraction(3, 100),
+    "objects": Fraction(10, 100),
 }
 assert sum(SHARES.values()) == 1
 #: descriptors left for connections, logs and libraries beside the handle pools
@@ -99,6 +104,7 @@ class Resources:
         self.parts = Cache("parts", self.sizes["parts"], freeze=True)
         self.encoded = Cache("encoded", self.sizes["encoded"], size=_body_size)
         self.responses = Cache("responses", self.sizes["responses"], size=_body_size)
+        self.objects = Cache("objects", self.sizes["objects"])  # neurons and cell tables (engine/objects.py)
         self.readers = ReaderResources.create(
             tiles=self.sizes["tiles"], regions=self.sizes["regions"], planes=self.sizes["planes"],
             hdf5_chunk_cache=self.sizes["hdf"] // max(1, config.max_open_files),
@@ -124,7 +130,8 @@ class Resources:
         hdf5 = {"budget": self.sizes["hdf"], "per_file": readers.hdf5_chunk_cache}
         return {"blocks": self.blocks.stats(), "parts": self.parts.stats(), "encoded": self.encoded.stats(),
                 "responses": self.responses.stats(), "tiles": readers.tiles.stats(),
-                "regions": readers.regions.stats(), "planes": readers.planes.stats(), "hdf": hdf5}
+                "regions": readers.regions.stats(), "planes": readers.planes.stats(), "hdf": hdf5,
+                "objects": self.objects.stats()}
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

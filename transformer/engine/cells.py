@@ -1,0 +1,105 @@
+"""A cell table read once and kept compact: positions (nm, float32), ids, numeric properties in their served
+types, and the multilevel spatial index as one permutation plus the (start, stop) of each non-empty cell.
+
+No Python object per cell: 2,000,000 cells with one property weigh about 50 MB here (24 MB of positions,
+16 MB of ids, 8 MB of the permutation, 8 MB per float32 property); the reader's float64 columns and the plan's
+per-point level and cell arrays are dropped once the index is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from writers.annotations import (
+    annotation_info,
+    bounds,
+    encode_point_by_id,
+    encode_points,
+    order_properties,
+    plan_spatial,
+)
+
+#: most cells one spatial cell of a coarse level holds (the rest are pushed to finer levels)
+SPATIAL_LIMIT = 10_000
+
+
+@dataclass
+class CellTable:
+    name: str
+    xyz_nm: np.ndarray  # (n, 3) float32, x, y, z in the image's physical frame
+    ids: np.ndarray  # (n,) uint64
+    props: dict[str, np.ndarray]  # spec id -> (n,) values in the spec's type
+    specs: list[dict]
+    info: dict
+    order: np.ndarray  # rows grouped by (level, cell)
+    cells: dict[tuple[int, int, int, int], tuple[int, int]]  # (level, i, j, k) -> order[start:stop]
+    by_id: np.ndarray  # rows sorted by id (for by_id lookups)
+    defects: list = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.xyz_nm, self.ids, self.order, self.by_id, *self.props.values()]
+        return int(sum(a.nbytes for a in arrays)) + 128 * len(self.cells) + 4096
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def level(self, key: str) -> tuple[int, dict] | None:
+        """(index, level dict) of a spatial key such as ``spatial0``."""
+        for i, level in enumerate(self.info["spatial"]):
+            if level["key"] == key:
+                return i, level
+        return None
+
+    def spatial_bytes(self, level: int, ijk: tuple[int, int, int]) -> bytes:
+        """The body of one spatial cell (an empty cell is a valid body with count 0)."""
+        start, stop = self.cells.get((level, *ijk), (0, 0))
+        rows = self.order[start:stop]
+        return encode_points(self.xyz_nm[rows], {k: v[rows] for k, v in self.props.items()}, self.specs, self.ids[rows])
+
+    def row_of(self, object_id: int) -> int | None:
+        ids = self.ids[self.by_id]
+        at = int(np.searchsorted(ids, np.uint64(object_id)))
+        return int(self.by_id[at]) if at < len(ids) and int(ids[at]) == object_id else None
+
+    def by_id_bytes(self, row: int) -> bytes:
+        return encode_point_by_id(self.xyz_nm[row], {k: v[row] for k, v in self.props.items()}, self.specs)
+
+    def within(self, lower_um: np.ndarray, upper_um: np.ndarray) -> np.ndarray:
+        """Rows whose position (µm, x, y, z) lies in [lower, upper) on every axis, in file order."""
+        xyz_um = self.xyz_nm.astype(np.float64) / 1000.0
+        inside = np.all((xyz_um >= lower_um) & (xyz_um < upper_um), axis=1)
+        return np.flatnonzero(inside)
+
+
+def build_cell_table(path: Path, scale_xyz: tuple[float, float, float], limit: int = SPATIAL_LIMIT) -> CellTable:
+    """Read the table at ``path`` (file units times ``scale_xyz`` are µm) and index it (blocking)."""
+    from readers.objects.points import read_points  # numpy's CSV machinery: loaded when a table is first read
+
+    table = read_points(path)
+    xyz_nm = (np.asarray(table.xyz, dtype=np.float64) * (np.asarray(scale_xyz) * 1000.0)).astype(np.float32)
+    ids = np.asarray(table.ids, dtype=np.uint64)
+    specs = order_properties(table.columns)
+    props = {spec["id"]: np.asarray(table.columns[spec["id"]]).astype(spec["type"]) for spec in specs}
+    del table
+    lower, upper = bounds(xyz_nm)  # upper exclusive
+    plan = plan_spatial(xyz_nm, lower, upper, limit=limit)
+    order = np.asarray(plan.order, dtype=np.int64 if len(ids) >= 2**31 else np.int32)
+    cells = _cell_ranges(plan.level_of[order], plan.cell_of[order])
+    info = annotation_info(lower, upper, specs, plan.levels)
+    by_id = np.argsort(ids, kind="stable").astype(order.dtype)
+    return CellTable(path.name, xyz_nm, ids, props, specs, info, order, cells, by_id)
+
+
+def _cell_ranges(levels: np.ndarray, cells: np.ndarray) -> dict[tuple[int, int, int, int], tuple[int, int]]:
+    """(level, i, j, k) -> (start, stop) of each run of equal (level, cell) in the grouped order."""
+    if len(levels) == 0:
+        return {}
+    keys = np.column_stack([levels.astype(np.int64), cells.astype(np.int64)])
+    change = np.flatnonzero(np.any(keys[1:] != keys[:-1], axis=1)) + 1
+    starts = np.concatenate([[0], change])
+    stops = np.concatenate([change, [len(levels)]])
+    return {tuple(int(v) for v in keys[s]): (int(s), int(e)) for s, e in zip(starts, stops, strict=True)}

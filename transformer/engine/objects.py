@@ -1,0 +1,206 @@
+"""Objects beside an image, opened lazily: a neuron is parsed, a cell table read and indexed, the first time a
+request needs it, in the worker pool (these functions block), and kept in the ``objects`` cache under the
+dataset's version, so a changed file is a new version and never mixes with the old one.
+
+Coordinates are the image's physical frame in micrometres, x, y, z as in the files: an SWC in µm is taken as
+it is; one in voxels (``neurons_units: "voxel"``) is scaled by the image's level-0 voxel size, so voxel
+coordinate ``k`` lands on the centre of voxel ``k``, as in the zarr views (docs/objects.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from catalog.store import Catalog
+from readers.caching import Cache
+from readers.objects.swc import SWC_TYPE_NAMES, Morphology, parse_swc
+from transformer.engine.cells import CellTable, build_cell_table
+from transformer.engine.datasets import Dataset
+from writers.errors import NoSuchKey
+
+log = logging.getLogger(__name__)
+
+#: defects kept in a neuron's summary (a broken file may have thousands; the first ones say enough)
+MAX_DEFECTS = 50
+
+
+class NoSuchObject(NoSuchKey):
+    """No neuron or cell table of that id in this dataset (404)."""
+
+
+class RefusedObject(NoSuchKey):
+    """The file is attached but cannot be served (a cycle, a duplicate id, empty or binary): 404 with why."""
+
+
+@dataclass
+class Neuron:
+    """One parsed neuron: the morphology, its node positions in the image's physical frame (µm, x, y, z)
+    and its summary."""
+
+    id: str
+    name: str
+    morphology: Morphology
+    xyz_um: np.ndarray
+    radius_um: np.ndarray
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        m = self.morphology
+        return (
+            int(
+                m.ids.nbytes
+                + m.types.nbytes
+                + m.xyz.nbytes
+                + m.radius.nbytes
+                + m.parent.nbytes
+                + self.xyz_um.nbytes
+                + self.radius_um.nbytes
+            )
+            + 4096
+        )
+
+
+def type_name(t: int) -> str:
+    return SWC_TYPE_NAMES.get(int(t), f"custom_{int(t)}")
+
+
+def base_of(ds: Dataset) -> Path:
+    source = Path(ds.record.source)
+    return source if source.is_dir() else source.parent
+
+
+def scale_of(ds: Dataset, units: str) -> tuple[float, float, float]:
+    """µm per file unit, x, y, z."""
+    if units == "voxel":
+        vz, vy, vx = ds.record.voxel_size
+        return (vx, vy, vz)
+    return (1.0, 1.0, 1.0)
+
+
+class ObjectStore:
+    """The neurons and cell tables of open datasets, built on demand and kept in ``cache``. Summaries found by
+    parsing go to the catalog's ``objects`` table, so a page lists them without parsing again."""
+
+    def __init__(self, cache: Cache, catalog: Catalog) -> None:
+        self.cache = cache
+        self.catalog = catalog
+
+    # -- what a dataset has ------------------------------------------------------------------------
+
+    @staticmethod
+    def entries(ds: Dataset, kind: str) -> list[dict]:
+        return [e for e in ds.record.attached if e["kind"] == kind]
+
+    def entry(self, ds: Dataset, kind: str, object_id: str) -> dict:
+        for e in ds.record.attached:
+            if e["kind"] == kind and e["id"] == object_id:
+                return e
+        raise NoSuchObject(
+            f"no {'neuron' if kind == 'neuron' else 'cell table'} {object_id} in dataset {ds.record.id!r}"
+        )
+
+    def path(self, ds: Dataset, entry: dict) -> Path:
+        return base_of(ds) / entry["name"]
+
+    def rows(self, ds: Dataset) -> dict[str, dict]:
+        """The catalog's rows of this dataset by object id, with summaries made for the file as it is now
+        (a stale summary, of another stamp, is dropped to the scan's part)."""
+        from catalog.scan import stat_stamp
+
+        out = {}
+        for row in self.catalog.objects(ds.record.id):
+            try:
+                stamp = stat_stamp([(row["name"], os.stat(base_of(ds) / row["name"]))])
+            except OSError:
+                continue
+            if stamp != row["stamp"]:
+                keep = ("label", "bytes", "header", "refusal")
+                row["summary"] = {k: v for k, v in row["summary"].items() if k in keep}
+            out[row["object_id"]] = row
+        return out
+
+    # -- neurons -----------------------------------------------------------------------------------
+
+    def neuron(self, ds: Dataset, object_id: str) -> Neuron:
+        """The parsed neuron (blocking); RefusedObject when its file gives no tree."""
+        entry = self.entry(ds, "neuron", object_id)
+        found = self.cache.get_or_compute((ds.version, "neuron", object_id), lambda: self._parse(ds, entry))
+        if found.morphology.refusal:
+            raise RefusedObject(f"neuron {object_id} ({entry['name']}) is not served: {found.morphology.refusal}")
+        return found
+
+    def _parse(self, ds: Dataset, entry: dict) -> Neuron:
+        from catalog.scan import stat_stamp
+
+        path = self.path(ds, entry)
+        st = os.stat(path)
+        data = path.read_bytes()
+        morphology = parse_swc(data)
+        scale = scale_of(ds, entry.get("units", "um"))
+        xyz = morphology.xyz * np.asarray(scale, dtype=np.float64)
+        # a radius in voxels is scaled by the mean lateral voxel size (SWC has one radius per node)
+        radius = morphology.radius * np.float32((scale[0] + scale[1]) / 2)
+        summary = neuron_summary(morphology, scale, path.name)
+        neuron = Neuron(entry["id"], entry["name"], morphology, xyz, radius, summary)
+        try:
+            self.catalog.put_object_summary(ds.record.id, entry["id"], stat_stamp([(entry["name"], st)]), summary)
+        except Exception:  # noqa: BLE001 - a read-only or busy catalog must not fail the request
+            log.warning("could not keep the summary of a neuron of %s", ds.record.id, exc_info=True)
+        return neuron
+
+    def summaries(self, ds: Dataset, parse_missing: bool = True) -> list[dict]:
+        """Every neuron's ``{"id", "name", "label", **summary}``, in record order; ``parse_missing`` parses
+        those whose summary is not known yet (blocking)."""
+        rows = self.rows(ds)
+        out = []
+        for entry in self.entries(ds, "neuron"):
+            summary = dict(rows.get(entry["id"], {}).get("summary") or {})
+            if "nodes" not in summary and "refusal" not in summary and parse_missing:
+                try:
+                    summary = {
+                        **summary,
+                        **self.cache.get_or_compute(
+                            (ds.version, "neuron", entry["id"]), lambda e=entry: self._parse(ds, e)
+                        ).summary,
+                    }
+                except OSError as exc:
+                    summary["refusal"] = f"cannot be read ({exc.strerror or exc.__class__.__name__})"
+            out.append({"id": entry["id"], "name": entry["name"], "label": Path(entry["name"]).name, **summary})
+        return out
+
+    # -- cells -------------------------------------------------------------------------------------
+
+    def cell_table(self, ds: Dataset, object_id: str) -> CellTable:
+        """The cell table, read and spatially indexed (blocking)."""
+        entry = self.entry(ds, "cells", object_id)
+        scale = scale_of(ds, entry.get("units", "um"))
+        return self.cache.get_or_compute(
+            (ds.version, "cells", object_id), lambda: build_cell_table(self.path(ds, entry), scale)
+        )
+
+
+def neuron_summary(morphology: Morphology, scale_xyz: tuple[float, float, float], label: str) -> dict:
+    """What the catalog and the pages show of a parsed neuron (µm in the image's physical frame)."""
+    defects = [
+        d.as_dict()
+        if hasattr(d, "as_dict")
+        else {"line": d.line, "kind": d.kind, "message": d.message, "fatal": d.fatal}
+        for d in morphology.defects
+    ]
+    summary = {
+        "label": label,
+        "header": list(morphology.header)[:40],
+        "defects": defects[:MAX_DEFECTS],
+        "warnings": sum(1 for d in defects if not d["fatal"]),
+    }
+    if morphology.refusal:
+        return {**summary, "refusal": morphology.refusal}
+    facts = morphology.summary(scale_xyz)
+    facts["type_names"] = [type_name(t) for t in facts.get("types", [])]
+    return {**summary, **facts}

@@ -1,0 +1,351 @@
+"""Routes of the objects beside an image (neurons, cells), built from writers/objects_registry.py.
+
+Every handler gets its dataset through ``Service.dataset(id, grant_of(request))`` like the image chunks (an
+embargoed dataset's objects are 401 without a token, a private one's 404), then does its work in the pool:
+parsing, indexing and encoding never run on the event loop. Encoded objects are cached under the dataset's
+version (``encoded``) and, for public data, kept for the warm path like image chunks.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from transformer.server.auth import grant_of
+from transformer.server.errors import BadRequest, NotFound
+from transformer.server.http import JSON, json_bytes, respond
+from writers.errors import NoSuchKey
+from writers.objects_registry import OBJECTS_PREFIX, ObjectKey, ObjectView, installed
+from writers.skeletons import encode_skeleton, segment_properties_info, skeleton_info
+
+
+class ObjectPaths:
+    """What the warm path (server/fastpath.py) needs of the object routes: their prefix and the dataset a
+    path segment names."""
+
+    prefix = OBJECTS_PREFIX
+
+    @staticmethod
+    def dataset_id(segment: str) -> str | None:
+        return segment or None
+
+
+async def _dataset(request: Request):
+    svc = request.app.state.service
+    return svc, await svc.dataset(request.path_params["segment"], grant_of(request))
+
+
+async def _cached(request: Request, svc, ds, key: tuple, produce: Callable[[], bytes], media_type: str):
+    """The bytes of ``key`` (made once in the pool, cached under the dataset version) as a response; public
+    binary objects are also kept for the warm path."""
+    if media_type != JSON:
+        return await svc.chunk_response(request, ds, (*key, ds.version), produce, compressible=True)
+    encoded = await svc.encoded_chunk((*key, ds.version), produce)
+    return respond(request, encoded.body, JSON, etag=encoded.etag, max_age=60, compressible=True)
+
+
+async def volume_info(request: Request) -> Response:
+    """A segmentation volume info naming the skeleton directory: what cloud-volume opens to read skeletons
+    (it has no chunks of its own)."""
+    svc, ds = await _dataset(request)
+    if not svc.objects.entries(ds, "neuron"):
+        raise NotFound(f"dataset {ds.record.id!r} has no neurons")
+    level = ds.spec.levels[0]
+    _, _, nz, ny, nx = level.shape
+    vz, vy, vx = level.voxel_size
+    info = {
+        "@type": "neuroglancer_multiscale_volume",
+        "type": "segmentation",
+        "data_type": "uint64",
+        "num_channels": 1,
+        "skeletons": "skeletons",
+        "scales": [
+            {
+                "key": "none",
+                "resolution": [vx * 1000, vy * 1000, vz * 1000],
+                "size": [nx, ny, nz],
+                "voxel_offset": [0, 0, 0],
+                "chunk_sizes": [[64, 64, 64]],
+                "encoding": "raw",
+            }
+        ],
+    }
+    return respond(request, json_bytes(info), JSON, max_age=60, compressible=True)
+
+
+def endpoint(view: ObjectView):
+    async def serve(request: Request) -> Response:
+        svc, ds = await _dataset(request)
+        object_id = request.path_params.get("object")
+        if view.per_object:
+            svc.objects.entry(ds, view.kind, object_id)  # 404 for a table the dataset lacks
+        elif not svc.objects.entries(ds, view.kind):
+            raise NotFound(f"dataset {ds.record.id!r} has no {view.name}")
+        key = view.parse(request.path_params["key"])
+        handler = SKELETON_KEYS if view.kind == "neuron" else CELL_KEYS
+        return await handler[key.what](request, svc, ds, view, key, object_id)
+
+    return serve
+
+
+# -- skeletons ---------------------------------------------------------------------------------------------
+
+
+async def _skeleton_info(request, svc, ds, view, key: ObjectKey, _object):
+    return respond(request, json_bytes(skeleton_info()), JSON, max_age=60, compressible=True)
+
+
+async def _segment_properties(request, svc, ds, view, key: ObjectKey, _object):
+    def produce() -> bytes:
+        rows = [s for s in svc.objects.summaries(ds) if "refusal" not in s]
+        return json_bytes(
+            segment_properties_info(
+                [int(s["id"]) for s in rows],
+                [s["label"] for s in rows],
+                [s.get("type_names", []) for s in rows],
+                {"nodes": [s["nodes"] for s in rows], "cable_length_um": [s["cable_length_um"] for s in rows]},
+            )
+        )
+
+    return await _cached(request, svc, ds, ("segment_properties",), produce, JSON)
+
+
+async def _skeleton(request, svc, ds, view, key: ObjectKey, _object):
+    object_id = str(key.object_id)
+    svc.objects.entry(ds, "neuron", object_id)  # 404 before any work for an id the dataset lacks
+
+    def produce() -> bytes:
+        neuron = svc.objects.neuron(ds, object_id)
+        m = neuron.morphology
+        return encode_skeleton(
+            (neuron.xyz_um * 1000.0).astype(np.float32),
+            m.edges(),
+            (neuron.radius_um * 1000.0).astype(np.float32),
+            m.types.astype(np.float32),
+        )
+
+    return await _cached(request, svc, ds, ("skeleton", object_id), produce, "application/octet-stream")
+
+
+SKELETON_KEYS = {"info": _skeleton_info, "segment_properties": _segment_properties, "skeleton": _skeleton}
+
+
+# -- cells -------------------------------------------------------------------------------------------------
+
+
+async def _table(svc, ds, object_id: str):
+    return await svc.run(svc.objects.cell_table, ds, object_id)
+
+
+async def _cells_info(request, svc, ds, view, key: ObjectKey, object_id):
+    def produce() -> bytes:
+        return json_bytes(svc.objects.cell_table(ds, object_id).info)
+
+    return await _cached(request, svc, ds, ("cells_info", object_id), produce, JSON)
+
+
+async def _by_id(request, svc, ds, view, key: ObjectKey, object_id):
+    table = await _table(svc, ds, object_id)
+    row = table.row_of(key.object_id)
+    if row is None:
+        raise NoSuchKey(f"no cell {key.object_id} in this table")
+    return await _cached(
+        request, svc, ds, ("cell", object_id, key.object_id), lambda: table.by_id_bytes(row), "application/octet-stream"
+    )
+
+
+async def _spatial(request, svc, ds, view, key: ObjectKey, object_id):
+    from writers.annotations import cell_key, parse_cell_key
+
+    table = await _table(svc, ds, object_id)
+    found = table.level(key.level)
+    if found is None:
+        raise NoSuchKey(f"no spatial level {key.level!r}")
+    level, spec = found
+    ijk = parse_cell_key(key.cell, spec)
+    if ijk is None or cell_key(ijk) != key.cell:
+        raise NoSuchKey(f"no cell {key.cell[:40]!r} in {key.level} (grid {spec['grid_shape']})")
+    return await _cached(
+        request,
+        svc,
+        ds,
+        ("spatial", object_id, level, ijk),
+        lambda: table.spatial_bytes(level, ijk),
+        "application/octet-stream",
+    )
+
+
+CELL_KEYS = {"info": _cells_info, "by_id": _by_id, "spatial": _spatial}
+
+
+# -- raw and JSON forms, box queries (/api/datasets/{id}/...) ----------------------------------------------
+
+
+async def _api_dataset(request: Request):
+    svc = request.app.state.service
+    return svc, await svc.dataset(request.path_params["id"], grant_of(request))
+
+
+async def neurons(request: Request) -> Response:
+    """Every neuron of a dataset: id, file name, label and what parsing found (nodes, cable length in µm, soma
+    in µm (x, y, z), types, warnings), or the refusal. ``?parse=0`` lists only what is known already."""
+    svc, ds = await _api_dataset(request)
+    parse = request.query_params.get("parse", "1") != "0"
+    rows = await svc.run(svc.objects.summaries, ds, parse)
+    tables = [{"id": e["id"], "name": e["name"]} for e in svc.objects.entries(ds, "cells")]
+    return respond(
+        request,
+        json_bytes(
+            {"dataset": ds.record.id, "units": "um", "axes": ["x", "y", "z"], "neurons": rows, "cell_tables": tables}
+        ),
+        JSON,
+        max_age=60,
+        compressible=True,
+    )
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    stem, dot, suffix = name.partition(".")
+    return stem, suffix if dot else ""
+
+
+async def neuron(request: Request) -> Response:
+    """``{nid}.swc``: the file as archived; ``{nid}.json`` or ``{nid}``: its nodes as arrays (µm in the image's
+    physical frame, x, y, z), with the summary and defects."""
+    svc, ds = await _api_dataset(request)
+    object_id, suffix = _split_name(request.path_params["name"])
+    if suffix not in ("", "json", "swc"):
+        raise NotFound(f"neurons are served as {{id}}.swc or {{id}}.json, not .{suffix[:20]}")
+    entry = svc.objects.entry(ds, "neuron", object_id)
+    if suffix == "swc":
+        body = await svc.run(svc.objects.path(ds, entry).read_bytes)
+        response = respond(request, body, "text/plain", max_age=60, compressible=True)
+        response.headers["Content-Disposition"] = f'attachment; filename="{object_id}.swc"'
+        return response
+
+    def produce() -> bytes:
+        n = svc.objects.neuron(ds, object_id)
+        m = n.morphology
+        rows = m.parent
+        return json_bytes(
+            {
+                "id": object_id,
+                "name": entry["name"],
+                "label": n.summary.get("label"),
+                "units": "um",
+                "summary": n.summary,
+                "nodes": {
+                    "id": m.ids.tolist(),
+                    "type": m.types.tolist(),
+                    "x": n.xyz_um[:, 0].tolist(),
+                    "y": n.xyz_um[:, 1].tolist(),
+                    "z": n.xyz_um[:, 2].tolist(),
+                    "radius": n.radius_um.tolist(),
+                    "parent_row": rows.tolist(),
+                    "parent": np.where(rows >= 0, m.ids[np.maximum(rows, 0)], -1).tolist(),
+                },
+            }
+        )
+
+    return await _cached(request, svc, ds, ("neuron_json", object_id), produce, JSON)
+
+
+def _axis_range(request: Request, axis: str, size: int) -> tuple[int, int]:
+    """``a:b`` (level-0 voxels, half-open), ``a`` (one plane) or absent (the whole axis)."""
+    text = request.query_params.get(axis)
+    if text is None or text == "":
+        return 0, size
+    a, sep, b = text.partition(":")
+    try:
+        lo = int(a) if a else 0
+        hi = int(b) if sep and b else (size if sep else lo + 1)
+    except ValueError:
+        raise BadRequest(f"{axis}={text[:40]!r}: expected a:b in voxels") from None
+    if not 0 <= lo < hi:
+        raise BadRequest(f"{axis}={text[:40]!r}: expected 0 <= a < b")
+    return lo, hi
+
+
+async def cells(request: Request) -> Response:
+    """The cells of a table inside a box of level-0 voxels (``z=a:b&y=&x=``, half-open; absent: all), as CSV
+    (``id,z,y,x`` in µm, then the properties) or npy (a structured array of the same fields)."""
+    svc, ds = await _api_dataset(request)
+    tables = svc.objects.entries(ds, "cells")
+    if not tables:
+        raise NotFound(f"dataset {ds.record.id!r} has no cell table")
+    object_id = request.query_params.get("table") or tables[0]["id"]
+    svc.objects.entry(ds, "cells", object_id)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in ("csv", "npy"):
+        raise BadRequest("format must be csv or npy")
+    _, _, nz, ny, nx = ds.spec.levels[0].shape
+    vz, vy, vx = ds.record.voxel_size
+    (z0, z1), (y0, y1), (x0, x1) = (_axis_range(request, a, n) for a, n in (("z", nz), ("y", ny), ("x", nx)))
+    # voxel i spans [(i - 0.5) v, (i + 0.5) v) of the physical frame (its centre at i v, docs/objects.md)
+    lower = np.array([(x0 - 0.5) * vx, (y0 - 0.5) * vy, (z0 - 0.5) * vz])
+    upper = np.array([(x1 - 0.5) * vx, (y1 - 0.5) * vy, (z1 - 0.5) * vz])
+
+    def produce() -> bytes:
+        table = svc.objects.cell_table(ds, object_id)
+        rows = table.within(lower, upper)
+        return box_bytes(table, rows, fmt)
+
+    body = await svc.run(produce)
+    media = "text/csv" if fmt == "csv" else "application/octet-stream"
+    return respond(request, body, media, max_age=60, compressible=fmt == "csv")
+
+
+def box_bytes(table, rows: np.ndarray, fmt: str) -> bytes:
+    """The rows as CSV or npy: id, z, y, x (µm) and every property."""
+    xyz_um = table.xyz_nm[rows].astype(np.float64) / 1000.0
+    names = [s["id"] for s in table.specs]
+    fields = [("id", "<u8"), ("z", "<f8"), ("y", "<f8"), ("x", "<f8"), *((n, "<f8") for n in names)]
+    out = np.zeros(len(rows), dtype=fields)
+    out["id"] = table.ids[rows]
+    out["z"], out["y"], out["x"] = xyz_um[:, 2], xyz_um[:, 1], xyz_um[:, 0]
+    for name in names:
+        out[name] = table.props[name][rows]
+    buffer = io.BytesIO()
+    if fmt == "npy":
+        np.save(buffer, out, allow_pickle=False)
+        return buffer.getvalue()
+    buffer.write((",".join(n for n, _ in fields) + "\n").encode())
+    if len(out):
+        np.savetxt(buffer, out, fmt=["%d", *["%.9g"] * (len(fields) - 1)], delimiter=",")
+    return buffer.getvalue()
+
+
+async def cell_file(request: Request) -> Response:
+    """``{table id}.{suffix}``: the cell table as archived (its own suffix, e.g. csv or apo)."""
+    svc, ds = await _api_dataset(request)
+    object_id, suffix = _split_name(request.path_params["name"])
+    entry = svc.objects.entry(ds, "cells", object_id)
+    own = entry["name"].rsplit(".", 1)[-1].lower() if "." in entry["name"] else ""
+    if suffix.lower() != own:
+        raise NotFound(f"this table is served as {object_id}.{own}")
+    body = await svc.run(svc.objects.path(ds, entry).read_bytes)
+    response = respond(request, body, "text/csv" if own == "csv" else "text/plain", max_age=60, compressible=True)
+    response.headers["Content-Disposition"] = f'attachment; filename="{object_id}.{own}"'
+    return response
+
+
+def object_routes() -> list[Route]:
+    routes = [Route(f"{OBJECTS_PREFIX}/{{segment}}/info", volume_info)]
+    for view in installed():
+        inner = "{object}/{key:path}" if view.per_object else "{key:path}"
+        routes.append(Route(f"{OBJECTS_PREFIX}/{{segment}}/{view.name}/{inner}", endpoint(view)))
+    return [
+        *routes,
+        Route("/api/datasets/{id}/neurons", neurons),
+        Route("/api/datasets/{id}/neurons/{name}", neuron),
+        Route("/api/datasets/{id}/cells", cells),
+        Route("/api/datasets/{id}/cells/{name}", cell_file),
+    ]
+
+
+routes = object_routes()
