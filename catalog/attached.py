@@ -85,8 +85,18 @@ def sniff(path: Path, kind: str) -> dict:
     elif kind == "neuron":
         summary["header"] = header_lines(head)
     else:
+        from readers.objects.points import sniff_points  # the table's columns and row count from its first bytes
+
         first = head.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
         summary["header"] = [first[:HEADER_CHARS]]
+        try:
+            facts = sniff_points(path)
+        except (OSError, ValueError) as exc:
+            facts = {"error": str(exc)[:300]}
+        if facts.get("error"):
+            summary["refusal"] = facts["error"]
+        else:
+            summary.update(columns=facts["columns"], rows=facts["rows_estimate"], rows_exact=facts["exact"])
     return summary
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from catalog.store import Catalog
 from readers.caching import Cache
+from readers.objects.points import PointTableError
 from readers.objects.swc import SWC_TYPE_NAMES, Morphology, parse_swc
 from transformer.engine.cells import CellTable, build_cell_table
 from transformer.engine.datasets import Dataset
@@ -180,9 +181,23 @@ class ObjectStore:
         """The cell table, read and spatially indexed (blocking)."""
         entry = self.entry(ds, "cells", object_id)
         scale = scale_of(ds, entry.get("units", "um"))
-        return self.cache.get_or_compute(
-            (ds.version, "cells", object_id), lambda: build_cell_table(self.path(ds, entry), scale)
-        )
+        return self.cache.get_or_compute((ds.version, "cells", object_id), lambda: self._build(ds, entry, scale))
+
+    def _build(self, ds: Dataset, entry: dict, scale: tuple[float, float, float]) -> CellTable:
+        from catalog.scan import stat_stamp
+
+        path = self.path(ds, entry)
+        st = os.stat(path)
+        try:
+            table = build_cell_table(path, scale)
+        except PointTableError as exc:  # no usable x, y, z: attached, listed, not served
+            raise RefusedObject(f"cell table {entry['id']} ({entry['name']}) is not served: {exc}") from None
+        summary = {"rows": len(table), "rows_exact": True, "columns": [s["id"] for s in table.specs]}
+        try:
+            self.catalog.put_object_summary(ds.record.id, entry["id"], stat_stamp([(entry["name"], st)]), summary)
+        except Exception:  # noqa: BLE001 - a read-only or busy catalog must not fail the request
+            log.warning("could not keep the summary of a cell table of %s", ds.record.id, exc_info=True)
+        return table
 
 
 def neuron_summary(morphology: Morphology, scale_xyz: tuple[float, float, float], label: str) -> dict:

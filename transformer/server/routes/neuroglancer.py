@@ -32,6 +32,8 @@ from transformer.server.http import base_url, gzip_bytes, json_response, query_i
 from transformer.server.routes.links import view_url
 from writers import neuroglancer
 from writers.keys import MAX_DIGITS, shown
+from writers.neuroglancer_objects import add_object_layers
+from writers.objects_registry import CELLS, SKELETONS, source_url
 from writers.view import View
 
 DEFAULT_SOURCE = "zarr"
@@ -141,8 +143,32 @@ async def _state(request: Request) -> tuple[str, dict, str]:
     # the immutable URL of this version: cached for a year by browsers and proxies
     url = view.neuroglancer_url(view_url(link_base(request, base), view, ds.record.id, ds.version), t)
     state = neuroglancer.viewer_state(spec, view.neuroglancer, url, t)
+    if ds.record.attached:
+        state = await _with_objects(request, svc, ds, state, link_base(request, base))
     link = neuroglancer.state_url(state, svc.config.viewer_url or f"{base}/viewer/")
     return view.name, state, link
+
+
+async def _with_objects(request: Request, svc, ds, state: dict, base: str) -> dict:
+    """The state with the dataset's neurons (all selected up to MAX_SELECTED, refused ones left out) and cell
+    tables; ``?neuron=ID`` selects that neuron alone and centres the view on its soma (else its first node)."""
+    neurons = svc.objects.entries(ds, "neuron")
+    tables = svc.objects.entries(ds, "cells")
+    focus = request.query_params.get("neuron")
+    centre = None
+    if focus is not None:
+        neuron = await svc.run(svc.objects.neuron, ds, focus)  # 404 for an id the dataset lacks or refuses
+        soma = neuron.summary.get("soma_xyz_um")
+        x, y, z = soma if soma is not None else neuron.xyz_um[0].tolist()
+        vz, vy, vx = ds.record.voxel_size
+        centre = (x / vx, y / vy, z / vz)  # µm to level-0 voxels: voxel centres at integer coordinates
+        segments = [focus]
+    else:
+        rows = await svc.run(svc.objects.rows, ds)
+        segments = [e["id"] for e in neurons if "refusal" not in rows.get(e["id"], {}).get("summary", {})]
+    skeletons = source_url(base, SKELETONS, ds.record.id) if neurons else None
+    cells = [(e["name"], source_url(base, CELLS, ds.record.id, e["id"])) for e in tables]
+    return add_object_layers(state, skeletons, segments, cells, centre)
 
 
 async def state_api(request: Request) -> Response:

@@ -9,6 +9,7 @@ version (``encoded``) and, for public data, kept for the warm path like image ch
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -19,9 +20,11 @@ from starlette.routing import Route
 from transformer.server.auth import grant_of
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import JSON, json_bytes, respond
-from writers.errors import NoSuchKey
+from writers.errors import MalformedKey, NoSuchKey
 from writers.objects_registry import OBJECTS_PREFIX, ObjectKey, ObjectView, installed
 from writers.skeletons import encode_skeleton, segment_properties_info, skeleton_info
+
+_CELL = re.compile(r"^(0|[1-9][0-9]*)_(0|[1-9][0-9]*)_(0|[1-9][0-9]*)$")
 
 
 class ObjectPaths:
@@ -167,6 +170,8 @@ async def _spatial(request, svc, ds, view, key: ObjectKey, object_id):
     if found is None:
         raise NoSuchKey(f"no spatial level {key.level!r}")
     level, spec = found
+    if not _CELL.match(key.cell):
+        raise MalformedKey(f"{key.cell[:40]!r} is not a cell key (i_j_k, canonical decimals)")
     ijk = parse_cell_key(key.cell, spec)
     if ijk is None or cell_key(ijk) != key.cell:
         raise NoSuchKey(f"no cell {key.cell[:40]!r} in {key.level} (grid {spec['grid_shape']})")
@@ -332,6 +337,31 @@ async def cell_file(request: Request) -> Response:
     response = respond(request, body, "text/csv" if own == "csv" else "text/plain", max_age=60, compressible=True)
     response.headers["Content-Disposition"] = f'attachment; filename="{object_id}.{own}"'
     return response
+
+
+#: neurons listed on a landing page (the rest are in the neuron list of the API)
+PAGE_NEURONS = 500
+
+
+def page_objects(svc, ds, links: dict) -> dict:
+    """What a landing page lists of a dataset's objects, from the catalog (blocking, nothing is parsed): each
+    neuron's name, nodes and cable length where known, and a link opening it in Neuroglancer centred on its
+    soma; each cell table's name and row count."""
+    rows = svc.objects.rows(ds)
+    neurons, tables = [], []
+    for entry in ds.record.attached:
+        summary = rows.get(entry["id"], {}).get("summary", {})
+        item = {"id": entry["id"], "name": entry["name"], **summary}
+        if entry["kind"] == "neuron" and len(neurons) < PAGE_NEURONS:
+            item["open"] = f"{links['neuroglancer']}?neuron={entry['id']}"
+            item["swc"] = f"{links['neurons']}/{entry['id']}.swc"
+            neurons.append(item)
+        elif entry["kind"] == "cells":
+            suffix = entry["name"].rsplit(".", 1)[-1].lower()
+            item["file"] = f"{links['cells']}/{entry['id']}.{suffix}"
+            tables.append(item)
+    count = sum(1 for e in ds.record.attached if e["kind"] == "neuron")
+    return {"neurons": neurons, "neuron_count": count, "tables": tables}
 
 
 def object_routes() -> list[Route]:

@@ -29,7 +29,9 @@ from transformer.server.http import base_url, query_int, respond
 from transformer.server.landing import human_bytes, json_ld, snippets
 from transformer.server.routes.catalog_api import query_of
 from transformer.server.routes.links import dataset_links
+from transformer.server.routes.objects import page_objects
 from writers import preview
+from writers.objects_registry import object_links
 
 PACKAGE = Path(__file__).resolve().parents[2]  # transformer/
 PAGE_SIZE = 20
@@ -134,13 +136,17 @@ async def dataset_page(request: Request) -> Response:
     levels = [{"shape": lv.shape, "voxel_size": lv.voxel_size, "chunks": lv.chunks,
                "native": ds.pyramid.levels[i].native is not None} for i, lv in enumerate(ds.spec.levels)]
     shown = preview.plan(ds.spec.levels, IMAGES["preview"])
+    attached = None
+    if record.attached:
+        links.update(object_links(base, record.id, record.attached))
+        attached = await svc.run(page_objects, svc, ds, links)
     return page(
         "dataset.html", base=base, record=record, access=record.access_now(), can_read=can_read, links=links,
         views=[v.name for v in request.app.state.views if v.name in links], levels=levels,
         channels=ds.spec.channels, snippets=snippets(links, ds.spec) if can_read else {},
         thumbnail=_image_url(base, record, "thumbnail") if can_read else None,
         preview=_image_url(base, record, "preview") if can_read else None,
-        preview_note=shown.describe(len(ds.spec.levels)),
+        preview_note=shown.describe(len(ds.spec.levels)), attached=attached,
         jsonld=json_ld(record, links, page_url, _image_url(base, record, "thumbnail") if can_read else None),
     )
 
