@@ -28,6 +28,7 @@ from bench import (
     rescan,
     scaleout,
     search,
+    search_stall,
     soak,
     throughput,
     views,
@@ -47,6 +48,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "soak": soak.run,
     "rescan": rescan.run,
     "search": search.run,
+    "search_stall": search_stall.run,
     "views": views.run,
     "scaleout": scaleout.run,
 }
