@@ -21,6 +21,8 @@ from typing import Any
 
 #: the largest code point: ``prefix + END`` sorts after every key that starts with ``prefix``
 END = "\U0010ffff"
+#: the leaf ``walk`` yields for a collapsed entry
+COLLAPSED = object()
 
 
 @dataclass(frozen=True)
@@ -39,12 +41,16 @@ class Merge:
     trees: Sequence[Folder]
 
 
-def walk(node: Folder | Merge, base: str = "", after: str = "") -> Iterator[tuple[str, Any]]:
+def walk(node: Folder | Merge, base: str = "", after: str = "",
+         collapse: Callable[[str], bool] | None = None) -> Iterator[tuple[str, Any]]:
     """(key, leaf) of every key below ``node`` (whose keys start with ``base``) greater than ``after``, in order.
-    Callers pass an ``after`` that starts with ``base`` or sorts before every key below it."""
+    Callers pass an ``after`` that starts with ``base`` or sorts before every key below it. ``collapse(name)``:
+    an entry so named is yielded as (name, COLLAPSED) without being made or walked into (a listing's common
+    prefix; ``after = name + END`` then resumes past it)."""
     if isinstance(node, Merge):
         last = None
-        for key, leaf in heapq.merge(*(walk(t, base, after) for t in node.trees), key=lambda kv: kv[0]):
+        walks = (walk(t, base, after, collapse) for t in node.trees)
+        for key, leaf in heapq.merge(*walks, key=lambda kv: kv[0]):
             if key != last:
                 last = key
                 yield key, leaf
@@ -54,16 +60,36 @@ def walk(node: Folder | Merge, base: str = "", after: str = "") -> Iterator[tupl
     if after.startswith(base):
         rest = after[len(base):]
         first = bisect_right(names, rest)
-        if first and rest.startswith(names[first - 1]):  # ``after`` lies inside that entry: resume within it
-            child = node.entry(first - 1)
-            if isinstance(child, Folder | Merge):
-                yield from walk(child, base + names[first - 1], after)
+        name = names[first - 1] if first else ""
+        # ``after`` lies inside that entry (and not past its end): resume within it
+        if first and rest.startswith(name) and not rest[len(name):].startswith(END):
+            if collapse is None or not collapse(base + name):
+                child = node.entry(first - 1)
+                if isinstance(child, Folder | Merge):
+                    yield from walk(child, base + name, after, collapse)
     for i in range(first, len(names)):
+        if collapse is not None and collapse(base + names[i]):
+            yield base + names[i], COLLAPSED
+            continue
         child = node.entry(i)
         if isinstance(child, Folder | Merge):
-            yield from walk(child, base + names[i])
+            yield from walk(child, base + names[i], "", collapse)
         else:
             yield base + names[i], child
+
+
+def mapped(node: Folder | Merge | None, leaf: Callable[[Any], Any]) -> Folder | Merge:
+    """``node`` with every leaf replaced by ``leaf(it)`` (None: an empty folder)."""
+    if node is None:
+        return Folder((), lambda i: None)
+    if isinstance(node, Merge):
+        return Merge([mapped(t, leaf) for t in node.trees])
+
+    def entry(i: int) -> Any:
+        child = node.entry(i)
+        return mapped(child, leaf) if isinstance(child, Folder | Merge) else leaf(child)
+
+    return Folder(node.names, entry)
 
 
 @functools.lru_cache(maxsize=256)
