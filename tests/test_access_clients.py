@@ -18,6 +18,7 @@ import zarr
 from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server
+from transformer.testing import free_port
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,9 @@ def embargoed(tmp_path_factory):
     (record,) = catalog.all()
     catalog.close()
     token = _cli(db, "token", "create", "--name", "reviewer", "--dataset", record.id).strip()
-    srv = Server(db, "--access-log", "--log-level", "info")
+    port = free_port()
+    srv = Server(db, "--access-log", "--log-level", "info", "--metrics-port", str(port))
+    srv.metrics_url = f"http://127.0.0.1:{port}/metrics"  # the loopback listener of the full metrics
     yield srv, record.id, token, data, db
     srv.stop()
 
@@ -93,7 +96,7 @@ def test_access_log_never_shows_the_token(embargoed):
     log = open(srv.log.name).read()
     assert f"/zarr/{dataset_id}.ome.zarr/.zattrs" in log  # the access log is on
     assert token not in log
-    metrics = httpx.get(f"{srv.url}/metrics").text
+    metrics = httpx.get(srv.metrics_url).text
     assert f'transformer_restricted_reads_total{{token="reviewer",dataset="{dataset_id}",status="200"}}' in metrics
     assert token not in metrics
 

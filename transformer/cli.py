@@ -207,8 +207,10 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def given_settings(args, skip: tuple[str, ...] = ("host", "port", "worker_name", "catalog")) -> list[str]:
-    """The setting flags given on this command line, spelt again for a worker's ``serve``."""
+def given_settings(args, skip: tuple[str, ...] = ("host", "port", "worker_name", "catalog", "metrics_port")
+                   ) -> list[str]:
+    """The setting flags given on this command line, spelt again for a worker's ``serve`` (not ``--metrics-port``:
+    one port cannot serve N workers)."""
     out = []
     for f in fields(Config):
         value = getattr(args, f.name, None)

@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readers.caching import Cache
+from transformer.server.auth import PATH_TOKEN
 from transformer.server.http import JSON, etag_matches, refusal_body
 from transformer.server.ranges import Unsatisfiable, content_range, plan, unsatisfied, wants_identity
 from writers.view import View
@@ -55,8 +56,11 @@ class FastChunks:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] in ("GET", "HEAD")
-                and scope["path"].startswith(self.paths.prefixes)):
+                and scope["path"].startswith(self.paths.prefixes) and PATH_TOKEN not in scope):
             headers = Headers(scope=scope)
+            if "authorization" in headers:  # any token: private, no-store (auth.py), which only the cold path says
+                await self.app(scope, receive, send)
+                return
             # a ranged request is answered from the identity body (ranges.py), whatever the client accepts
             accepted = "" if wants_identity(headers) else headers.get("accept-encoding", "")
             entry = self.responses.get(cache_key(scope["path"], accepted))

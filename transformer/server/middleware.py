@@ -1,4 +1,4 @@
-"""CORS on every response, with preflight answered directly."""
+"""CORS and the Referrer-Policy on every response, with preflight answered directly."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ EXPOSE = ("Accept-Ranges, ETag, Content-Encoding, Content-Length, Content-Range,
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", EXPOSE.encode()),
+    # a page opened under /t/TOKEN/ must not hand its URL (the token) to a site it links to (docs/security.md)
+    (b"referrer-policy", b"no-referrer"),
 ]
 
 
 class CORS:
-    """Every route is public read-only data: allow any origin, answer preflights directly."""
+    """Every route is read-only data: allow any origin (a token is sent explicitly, never a cookie), answer
+    preflights directly; no response sends a Referer onwards."""
 
     def __init__(self, app: ASGIApp, max_age: int = 86400) -> None:
         self.app = app

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from transformer.server.errors import NotFound
 from transformer.server.http import json_response
 
 
@@ -19,7 +20,17 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
+    """The public metrics: operational numbers only. With ``--metrics-port`` there are none here (404, as for a
+    route nobody has): the metrics listener (transformer.server.metrics_listener) has all of them."""
     svc = request.app.state.service
+    if svc.config.metrics_port is not None:
+        raise NotFound(f"no route for {request.url.path!r}")
+    return PlainTextResponse(metrics_text(svc, trusted=False), headers={"Cache-Control": "no-store"})
+
+
+def metrics_text(svc, trusted: bool) -> str:
+    """Prometheus text. ``trusted`` (the loopback metrics listener) adds the restricted reads per token name and
+    dataset id: labels that would reveal private datasets and who reads them to anyone else."""
     lines = []
     # every byte budget (their budgets add up to --cache-mb), then the open-file pool (a count)
     for name, stats in svc.resources.caches().items():
@@ -34,10 +45,10 @@ async def metrics(request: Request) -> Response:
     for name, value in sorted(svc.counters.items()):
         lines.append(f"transformer_{name}_total {value}")
     lines.append(f"transformer_inflight {svc.encoded.stats()['inflight']}")
-    for (token, dataset, status), value in sorted(svc.audit.items()):  # token names, never tokens
+    for (token, dataset, status), value in sorted(svc.audit.items() if trusted else ()):  # names, never tokens
         lines.append(f'transformer_restricted_reads_total{{token="{token}",dataset="{dataset}",status="{status}"}} '
                      f"{value}")
-    return PlainTextResponse("\n".join(lines) + "\n", headers={"Cache-Control": "no-store"})
+    return "\n".join(lines) + "\n"
 
 
 routes = [Route("/healthz", healthz), Route("/metrics", metrics)]
