@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from writers.errors import MalformedKey, NoSuchKey
+from writers.preallocated import Preallocated
 from writers.spec import AXES, ImageSpec
 
 #: one slab holds at most about this many bytes (and always at least one row of x)
@@ -186,23 +189,28 @@ def write_tiff(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, me
 
 
 def write_h5(path: Path, box: Box, dtype: np.dtype | str, read: SlabReader, meta: Physical) -> None:
-    """An HDF5 file with the dataset ``data`` (t, c, z, y, x) and its attributes."""
+    """An HDF5 file with the dataset ``data`` (t, c, z, y, x) and its attributes.
+
+    Its disk space is taken before HDF5 writes (writers/preallocated.py): a disk or a file size limit
+    without room fails at once, never inside HDF5."""
     import h5py
 
     shape = box.shape
-    chunks = h5_chunks(shape)
-    with h5py.File(path, "w") as f:
-        data = f.create_dataset("data", shape=shape, dtype=np.dtype(dtype), chunks=chunks)
-        data.attrs["axes"] = "tczyx"
-        data.attrs["element_size_um"] = meta.voxel_size  # z, y, x: the convention Fiji and ilastik read
-        data.attrs["origin_um"] = meta.origin
-        data.attrs["level"] = box.level
-        data.attrs["box"] = [[s.start, s.stop] for s in box.ranges]
-        data.attrs["channel_names"] = list(meta.channel_names)
-        data.attrs["name"] = meta.name
-        t0, c0, z0, y0 = (s.start for s in box.ranges[:4])
-        for t, c, z, y in slabs(box, dtype):
-            data[t - t0, c - c0, z.start - z0 : z.stop - z0, y.start - y0 : y.stop - y0] = read(t, c, z, y)
+    with path.open("w+b") as raw:
+        space = Preallocated(raw.fileno(), file_bytes("h5", box, dtype))
+        with h5py.File(space, "w") as f:
+            data = f.create_dataset("data", shape=shape, dtype=np.dtype(dtype), chunks=h5_chunks(shape))
+            data.attrs["axes"] = "tczyx"
+            data.attrs["element_size_um"] = meta.voxel_size  # z, y, x: the convention Fiji and ilastik read
+            data.attrs["origin_um"] = meta.origin
+            data.attrs["level"] = box.level
+            data.attrs["box"] = [[s.start, s.stop] for s in box.ranges]
+            data.attrs["channel_names"] = list(meta.channel_names)
+            data.attrs["name"] = meta.name
+            t0, c0, z0, y0 = (s.start for s in box.ranges[:4])
+            for t, c, z, y in slabs(box, dtype):
+                data[t - t0, c - c0, z.start - z0 : z.stop - z0, y.start - y0 : y.stop - y0] = read(t, c, z, y)
+        space.finish()
 
 
 def h5_chunks(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -215,16 +223,16 @@ WRITERS = {"tiff": write_tiff, "h5": write_h5}
 def file_bytes(fmt: str, box: Box, dtype: np.dtype | str) -> int:
     """At most how many bytes the file of ``fmt`` takes on disk (what a server reserves before writing):
     the voxels (HDF5: whole chunks, edge chunks included), a page directory or chunk index entry per plane
-    or chunk, and a MiB of metadata."""
+    or chunk, and 64 KiB of metadata."""
     shape, itemsize = box.shape, np.dtype(dtype).itemsize
     if fmt == "h5":
         chunks = h5_chunks(shape)
         counts = [-(-n // c) for n, c in zip(shape, chunks, strict=True)]
-        return math.prod(counts) * (math.prod(chunks) * itemsize + 64) + (1 << 20)
+        return math.prod(counts) * (math.prod(chunks) * itemsize + 64) + (64 << 10)
     planes = math.prod(shape[:3])
     tiles = planes * -(-shape[3] // TIFF_TILE) * -(-shape[4] // TIFF_TILE)
     padded = tiles * TIFF_TILE * TIFF_TILE * itemsize if plane_bytes(box, dtype) > SLAB_BYTES else box.nbytes(dtype)
-    return padded + planes * 512 + tiles * 16 + (1 << 20)
+    return padded + planes * 512 + tiles * 16 + (64 << 10)
 
 
 class Abandoned(Exception):
@@ -258,6 +266,10 @@ def write_file(fmt: str, path: Path, box: Box, dtype: np.dtype | str, read: Slab
         path.unlink(missing_ok=True)
         if read_failed:  # as the reader raised it, whatever the writing library wrapped it in
             raise read_failed[0] from None
-        if isinstance(exc, OSError):
-            raise StorageFull(f"writing the file failed ({exc.strerror or type(exc).__name__})") from exc
+        if isinstance(exc, OSError):  # by its errno only: HDF5's message names the file and its folder
+            reason = os.strerror(exc.errno) if exc.errno else "the file system refused it"
+            # the writer's objects die here, in this thread: a half-closed HDF5 file left in the frames of
+            # the traceback and freed later on another thread crashed the process (SIGSEGV)
+            traceback.clear_frames(exc.__traceback__)
+            raise StorageFull(f"writing the file failed: {reason}") from None
         raise
