@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from readers.objects.swc import Defect
+from readers.objects.swc import Defect, is_float
 
 BLOCK = 8 << 20  # bytes parsed at once: bounds the temporaries (about 10 bytes per input byte)
 SAMPLE = 64 << 10  # bytes read to find the header and the numeric columns
@@ -113,17 +113,9 @@ def _numeric_columns(sample_rows: list[list[str]], ncols: int) -> list[int]:
     for c in range(ncols):
         values = [r[c].strip() for r in sample_rows if c < len(r)]
         filled = [v for v in values if v]
-        if filled and all(_is_number(v) for v in filled):
+        if filled and all(is_float(v) for v in filled):
             out.append(c)
     return out
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _split_rows(text: str, delimiter: str | None) -> tuple[list[list[str]], list[int]]:

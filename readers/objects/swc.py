@@ -172,7 +172,7 @@ def _careful_values(lines: list[str], rows: list[int], report: _Report) -> tuple
         try:
             values = [float(f) for f in fields[:FIELDS]]
         except ValueError:
-            bad = next(f for f in fields[:FIELDS] if not _is_float(f))
+            bad = next(f for f in fields[:FIELDS] if not is_float(f))
             report.add(i + 1, "non_numeric", f"field {bad[:40]!r} is not a number (line skipped)")
             continue
         if len(fields) > FIELDS:
@@ -186,7 +186,7 @@ def _careful_values(lines: list[str], rows: list[int], report: _Report) -> tuple
     return np.array(kept_values, dtype=np.float64).reshape(-1, FIELDS), kept_rows
 
 
-def _is_float(text: str) -> bool:
+def is_float(text: str) -> bool:
     try:
         float(text)
     except ValueError:
@@ -216,7 +216,12 @@ def parse_swc(data: bytes) -> Morphology:
 
     # id, type and parent must be integers; no field may be nan or infinite
     ints = values[:, [0, 1, 6]]
-    bad = ~np.isfinite(values).all(axis=1) | (ints != np.round(ints)).any(axis=1)
+    with np.errstate(invalid="ignore"):
+        bad = (
+            ~np.isfinite(values).all(axis=1)
+            | (ints != np.round(ints)).any(axis=1)
+            | (np.abs(ints) >= 2.0**53).any(axis=1)
+        )  # past 2**53 a float64 no longer holds every integer
     if bad.any():
         report.many(
             line_no[bad],
