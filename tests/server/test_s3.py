@@ -1,0 +1,195 @@
+"""The S3 facade in process (routes/s3.py): routes and status codes, S3 error XML with a request id for every bad
+input (never a 5xx), access (listings show only what the caller may read; tokens as Bearer or /t/TOKEN/),
+conditionals and Range, and the listings Neuroglancer's folder browsing asks the view prefixes for."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.helpers import in_process
+from tests.server.test_access import build_catalog
+
+NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+
+
+def xml(r):
+    return ET.fromstring(r.content)
+
+
+def keys(r) -> list[str]:
+    return [c.find(NS + "Key").text for c in xml(r).iter(NS + "Contents")]
+
+
+def prefixes(r) -> list[str]:
+    return [c.find(NS + "Prefix").text for c in xml(r).iter(NS + "CommonPrefixes")]
+
+
+def error_code(r) -> str:
+    assert r.headers["content-type"].startswith("application/xml") and r.headers["x-amz-request-id"]
+    return xml(r).find("Code").text
+
+
+def test_list_buckets_with_and_without_slash(client):
+    for path in ("/s3", "/s3/"):
+        r = client.get(path)
+        assert r.status_code == 200 and r.headers["x-amz-request-id"]
+        assert [b.find(NS + "Name").text for b in xml(r).iter(NS + "Bucket")] == ["precomputed", "zarr", "zarr3"]
+
+
+def test_head_bucket(client):
+    assert client.head("/s3/zarr").status_code == 200
+    assert client.head("/s3/zarr/").status_code == 200
+    r = client.head("/s3/nope")
+    assert r.status_code == 404 and r.content == b""
+    r = client.get("/s3/nope?list-type=2")
+    assert r.status_code == 404 and error_code(r) == "NoSuchBucket"
+
+
+def test_root_listing_names_every_public_dataset(client, generated):
+    r = client.get("/s3/zarr?list-type=2&delimiter=/")
+    ids = sorted(g.dataset_id for name, g in generated.items() if name != "_catalog")
+    assert prefixes(r) == [f"{i}.ome.zarr/" for i in ids] and keys(r) == []
+    assert xml(r).find(NS + "KeyCount").text == str(len(ids))
+    r = client.get("/s3/precomputed?list-type=2&delimiter=/")
+    assert prefixes(r) == [f"{i}/" for i in ids]
+
+
+def test_max_keys_rules(client, generated):
+    base = f"/s3/zarr?list-type=2&prefix={generated['big'].dataset_id}.ome.zarr/"
+    r = client.get(base + "&max-keys=0")
+    assert r.status_code == 200 and keys(r) == [] and xml(r).find(NS + "IsTruncated").text == "false"
+    everything = keys(client.get(base))  # AWS's default page: 1000 keys
+    assert 50 < len(everything) < 1000
+    r = client.get(base + "&max-keys=5000")
+    assert keys(r) == everything and xml(r).find(NS + "MaxKeys").text == "1000"  # capped
+    r = client.get(base + "&max-keys=10")
+    assert keys(r) == everything[:10] and xml(r).find(NS + "IsTruncated").text == "true"
+
+
+@pytest.mark.parametrize("query", [
+    "max-keys=-1", "max-keys=abc", "max-keys=99999999999999999999999", "max-keys=1.5",
+    "continuation-token=bm9wZQ", "continuation-token=%00%01", "encoding-type=base64",
+    "prefix=" + "a" * 2048, "delimiter=%01", "start-after=" + "é" * 600,
+])
+def test_bad_listing_input_is_invalid_argument(client, query):
+    r = client.get("/s3/zarr?list-type=2&" + query)
+    assert r.status_code == 400 and error_code(r) == "InvalidArgument"
+
+
+def test_token_of_another_listing_is_refused(client, generated):
+    one = f"{generated['big'].dataset_id}.ome.zarr/"
+    r = client.get(f"/s3/zarr?list-type=2&max-keys=2&prefix={one}")
+    token = xml(r).find(NS + "NextContinuationToken").text
+    assert client.get(f"/s3/zarr?list-type=2&max-keys=2&prefix={one}&continuation-token={token}").status_code == 200
+    for other in (f"/s3/zarr3?list-type=2&prefix={one}", "/s3/zarr?list-type=2&prefix=x",
+                  f"/s3/zarr?list-type=2&prefix={one}&delimiter=/"):
+        r = client.get(f"{other}&continuation-token={token}")
+        assert r.status_code == 400 and error_code(r) == "InvalidArgument"
+
+
+@pytest.mark.parametrize("key", ["ID.ome.zarr/../../etc/passwd", "ID.ome.zarr/%2e%2e/x", "ID.ome.zarr/0/ü/0",
+                                 "ID.ome.zarr/9/0/0/0/0/0", "ID.ome.zarr/", "ID.ome.zarr", "nope.ome.zarr/.zattrs",
+                                 "ID.ome.zarr/0/0/0/0/0/0/0", "ID.ome.zarr/zarr.json", "ID/.zattrs"])
+def test_missing_keys_are_no_such_key(client, generated, key):
+    r = client.get("/s3/zarr/" + key.replace("ID", generated["big"].dataset_id))
+    # the client resolves ``..`` before sending: /s3/etc/passwd names no bucket
+    assert r.status_code == 404 and error_code(r) == ("NoSuchBucket" if "../" in key else "NoSuchKey")
+
+
+def test_long_key_and_writes(client, generated):
+    r = client.get("/s3/zarr/" + "a" * 2048)
+    assert r.status_code == 400 and error_code(r) == "KeyTooLongError"
+    r = client.put(f"/s3/zarr/{generated['big'].dataset_id}.ome.zarr/.zattrs", content=b"x")
+    assert r.status_code == 405 and error_code(r) == "MethodNotAllowed"
+
+
+def test_object_conditionals_and_range(client, generated):
+    path = f"/s3/zarr/{generated['big'].dataset_id}.ome.zarr/0/0/0/0/0/0"
+    head = client.head(path)
+    size, etag = int(head.headers["content-length"]), head.headers["etag"]
+    assert etag.endswith('-1"') and head.headers["last-modified"].endswith("GMT")
+    whole = client.get(path)
+    assert (whole.status_code, len(whole.content), whole.headers["etag"]) == (200, size, etag)
+    assert "content-encoding" not in client.get(path, headers={"Accept-Encoding": "gzip"}).headers
+    r = client.get(path, headers={"Range": "bytes=-100"})
+    assert (r.status_code, r.content) == (206, whole.content[-100:])
+    assert r.headers["content-range"] == f"bytes {size - 100}-{size - 1}/{size}"
+    r = client.head(path, headers={"Range": "bytes=0-9"})
+    assert r.status_code == 206 and r.headers["content-length"] == "10"
+    r = client.get(path, headers={"Range": f"bytes={size}-"})
+    assert r.status_code == 416 and error_code(r) == "InvalidRange" and r.headers["content-range"] == f"bytes */{size}"
+    assert client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert client.get(path, headers={"If-Match": etag}).status_code == 200
+    r = client.get(path, headers={"If-Match": '"other"'})
+    assert r.status_code == 412 and error_code(r) == "PreconditionFailed"
+    doc = client.get(f"/s3/zarr/{generated['big'].dataset_id}.ome.zarr/0/.zarray")
+    import hashlib
+
+    assert doc.headers["etag"] == '"' + hashlib.md5(doc.content).hexdigest() + '"'  # a real MD5
+    assert doc.json()["compressor"] is None  # plain chunks: sizes follow from the geometry
+
+
+def test_neuroglancer_folder_browsing(client, generated):
+    r = client.get("/zarr/?list-type=2&prefix=&delimiter=/")
+    ids = sorted(g.dataset_id for name, g in generated.items() if name != "_catalog")
+    assert r.status_code == 200 and prefixes(r) == [f"{i}.ome.zarr/" for i in ids]
+    one = f"{generated['big'].dataset_id}.ome.zarr/"
+    r = client.get(f"/zarr/?list-type=2&prefix={one}&delimiter=/")
+    assert keys(r) == [one + ".zattrs", one + ".zgroup", one + ".zmetadata"]
+    assert prefixes(r) == [one + f"{i}/" for i in range(len(prefixes(r)))]
+    r = client.get(f"/zarr/?list-type=2&prefix={one}0/0/0/0/0/")  # compressed chunks: sizes unknown, not listed
+    assert r.status_code == 200 and keys(r) == []
+    r = client.get(f"/precomputed/?list-type=2&prefix={generated['big'].dataset_id}/&delimiter=/")
+    assert keys(r) == [f"{generated['big'].dataset_id}/info"]
+
+
+def test_list_v1_pages_with_marker(client, generated):
+    one = f"{generated['tc'].dataset_id}.ome.zarr/"
+    everything = keys(client.get(f"/s3/zarr?list-type=2&prefix={one}"))
+    seen, marker = [], ""
+    while True:
+        r = client.get(f"/s3/zarr?prefix={one}&max-keys=50&marker={marker}")
+        seen += keys(r)
+        if xml(r).find(NS + "IsTruncated").text != "true":
+            break
+        marker = seen[-1]
+    assert seen == everything
+
+
+@pytest.fixture(scope="module")
+def access(tmp_path_factory):
+    path, ids, tokens = build_catalog(tmp_path_factory.mktemp("s3access"))
+    with in_process(path) as c:
+        yield c, ids, tokens
+
+
+def listed(c, path="/s3/zarr?list-type=2&delimiter=/", **headers) -> set[str]:
+    r = c.get(path, headers=headers)
+    assert r.status_code == 200
+    return {p.split(".")[0] for p in prefixes(r)}
+
+
+def test_listings_show_only_readable_data(access):
+    c, ids, tokens = access
+    assert listed(c) == {ids["open"], ids["released"]}
+    assert listed(c, Authorization=f"Bearer {tokens['all']}") == set(ids.values())
+    assert listed(c, f"/t/{tokens['secret_only']}/s3/zarr?list-type=2&delimiter=/") == \
+        {ids["open"], ids["released"], ids["secret"]}
+    r = c.get(f"/t/{tokens['secret_only']}/s3/zarr?list-type=2&delimiter=/")
+    assert r.headers["cache-control"] == "private, no-store"
+    assert listed(c, "/zarr/?list-type=2&delimiter=/") == {ids["open"], ids["released"]}
+
+
+def test_objects_need_access(access):
+    c, ids, tokens = access
+    secret = f"/s3/zarr/{ids['secret']}.ome.zarr/.zattrs"
+    embargoed = f"/s3/zarr/{ids['embargoed']}.ome.zarr/0/0/0/0/0/0"
+    assert error_code(c.get(secret)) == "NoSuchKey"
+    r = c.get(embargoed)
+    assert r.status_code == 403 and error_code(r) == "AccessDenied"
+    assert c.get(embargoed, headers={"Authorization": f"Bearer {tokens['embargoed_only']}"}).status_code == 200
+    assert c.get(f"/t/{tokens['all']}{secret}").status_code == 200
+    r = c.get(f"/t/{tokens['revoked']}{secret}")
+    assert r.status_code == 404
