@@ -59,7 +59,7 @@ class SkeletonView(ObjectView):
             return ObjectKey("info")
         if key == "segment_properties/info":
             return ObjectKey("segment_properties")
-        if "/" in key:
+        if "/" in key or key == "segment_properties":  # a folder probe is 404: clients walk up trees
             raise NoSuchKey(f"no skeleton key {key[:80]!r}")
         return ObjectKey("skeleton", decimal_id(key))
 
