@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 
-import pytest
-
 from bench.registration import MASTERS, main, measure, slice_stack
+from tests.require import module
 
 
 def test_registration_bench_runs(tmp_path, capsys):
-    pytest.importorskip("glymur")
+    module("glymur")
     stack = slice_stack(tmp_path, slices=12, size=64, tile=32)
     names = sorted(os.listdir(stack))
     assert len(names) == 12 and len({os.stat(stack / n).st_ino for n in names}) == MASTERS  # links, not copies

@@ -10,6 +10,7 @@ import pytest
 import bench.cutout
 from bench.__main__ import main
 from bench.loadgen import missing_tools
+from tests.require import module, unavailable
 
 pytestmark = pytest.mark.slow  # about a minute: the benchmark run at a tiny size
 
@@ -103,7 +104,7 @@ def test_parts_needing_no_external_tool(data: Path, tmp_path: Path) -> None:
 def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): throughput, memory not run")
+        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): throughput, memory not run")
     parts = ["throughput", "memory"]
     text = run_parts(parts, data, tmp_path / "benchmarks.md")
     check(text, parts)
@@ -117,8 +118,8 @@ def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
 def test_peer_part(data: Path, tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): peer part not run")
-    pytest.importorskip("chunkmirage", reason="the peer, chunkmirage, is in the bench extra: pip install -e '.[bench]'")
+        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): peer part not run")
+    module("chunkmirage", "the peer, chunkmirage, is in the bench extra: pip install -e '.[bench]'")
     text = run_parts(["peer"], data, tmp_path / "benchmarks.md")
     check(text, ["peer"])
     assert "- First chunk decoded from both servers identical: yes." in text
@@ -136,7 +137,7 @@ def test_cutout_part(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_scaleout_part(data: Path, tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:
-        pytest.skip(f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): scale-out part not run")
+        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): scale-out part not run")
     duplicates = "duplicate computations, viewer pattern"
     text = run_parts(["scaleout"], data, tmp_path / "benchmarks.md")
     goals = check(text, ["scaleout"], counts=frozenset({duplicates}))

@@ -20,6 +20,7 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from catalog.tokens import new_token
 from tests.helpers import Server
+from tests.require import unavailable
 from transformer.cli import main
 from transformer.client import ClientError, open_dataset
 
@@ -77,7 +78,7 @@ def test_client_and_command_carry_the_token(embargoed, tmp_path):
 
 def test_curl_with_a_token(embargoed, tmp_path):
     if shutil.which("curl") is None:
-        pytest.skip("curl is not installed")
+        unavailable("curl", "curl is not installed")
     server, dataset_id, token, data = embargoed
     url = f"{server.url}/api/datasets/{dataset_id}/cutout?z=2:5&format=h5"
     denied = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", url], capture_output=True,

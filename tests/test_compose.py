@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from tests.helpers import REPO
+from tests.require import skip_without
 from transformer.cli import build_parser
 from transformer.stack import render_nginx, template_path
 
@@ -46,7 +47,7 @@ def test_the_proxy_fronts_every_worker_with_the_shipped_template(tmp_path: Path)
     assert conf.count("server 127.0.0.1:800") == 2
 
 
-@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx (scripts/system-deps.sh --all)")
+@skip_without("nginx", shutil.which("nginx") is not None, "nginx (scripts/system-deps.sh --all)")
 def test_nginx_accepts_the_rendered_configuration(tmp_path: Path):
     from transformer.stack import make_folders
 
@@ -68,7 +69,7 @@ def _docker_ready() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _docker_ready(), reason="no docker daemon or docker compose here (docker/smoke.py runs it)")
+@skip_without("docker", _docker_ready(), "no docker daemon or docker compose here (docker/smoke.py runs it)")
 def test_the_compose_stack_runs():
     """The real stack in containers: builds, serves the demo through nginx with voxels equal to the source, caches
     versioned chunks, spreads URLs over both workers and survives one stopping (docker/smoke.py)."""

@@ -11,6 +11,7 @@ import tifffile
 import zarr
 
 from tests.helpers import in_process
+from tests.require import module
 from transformer.cli import main
 from transformer.export import export
 
@@ -71,7 +72,7 @@ def test_tiff_and_h5_exports(generated, tmp_path):
 def test_export_on_a_local_cluster(generated, level1, tmp_path, monkeypatch):
     from transformer import export as export_module
 
-    distributed = pytest.importorskip("distributed")
+    distributed = module("distributed")
     monkeypatch.setattr(export_module, "TASK_BYTES", 1)  # a task per chunk: both workers write
     g = generated["big"]
     out = tmp_path / "cluster.ome.zarr"

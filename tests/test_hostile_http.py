@@ -9,9 +9,8 @@ import json
 import socket
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-import pytest
-
 from bench.fuzzurls import SAMPLE_KEYS, FuzzUrls
+from tests.require import skip_without
 from transformer.server.routes.neuroglancer import client_dir
 from transformer.testing import Server
 from writers.registry import installed
@@ -105,7 +104,7 @@ def _healthz_during_flood(port: int, flood: list[str], connections: int, healthz
     assert all(status == 200 and size > 0 for status, size in results), results[:5]
 
 
-@pytest.mark.skipif(client_dir() is None, reason="the neuroglancer package (viewer bundle) is not installed")
+@skip_without("modules", client_dir() is not None, "the neuroglancer package (viewer bundle) is not installed")
 def test_healthz_is_answered_while_source_maps_and_cold_chunks_flood_in(generated):
     """100 healthz calls one after the other finish before a flood of 24 copies of the largest source map
     (5 MB read and gzipped per request) and 150 cold chunks on 8 connections does. Were a map read or

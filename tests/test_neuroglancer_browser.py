@@ -27,12 +27,13 @@ from bench.browser import available, measuring_state, start_chromium, wait_ready
 from catalog.scan import describe
 from catalog.store import Catalog
 from tests.helpers import Server, reference_mean
+from tests.require import skip_without
 from writers.neuroglancer import state_url
 
 KINDS = ["zarr", "zarr3", "precomputed"]
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not available(), reason="needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
+pytestmark = [pytest.mark.slow, skip_without(
+    "chromium", available(), "needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
 )]
 
 

@@ -14,9 +14,10 @@ from readers.registry import open_volume
 from readers.testing import ReaderTests
 from readers.tiff import slice_files
 from tests.helpers import Server, real_data, to_tczyx
+from tests.require import skip_without
 
 REAL = real_data()
-pytestmark = pytest.mark.skipif(REAL is None, reason="../shared/data/real is not present")
+pytestmark = skip_without("shared", REAL is not None, "../shared/data/real is not present")
 TIFF = REAL / "tiff" if REAL else None
 
 

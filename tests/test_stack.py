@@ -20,10 +20,11 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from catalog.tokens import new_token
 from tests.helpers import Server
+from tests.require import module, skip_without
 from transformer.prewarm import level_urls, prewarm
 from transformer.stack import Stack
 
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx (scripts/system-deps.sh --all)")
+pytestmark = skip_without("nginx", shutil.which("nginx") is not None, "nginx (scripts/system-deps.sh --all)")
 
 BYPASS = {"Authorization": "Bearer not-a-token"}  # a request with a token is never answered from nginx's cache
 
@@ -181,7 +182,7 @@ def test_views_are_cached_once_for_every_host_name(world):
 
 @pytest.mark.slow
 def test_prewarm_on_a_dask_cluster(world):
-    distributed = pytest.importorskip("distributed")
+    distributed = module("distributed")
     stack, _, ids, _, _ = world
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
                                   dashboard_address=None) as cluster:

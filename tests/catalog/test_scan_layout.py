@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import tifffile
 
 from catalog.scan import scan
 from catalog.store import Catalog
+from tests.require import module
 
-glymur = pytest.importorskip("glymur")
+glymur = module("glymur")
 
 
 def _stack(folder: Path, n: int = 3, shape=(16, 16), dtype=np.uint16) -> None:

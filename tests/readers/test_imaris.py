@@ -28,6 +28,7 @@ from readers.resources import ReaderResources
 from readers.scrub import scrub
 from readers.testing import ReaderTests, open_fds
 from tests.helpers import real_data
+from tests.require import unavailable
 from transformer.demo.imaris_writer import downsample_mean, level_sizes, reduce_flags, write_ims
 
 REAL = real_data()
@@ -44,7 +45,7 @@ def real_ims_files() -> list[str]:
 
 def real_file(relative: str) -> Path:
     if REAL_IMS is None or not (REAL_IMS / relative).is_file():
-        pytest.skip(f"real Imaris data not found under {REAL_IMS}")
+        unavailable("shared", f"real Imaris data not found under {REAL_IMS}")
     return REAL_IMS / relative
 
 

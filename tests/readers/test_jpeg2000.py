@@ -23,8 +23,9 @@ from readers.resources import ReaderResources
 from readers.slices import natural_key
 from readers.testing import ReaderTests, open_fds, read_all
 from tests.helpers import real_data
+from tests.require import module, unavailable
 
-glymur = pytest.importorskip("glymur")
+glymur = module("glymur")
 
 REAL = real_data()
 REAL_JP2 = REAL / "jp2" if REAL else None
@@ -139,7 +140,7 @@ def glymur_full(path: Path) -> np.ndarray:
 
 def real_file(name: str) -> Path:
     if name == MISSING:
-        pytest.skip(f"no real data at {REAL}")
+        unavailable("shared", f"no real data at {REAL}")
     return REAL_JP2 / name
 
 

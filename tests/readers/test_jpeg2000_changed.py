@@ -9,8 +9,9 @@ import pytest
 from readers.base import SourceError
 from readers.registry import open_volume
 from readers.resources import ReaderResources
+from tests.require import module
 
-glymur = pytest.importorskip("glymur")
+glymur = module("glymur")
 
 
 @pytest.mark.parametrize("backend", ["glymur", "imagecodecs"])

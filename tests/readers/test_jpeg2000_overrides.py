@@ -19,11 +19,12 @@ from catalog.scan import scan
 from catalog.store import Catalog
 from readers.jpeg2000 import backend
 from readers.registry import open_volume
+from tests.require import module, skip_without
 from transformer.engine.datasets import apply_overrides
 from transformer.testing import Server
 
-glymur = pytest.importorskip("glymur")
-pytestmark = pytest.mark.skipif(not backend.openjpeg_loaded(), reason="wavelet levels need glymur's libopenjp2")
+glymur = module("glymur")
+pytestmark = skip_without("openjpeg", backend.openjpeg_loaded(), "wavelet levels need glymur's libopenjp2")
 
 SLICES = 200
 LIMIT_MB = 1

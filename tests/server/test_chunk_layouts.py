@@ -19,6 +19,7 @@ from catalog.store import Catalog
 from readers.base import Channel, Level, LevelGeometry, Volume
 from readers.caching import Cache
 from tests.helpers import in_process, reference_mean
+from tests.require import module
 from tests.server.test_cutout import zarr_level
 from transformer.engine.options import Engine, PyramidOptions
 from transformer.engine.pyramid import SAMPLED_DEPTH, Pyramid, auto_chunks
@@ -124,7 +125,7 @@ def test_fixed_chunks_setting_keeps_one_grid(tmp_path):
 
 
 def test_a_bad_jpeg2000_slice_the_open_did_not_sample_is_a_500_naming_it(tmp_path):
-    pytest.importorskip("glymur")
+    module("glymur")
     root = tmp_path / "data" / "jp2"
     root.mkdir(parents=True)
     rng = np.random.default_rng(2)

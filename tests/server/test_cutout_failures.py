@@ -27,6 +27,7 @@ import uvicorn
 from catalog.store import Catalog
 from readers.base import SourceError
 from tests.helpers import free_port
+from tests.require import skip_without
 from transformer.config import Config
 from transformer.server import bodies
 from transformer.server.app import create_app
@@ -139,7 +140,7 @@ def test_a_file_failing_at_a_later_slab_is_a_json_error(served, generated, fmt):
     assert (r.json()["error"], r.json()["reason"]) == ("source_error", REASON)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+@skip_without("curl", shutil.which("curl") is not None, "curl is not installed")
 def test_npy_failing_at_a_later_slab_breaks_the_transfer(served, generated, caplog):
     """A streamed .npy has sent its status and first slabs when slab 5 fails: the connection is aborted
     short of its Content-Length, the client cannot take it for a whole file, and the server logs one

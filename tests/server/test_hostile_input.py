@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from tests.helpers import in_process
+from tests.require import skip_without
 from transformer.server.app import AnswerEveryError
 from transformer.server.routes.neuroglancer import client_dir
 
@@ -39,7 +40,7 @@ def test_canonical_numbers_in_query_parameters_still_work(client, generated):
     assert client.get("/api/datasets?limit=0").status_code == 400  # canonical, out of range
 
 
-@pytest.mark.skipif(client_dir() is None, reason="the neuroglancer package is not installed")
+@skip_without("modules", client_dir() is not None, "the neuroglancer package is not installed")
 @pytest.mark.parametrize("name", ["a" * 256 + ".js", "b" * 5000 + ".map", "é" * 200 + ".js"])
 def test_long_viewer_file_names_are_404(client, name):
     r = client.get(f"/viewer/{name}")
