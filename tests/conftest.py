@@ -16,8 +16,7 @@ from starlette.testclient import TestClient
 from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server, in_process
-# the hooks by which $TRANSFORMER_REQUIRE turns a skip for a required tool into a failure
-from tests.require import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401
+from tests.require import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401 - $TRANSFORMER_REQUIRE
 
 # Real samples whose tests take seconds each (the largest JPEG2000 images, decoded whole several times
 # per test): `make test-fast` leaves them out, `make test` runs them. The smaller real samples stay fast.

@@ -104,7 +104,8 @@ def test_parts_needing_no_external_tool(data: Path, tmp_path: Path) -> None:
 def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:
-        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): throughput, memory not run")
+        unavailable(missing[0],
+                    f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): throughput, memory not run")
     parts = ["throughput", "memory"]
     text = run_parts(parts, data, tmp_path / "benchmarks.md")
     check(text, parts)
@@ -137,7 +138,8 @@ def test_cutout_part(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_scaleout_part(data: Path, tmp_path: Path) -> None:
     missing = missing_tools()
     if missing:
-        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): scale-out part not run")
+        unavailable(missing[0],
+                    f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): scale-out part not run")
     duplicates = "duplicate computations, viewer pattern"
     text = run_parts(["scaleout"], data, tmp_path / "benchmarks.md")
     goals = check(text, ["scaleout"], counts=frozenset({duplicates}))
