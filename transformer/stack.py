@@ -45,7 +45,7 @@ def render_nginx(listen: str, upstreams: Sequence[str], run: Path, cache: Path, 
         user = "user nobody nogroup;" if reachable_by_others(cache) else "user root root;"
     values = {"USER": user, "NGINX_WORKERS": str(nginx_workers), "RUN": str(run), "CACHE": str(cache),
               "CACHE_SIZE": cache_size, "UPSTREAMS": servers, "LISTEN": listen,
-              "ACCESS_LOG": f"{run}/access.log" if access_log else "off"}
+              "ACCESS_LOG": f"{run}/access.log without_tokens" if access_log else "off"}
     for name, value in values.items():
         text = text.replace(f"@@{name}@@", value)
     if "@@" in text:
