@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"  # 3: neurons and cells beside the TIFF slices
 DEMO_SHAPE = (96, 320, 384)  # z, y, x
 DEMO_VOXEL = (4.0, 2.0, 2.0)  # µm: anisotropic, like most light-sheet data
 
@@ -86,7 +86,11 @@ def write_demo(root: Path) -> Path:
     for z, plane in enumerate(brain):
         tifffile.imwrite(slices / f"brain_z{z}.tif", plane, compression="zlib", tile=(128, 128))
     _sidecar(slices / "dataset.json", "Synthetic mouse brain, TIFF slices",
-             "Demo: a folder of 2-D TIFF slices (deflate, tiled 128x128), one per z plane.", DEMO_VOXEL)
+             "Demo: a folder of 2-D TIFF slices (deflate, tiled 128x128), one per z plane, with neurons traced "
+             "through it and its detected cells.", DEMO_VOXEL)
+    from transformer.demo.objects import attach, write_objects
+
+    attach(slices / "dataset.json", write_objects(slices, brain, DEMO_VOXEL))
 
     # a second channel: a nuclear-stain-like signal concentrated on the cells
     second = np.clip(brain.astype(np.int32) - 1800, 0, 65535).astype(np.uint16)
