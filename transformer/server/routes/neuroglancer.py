@@ -16,20 +16,21 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from readers.caching import Cache
 from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound
-from transformer.server.http import base_url, gzip_bytes, json_response, query_int, respond
+from transformer.server.http import base_url, etag_of, gzip_bytes, json_response, query_int, respond
 from transformer.server.routes.links import view_url
+from transformer.server.service import Encoded
 from writers import neuroglancer
 from writers.keys import MAX_DIGITS, shown
 from writers.neuroglancer_objects import add_object_layers
@@ -79,39 +80,31 @@ def client_dir() -> Path | None:
     return folder if (folder / "index.html").is_file() else None
 
 
-class _Bundle:
-    """The client's files, read once (the ~10 MB of source maps are read per request, never kept)."""
-
-    #: the client without its source maps is ~5 MB (plus gzipped copies): all of it stays
-    BUDGET = 64 << 20
-
-    def __init__(self) -> None:
-        self._files = Cache("viewer", self.BUDGET, size=lambda entry: len(entry[0]) + len(entry[1] or b""))
-
-    def get(self, name: str) -> tuple[bytes, bytes | None]:
-        """(body, gzipped body or None) of one file of the bundle; raises NotFound."""
-        if name.endswith(".map"):
-            return self._read(name)
-        return self._files.get_or_compute(name, lambda: self._read(name))
-
-    @staticmethod
-    def _read(name: str) -> tuple[bytes, bytes | None]:
-        folder = client_dir()
-        if folder is None:
-            raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
-        # the name is checked before the file system sees it: a 300-byte name is "no such file" (404), not
-        # an ENAMETOOLONG (500)
-        if len(name) > MAX_NAME or not _NAME.match(name) or not (folder / name).is_file():
-            raise NotFound(f"the viewer has no file {shown(name)}")
-        path = folder / name
-        body = path.read_bytes()
-        if name == "index.html":
-            body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
-        text = not name.endswith(".wasm")
-        return body, gzip_bytes(body, level=6) if text else None
+def read_bundled(name: str) -> bytes:
+    """One file of the bundle (``index.html`` with the shim); raises NotFound."""
+    folder = client_dir()
+    if folder is None:
+        raise NotFound("the neuroglancer package (and its bundled viewer) is not installed")
+    # the name is checked before the file system sees it: a 300-byte name is "no such file" (404), not
+    # an ENAMETOOLONG (500)
+    if len(name) > MAX_NAME or not _NAME.match(name) or not (folder / name).is_file():
+        raise NotFound(f"the viewer has no file {shown(name)}")
+    body = (folder / name).read_bytes()
+    if name == "index.html":
+        body = body.replace(b"<head>", b"<head>" + SHIM.encode(), 1)
+    return body
 
 
-BUNDLE = _Bundle()
+async def _kept(svc, key: tuple, produce: Callable[[], bytes]) -> Encoded:
+    """``produce()`` run once in the pool and kept in the service's ``encoded`` cache: the bundle (~5 MB,
+    ~16 MB with its source maps, and their gzipped copies) counts in ``--cache-mb`` like every encoded byte,
+    and a file is read and gzipped again only after the cache let it go."""
+
+    def tagged() -> Encoded:
+        body = produce()
+        return Encoded(body, etag_of(body))
+
+    return await svc.encoded.get_or_compute_async(key, lambda: svc.run(tagged))
 
 
 def _source(request: Request) -> View:
@@ -208,12 +201,17 @@ async def open_viewer(request: Request) -> Response:
 async def viewer_file(request: Request) -> Response:
     path: str = request.path_params.get("path", "")
     name = "index.html" if path == "" or path.endswith("/") else path.rsplit("/", 1)[-1]
-    # in a thread: a source map is megabytes read and gzipped per request, which would stall the event loop
-    body, gzipped = await run_in_threadpool(BUNDLE.get, name)
+    svc = request.app.state.service
+    # read and gzipped in the pool (a source map is megabytes: it would stall the event loop), once
+    file = await _kept(svc, ("viewer", name), functools.partial(read_bundled, name))
+    compressible = not name.endswith(".wasm")
+    gzipped = None
+    if compressible and len(file.body) > 256 and "gzip" in request.headers.get("accept-encoding", ""):
+        gzipped = (await _kept(svc, ("viewer", name, "gzip"), functools.partial(gzip_bytes, file.body, 6))).body
     media = _TYPES.get(Path(name).suffix, "application/octet-stream")
-    if name == "index.html":  # small and rewritten per release: always revalidate
-        return respond(request, body, media, max_age=0, compressible=True, gzipped=gzipped)
-    return respond(request, body, media, max_age=86400, compressible=gzipped is not None, gzipped=gzipped)
+    max_age = 0 if name == "index.html" else 86400  # index.html: small and rewritten per release, revalidated
+    return respond(request, file.body, media, etag=file.etag, max_age=max_age, compressible=compressible,
+                   gzipped=gzipped)
 
 
 async def viewer_root(request: Request) -> Response:
