@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import numpy as np
@@ -24,13 +25,14 @@ import tifffile
 
 from bench.browser import CHROMEDRIVER, CHROMIUM
 from tests.helpers import Server
+from tests.require import skip_without, unavailable
 from tests.server.test_pages import register
 from tests.test_neuroglancer_browser import READ_CANVAS, browser  # noqa: F401 - fixture
 from transformer.demo import synthetic_brain
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
+pytestmark = [pytest.mark.slow, skip_without(
+    "chromium", CHROMIUM.exists() and CHROMEDRIVER.exists(),
+    "needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",
 )]
 
 BRAIN = {
@@ -147,10 +149,9 @@ def test_landing_page_buttons_snippets_and_json_ld(served, browser, shots, tmp_p
     assert all(ok for _, ok in images_loaded(browser)) and browser.find_element(By.ID, "preview")
     browser.save_screenshot(str(shots / "dataset.png"))
 
-    # the copy button copies (or at least selects) the URL; the URL opens with zarr-python
+    # the copy button puts the URL on the clipboard and says so; the URL opens with zarr-python
     url = browser.find_element(By.ID, "url-zarr").get_attribute("value")
-    browser.find_element(By.CSS_SELECTOR, 'button[data-copy="url-zarr"]').click()
-    assert browser.find_element(By.CSS_SELECTOR, 'button[data-copy="url-zarr"]').text in ("Copied", "Copy")
+    assert copied(browser, srv.url, 'button[data-copy="url-zarr"]') == url
     group = zarr.open_group(url, mode="r")
     np.testing.assert_array_equal(group["0"][0], volume)
     for name in ("zarr3", "precomputed"):
@@ -166,10 +167,6 @@ def test_landing_page_buttons_snippets_and_json_ld(served, browser, shots, tmp_p
     exec(snippet["zarr"], scope)  # noqa: S102
     levels = len(scope["group"].attrs["multiscales"][0]["datasets"])
     assert scope["coarsest"].shape[:2] == (1, 2) and f'group["{levels - 1}"]' in snippet["zarr"]
-    if shutil.which("curl"):
-        subprocess.run(snippet["curl"], shell=True, cwd=tmp_path, check=True, capture_output=True)
-        box = np.load(tmp_path / "box.npy")
-        assert box.ndim == 5 and box.size > 0
     assert snippet["napari"] == f"napari --plugin napari-ome-zarr {url}"
 
     # JSON-LD: valid JSON-LD whose schema.org terms expand to full IRIs (the context is resolved offline)
@@ -187,6 +184,42 @@ def test_landing_page_buttons_snippets_and_json_ld(served, browser, shots, tmp_p
     creators = [c["https://schema.org/name"][0]["@value"] for c in expanded["https://schema.org/creator"]]
     assert creators == BRAIN["contributors"]
     assert len(expanded["https://schema.org/distribution"]) == 3
+
+
+def test_the_curl_snippet_downloads_the_box(served, browser, tmp_path):  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    if shutil.which("curl") is None:
+        unavailable("curl", "curl is not installed: the page's curl snippet cannot be run")
+    import zarr
+
+    srv, ids, _ = served
+    browser.get(f"{srv.url}/datasets/{ids['brain']}")
+    snippet = browser.find_element(By.ID, "snippet-curl").text
+    subprocess.run(snippet, shell=True, cwd=tmp_path, check=True, capture_output=True)  # as a user pastes it
+    # the box is the one the URL names, of the level it names, as zarr-python reads it
+    query = parse_qs(urlparse(snippet.split('"')[1]).query)
+    box = tuple(slice(*map(int, query[axis][0].split(":"))) for axis in "zyx")
+    level = zarr.open_group(browser.find_element(By.ID, "url-zarr").get_attribute("value"), mode="r")[query["level"][0]]
+    np.testing.assert_array_equal(np.load(tmp_path / "box.npy"), level[0:1, 0:1][(..., *box)])
+
+
+def copied(driver, origin: str, button: str) -> str:
+    """Click the copy ``button`` with clipboard access granted to ``origin``: it must say "Copied" (the page's
+    success path, not its select-the-text fallback), and what the clipboard then holds is returned."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    driver.execute_script("return navigator.clipboard.writeText('')")
+    element = driver.find_element(By.CSS_SELECTOR, button)
+    assert element.text == "Copy"
+    element.click()
+    # "Copied" shows for 1.5 s, then the label goes back to "Copy"
+    WebDriverWait(driver, 1.4, poll_frequency=0.02).until(lambda _: element.text == "Copied")
+    return driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]"
+                                        "('clipboard read failed: ' + e))")
 
 
 def test_embargoed_and_private(served, browser):  # noqa: F811
