@@ -110,3 +110,26 @@ def test_revocation_from_another_process_counts_on_the_next_request(embargoed, t
     _cli(db, "token", "revoke", "short-lived")
     assert httpx.get(url, headers=auth).status_code == 401
     assert "short-lived\trevoked" in _cli(db, "token", "list")
+
+
+@pytest.mark.parametrize("how", ["environment", "file"])
+def test_the_cli_takes_a_token_from_the_environment_or_a_file_not_only_argv(embargoed, tmp_path, how):
+    """``--token`` shows in ``ps``: ``cutout`` and ``prewarm`` also read ``$TRANSFORMER_TOKEN`` or ``--token-file``."""
+    import os
+
+    srv, dataset_id, token, data, db = embargoed
+    out = tmp_path / "box.npy"
+    argv = [sys.executable, "-m", "transformer.cli", "--catalog", str(db), "cutout", dataset_id, "-o", str(out),
+            "--base-url", srv.url, "--region", "0:2,0:70,0:90"]
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMER_TOKEN"}
+    refused = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and not out.exists()  # no token anywhere: 401
+    if how == "environment":
+        env["TRANSFORMER_TOKEN"] = token
+    else:
+        (tmp_path / "token").write_text(token + "\n")
+        argv += ["--token-file", str(tmp_path / "token")]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert token not in " ".join(argv)
+    np.testing.assert_array_equal(np.load(out).reshape(2, 70, 90), data[0:2])

@@ -4,6 +4,7 @@ own port still answers it)."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import time
 
@@ -15,6 +16,7 @@ import tifffile
 from catalog.scan import scan
 from catalog.store import Catalog
 from catalog.tokens import new_token
+from transformer.prewarm import prewarm
 from transformer.stack import Stack
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx (scripts/system-deps.sh --all)")
@@ -69,3 +71,33 @@ def test_nginx_does_not_proxy_metrics(stack):
     assert r.headers["cache-control"] == "no-store"
     worker = httpx.get(f"{running.workers[0].url}/metrics")
     assert worker.status_code == 200 and "transformer_cache_bytes" in worker.text
+
+
+@pytest.mark.slow
+def test_prewarm_on_a_dask_cluster_keeps_the_token_out_of_the_task_specs(stack):
+    distributed = pytest.importorskip("distributed")
+    from distributed.diagnostics.plugin import SchedulerPlugin
+
+    running, dataset_id, token = stack
+
+    class Specs(SchedulerPlugin):
+        """What the scheduler holds of every task (its dashboard shows it): the pickled run spec."""
+
+        def __init__(self, scheduler) -> None:
+            self.scheduler, self.seen = scheduler, []
+
+        def transition(self, key, start, finish, *args, **kwargs) -> None:
+            task = self.scheduler.tasks.get(key)
+            if task is not None and task.run_spec is not None:
+                self.seen.append(repr(task.run_spec).encode() + pickle.dumps(task.run_spec) + str(key).encode())
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://", dashboard_address=None
+    ) as cluster:
+        specs = Specs(cluster.scheduler)
+        cluster.scheduler.add_plugin(specs)
+        done = prewarm(running.url, dataset_id, "all", scheduler=cluster.scheduler_address, token=token)
+    assert done.requests > 0 and done.failed == 0  # the workers had the token: the private chunks answered
+    # neither as an argument nor inside a URL (the record's links embed the token: prewarm takes it out)
+    leaked = [spec for spec in specs.seen if token.encode() in spec]
+    assert specs.seen and not leaked, leaked[:1]

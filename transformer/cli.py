@@ -27,6 +27,25 @@ def _catalog(args):
     return Catalog(Config.from_env(catalog=args.catalog).catalog)
 
 
+#: where ``cutout`` and ``prewarm`` look for a token when no ``--token`` is given (a command line shows in ``ps``)
+TOKEN_ENV = "TRANSFORMER_TOKEN"
+
+
+def token_of(args) -> str | None:
+    """``--token``, else the first line of ``--token-file``, else ``$TRANSFORMER_TOKEN`` (docs/security.md)."""
+    if args.token:
+        return args.token
+    if args.token_file:
+        return Path(args.token_file).read_text().strip() or None
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def add_token_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--token", help="access token for embargoed or private datasets (visible in `ps` to other "
+                        f"users of this machine: prefer --token-file or ${TOKEN_ENV})")
+    parser.add_argument("--token-file", metavar="PATH", help="read the token from this file")
+
+
 def cmd_scan(args) -> int:
     from catalog.scan import scan
 
@@ -97,7 +116,7 @@ def cmd_cutout(args) -> int:
 
     config = Config.from_env()
     base = args.base_url or os.environ.get("TRANSFORMER_URL") or config.public_url or f"http://{config.host}:{config.port}"
-    out = download(args.dataset, args.output, args.level, args.region, args.t, args.channels, base, args.token)
+    out = download(args.dataset, args.output, args.level, args.region, args.t, args.channels, base, token_of(args))
     print(out)
     return 0
 
@@ -249,7 +268,7 @@ def cmd_prewarm(args) -> int:
     from transformer.prewarm import prewarm
 
     base = args.base_url or os.environ.get("TRANSFORMER_URL") or "http://127.0.0.1:8080"
-    done = prewarm(base, args.id, args.levels, args.scheduler, args.token)
+    done = prewarm(base, args.id, args.levels, args.scheduler, token_of(args))
     print(f"{args.id}: {done.requests} chunks requested, {done.bytes / 1e6:.1f} MB, {done.failed} failed")
     return 1 if done.failed else 0
 
@@ -308,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="coarse: the levels with at most 4096 chunks (default); all: every level")
     p.add_argument("--base-url", help="the proxy (default: $TRANSFORMER_URL, else http://127.0.0.1:8080)")
     p.add_argument("--scheduler", help="dask.distributed scheduler address: its workers make the requests")
-    p.add_argument("--token", help="access token for embargoed or private datasets (never cached by the proxy)")
+    add_token_flags(p)  # requests with a token are never cached by the proxy
     p.set_defaults(fn=cmd_prewarm)
 
     p = sub.add_parser("scan", help="register every dataset under ROOT")
@@ -351,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--t", help="time points, i or i:j (default: all)")
     p.add_argument("--channels", help="channels, i or i:j (default: all)")
     p.add_argument("--base-url", help="the service (default: $TRANSFORMER_URL, --public-url or host:port)")
-    p.add_argument("--token", help="access token for embargoed or private datasets")
+    add_token_flags(p)
     p.set_defaults(fn=cmd_cutout)
 
     p = sub.add_parser("export", help="write a box of one level to OME-Zarr, OME-TIFF or HDF5 with dask")

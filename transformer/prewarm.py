@@ -38,7 +38,9 @@ def level_urls(base: str, dataset_id: str, levels: str = "coarse", token: str | 
     with httpx.Client(headers=headers, timeout=60) as client:
         record = client.get(f"{base.rstrip('/')}/api/datasets/{dataset_id}")
         record.raise_for_status()
-        root = record.json()["versioned_links"]["zarr"]
+        # links embed a valid token (/t/TOKEN/): out of the URLs, which are task arguments and logged; the
+        # header carries it
+        root = record.json()["versioned_links"]["zarr"].replace(f"/t/{token}/", "/")
         multiscales = client.get(f"{root}/.zattrs").raise_for_status().json()["multiscales"][0]
         urls: list[str] = []
         for entry in reversed(multiscales["datasets"]):  # coarsest first
@@ -84,7 +86,10 @@ def prewarm(base: str, dataset_id: str, levels: str = "coarse", scheduler: str |
         from distributed import Client
 
         with Client(scheduler) as client:
-            for done in client.gather(client.map(fetch, list(batches(urls)), token=token, pure=False)):
+            # the token goes to the workers as data, by key: as a task argument it would be in every task's
+            # spec, which the scheduler keeps and its dashboard shows
+            secret = client.scatter(token, broadcast=True, hash=False) if token else None  # a random key
+            for done in client.gather(client.map(fetch, list(batches(urls)), token=secret, pure=False)):
                 total = total.add(done)
         return total
     with ThreadPoolExecutor(threads) as pool:
