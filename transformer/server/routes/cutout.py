@@ -106,7 +106,10 @@ async def cutout(request: Request) -> Response:
       "400": {description: malformed or empty ranges}
       "401": {description: embargoed, no token}
       "404": {description: no such dataset or level, or a box starting outside the volume}
-      "413": {description: larger than --cutout-max-mb}
+      "413": {description: "larger than --cutout-max-mb, or an OME-TIFF/HDF5 file larger than --cutout-tmp-mb"}
+      "500": {description: "the source failed or changed (before the status line; a .npy failing later is
+          aborted short of its Content-Length, docs/errors.md)"}
+      "503": {description: "every temporary-file slot or byte is taken, or the disk is full (Retry-After)"}
     """
     svc = request.app.state.service
     fmt = _format(request)
