@@ -20,6 +20,7 @@ import tifffile
 from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server, reference_mean
+from transformer.engine.datasets import DatasetRegistry
 
 SHAPE = (32, 256, 256)
 #: how long the server may take to notice a changed source (DatasetRegistry.RECHECK_SECONDS is 5 s)
@@ -76,6 +77,29 @@ def _wait_for(client: Client, level: int, data: np.ndarray, key, root) -> None:
     pytest.fail(f"level {level} chunk {key} never served the restored content")
 
 
+def _refused_after_a_change(client: Client, seen, unread: list, copy) -> None:
+    """A read under offsets parsed from content the file no longer holds is refused (500), not served.
+
+    Deterministic: after RECHECK_SECONDS idle, a request makes the server re-confirm the file (its window
+    opens); the file is then re-copied (a new modification time: other content, for all the parsed offsets
+    know) and a level-0 chunk never read before (so not cached) is asked for inside that window. Should the
+    machine stall past the window, the next unread chunk is tried; every attempt outside it is said."""
+    window = DatasetRegistry.RECHECK_SECONDS
+    late = []
+    for key in unread:
+        time.sleep(window + 0.5)
+        assert client.chunk(0, seen)[0] == 200  # re-confirmed: the window starts now
+        start = time.monotonic()
+        copy()
+        status, body = client.chunk(0, key)
+        if time.monotonic() - start < window - 1:
+            assert status == 500, f"chunk {key} read after the file changed was served ({status}), not refused"
+            _reason_ok(body, "/tmp")
+            return
+        late.append(round(time.monotonic() - start, 1))
+    pytest.fail(f"no attempt fit the {window} s recheck window (took {late} s)")
+
+
 def _wait_for_500(client: Client, key, root) -> None:
     """A chunk cached under the current version may be served until the recheck sees the change."""
     deadline = time.monotonic() + RECOVERY_SECONDS
@@ -110,7 +134,8 @@ def test_server_survives_churn_and_never_mixes_contents(tmp_path):
         with httpx.Client(timeout=30) as http:
             served = Client(http, f"{srv.url}/zarr/{ids['served.tif']}.ome.zarr")
             other = Client(http, f"{srv.url}/zarr/{ids['healthy.tif']}.ome.zarr")
-            keys = served.keys(0)
+            # the last keys are kept unread until _refused_after_a_change, so they are not in the cache
+            keys, unread = served.keys(0)[:-3], served.keys(0)[-3:]
             for key in served.keys(1):  # the computed level is cached from the old content
                 assert served.chunk(1, key)[0] == 200
 
@@ -124,13 +149,11 @@ def test_server_survives_churn_and_never_mixes_contents(tmp_path):
 
             churn = threading.Thread(target=recopy)
             churn.start()
-            statuses = []
             try:
                 i = 0
                 while churn.is_alive() or i < len(keys):  # read for as long as the copies go on
                     i += 1
                     status, got = served.chunk(0, keys[i % len(keys)])
-                    statuses.append(status)
                     if status == 200:  # the same bytes come back: anything served must equal them
                         np.testing.assert_array_equal(got, served.expected(0, old, keys[i % len(keys)]))
                     else:
@@ -140,9 +163,12 @@ def test_server_survives_churn_and_never_mixes_contents(tmp_path):
                 stop.set()
                 churn.join()
             assert srv.proc.poll() is None and len(copies) > 0
-            assert 500 in statuses  # the file changed under open offsets: refused, not read
             assert other.chunk(0, (0, 0, 0))[0] == 200  # the rest keeps serving meanwhile
             _wait_for(served, 0, old, keys[0], tmp_path)
+            # whether a read of the churn met a change is timing; that a changed file is refused is not
+            _refused_after_a_change(served, keys[0], unread,
+                                    lambda: shutil.copyfile(spare / "old.tif", root / "served.tif"))
+            _wait_for(served, 0, old, unread[0], tmp_path)
 
             # 2. replaced by other bytes: once new content is served, old is never served again,
             # neither at level 0 nor from the computed level cached before
@@ -168,6 +194,10 @@ def test_server_survives_churn_and_never_mixes_contents(tmp_path):
                 for key in served.keys(level):
                     _wait_for(served, level, old, key, tmp_path)
             assert httpx.get(f"{srv.url}/healthz").status_code == 200
-    finally:
         assert srv.proc.poll() is None, "the server died"
+    except BaseException as exc:  # the original failure stays the error; a dead server is said beside it
+        if srv.proc.poll() is not None:
+            exc.add_note(f"the server died (exit status {srv.proc.returncode})")
+        raise
+    finally:
         srv.stop()
