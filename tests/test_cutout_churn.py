@@ -101,3 +101,39 @@ def test_cutouts_of_a_recopied_source_are_whole_or_errors(tmp_path):
                 assert time.monotonic() < deadline, f"{fmt} never recovered"
                 time.sleep(0.2)
     assert "Traceback" not in srv.log.name and "Traceback" not in open(srv.log.name).read()
+
+
+def test_a_cutout_of_a_changed_source_is_a_500_like_its_chunks(tmp_path):
+    """Re-copied right after the dataset was confirmed: until the registry reopens it (5 s), a cutout of any
+    format answers 500 source_error before its status line, as a chunk that reads the source does; after
+    the window both are served again (docs/errors.md)."""
+    root = tmp_path / "root"
+    root.mkdir()
+    data = np.random.default_rng(4).integers(0, 60000, (8, 128, 128), dtype=np.uint16)
+    tifffile.imwrite(tmp_path / "raw.tif", data, rowsperstrip=128)
+    shutil.copyfile(tmp_path / "raw.tif", root / "raw.tif")
+    db = tmp_path / "catalog.sqlite"
+    catalog = Catalog(db)
+    scan(root, catalog)
+    dataset_id = catalog.all()[0].id
+    catalog.close()
+    with Server(db, "--cache-mb", "8", "--chunks", "8,64,64") as srv, requests.Session() as http:
+        url = f"{srv.url}/api/datasets/{dataset_id}/cutout?format="
+        assert http.get(url + "npy&y=0:64", timeout=60).status_code == 200  # opened, confirmed now
+        confirmed = time.monotonic()
+        (tmp_path / "raw.tif").replace(root / "raw.tif")  # the same bytes under a new inode
+        answers = {fmt: http.get(url + fmt, timeout=60) for fmt in FORMATS}
+        chunk = http.get(f"{srv.url}/zarr/{dataset_id}.ome.zarr/0/0/0/0/1/1", timeout=60)  # never read before
+        if time.monotonic() - confirmed < 4:  # well inside the window (else the machine was too slow to tell)
+            for fmt, r in answers.items():
+                assert r.status_code == 500, fmt
+                assert r.json()["error"] == "source_error"
+                assert r.json()["reason"] == ("raw.tif: the source changed while being served; it is served "
+                                              "under its new version within 5 s")
+            assert (chunk.status_code, chunk.json()["reason"]) == (500, "raw.tif: the file changed while being served")
+        deadline = time.monotonic() + RECOVERY_SECONDS
+        while (r := http.get(url + "h5", timeout=60)).status_code != 200:
+            assert time.monotonic() < deadline, "never reopened"
+            time.sleep(0.2)
+        np.testing.assert_array_equal(_voxels("h5", r.content)[0, 0], data)
+        assert http.get(f"{srv.url}/zarr/{dataset_id}.ome.zarr/0/0/0/0/1/1", timeout=60).status_code == 200
