@@ -51,7 +51,15 @@ def skeleton_layer(url: str, segments: list[str], name: str = "neurons") -> dict
 
 def annotation_layer(url: str, name: str = "cells") -> dict:
     """An annotation layer drawing the points of the annotation directory at ``url``."""
-    return {"type": "annotation", "name": name, "source": f"precomputed://{url.rstrip('/')}", "shader": CELL_SHADER}
+    # the cross-section spacing: at its default the viewer drew a sample of each spatial cell even when
+    # zoomed in on a few cells (2 of 3 measured); 1 draws them all up to about one per screen pixel
+    return {
+        "type": "annotation",
+        "name": name,
+        "source": f"precomputed://{url.rstrip('/')}",
+        "shader": CELL_SHADER,
+        "crossSectionAnnotationSpacing": 1,
+    }
 
 
 def add_object_layers(
