@@ -100,24 +100,37 @@ def recheck_changed(root: Path, catalog: Catalog, seen: dict[str, str]) -> list[
     return changes
 
 
-def start_recheck(root: Path, catalog_path: Path, interval: float = RECHECK_SECONDS) -> threading.Event:
-    """Run :func:`prune_vanished` every ``interval`` seconds in a daemon thread; set the returned event
-    to stop it."""
-    stop = threading.Event()
+class Recheck:
+    """The running recheck thread: :meth:`stop` ends it after the round in progress and closes its catalog."""
 
-    def loop() -> None:
-        catalog = Catalog(catalog_path)  # a connection of this thread's own
+    def __init__(self, root: Path, catalog_path: Path, interval: float) -> None:
+        self.root, self.catalog_path, self.interval = root, catalog_path, interval
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="recheck", daemon=True)
+        self.thread.start()
+
+    def stop(self, timeout: float | None = 30) -> None:
+        self._stop.set()
+        self.thread.join(timeout)
+
+    def _loop(self) -> None:
         seen: dict[str, str] = {}
-        try:
-            recheck_changed(root, catalog, seen)  # the first round only takes note of what is there
-            while not stop.wait(interval):
-                try:
-                    prune_vanished(root, catalog)
-                    recheck_changed(root, catalog, seen)
-                except Exception:  # noqa: BLE001 - a failed round must not end the rechecks
-                    log.warning("the recheck of %s failed", root.name, exc_info=True)
-        finally:
+        catalog = None
+        first = True
+        while first or not self._stop.wait(self.interval):
+            try:  # every round, the first too: a failed round must not end the rechecks
+                catalog = catalog or Catalog(self.catalog_path)  # a connection of this thread's own
+                if not first:
+                    prune_vanished(self.root, catalog)
+                recheck_changed(self.root, catalog, seen)  # the first round only takes note of what is there
+            except Exception:  # noqa: BLE001 - logged, and the next round tries again
+                log.warning("the recheck of %s failed", self.root.name, exc_info=True)
+            first = False
+        if catalog is not None:
             catalog.close()
 
-    threading.Thread(target=loop, name="recheck", daemon=True).start()
-    return stop
+
+def start_recheck(root: Path, catalog_path: Path, interval: float = RECHECK_SECONDS) -> Recheck:
+    """Run :func:`prune_vanished` and :func:`recheck_changed` every ``interval`` seconds in a daemon thread until
+    the returned handle's ``stop()``."""
+    return Recheck(root, catalog_path, interval)

@@ -4,6 +4,7 @@ readers."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import gc
 import json
@@ -201,15 +202,14 @@ def cmd_serve(args) -> int:
     config = Config.from_env(**{f.name: getattr(args, f.name) for f in fields(Config)})
     if args.workers > 1:
         return serve_workers(args, config)
-    if config.data_root:
-        from catalog.recheck import start_recheck
+    if config.data_root:  # scanned once here; the app rechecks it while it runs (server/app.py)
         from catalog.scan import scan
         from catalog.store import Catalog
         from readers.resources import default_resources
 
-        report = scan(config.data_root, Catalog(config.catalog))
+        with contextlib.closing(Catalog(config.catalog)) as catalog:
+            report = scan(config.data_root, catalog)
         print(f"scanned {config.data_root}: {len(report.added)} datasets", file=sys.stderr)
-        start_recheck(config.data_root, config.catalog)  # sources that vanish leave the catalog
         # the scan read through the library's default caches and file pool: the server has its own
         default_resources().close()
     app = create_app(config)

@@ -40,7 +40,7 @@ def test_the_recheck_thread_prunes_until_stopped(tmp_path):
     db = tmp_path / "c.sqlite"
     catalog = Catalog(db)
     scan(root, catalog)
-    stop = start_recheck(root, db, interval=0.05)
+    recheck = start_recheck(root, db, interval=0.05)
     try:
         (root / "vol.tif").unlink()
         deadline = time.monotonic() + 30
@@ -48,7 +48,8 @@ def test_the_recheck_thread_prunes_until_stopped(tmp_path):
             time.sleep(0.05)
         assert sorted(r.title for r in catalog.all()) == ["kept.tif", "stack"]
     finally:
-        stop.set()
+        recheck.stop()
+    assert not recheck.thread.is_alive()
 
 
 def test_changed_sources_are_described_again_refused_ones_leave_and_access_only_tightens(tmp_path):
