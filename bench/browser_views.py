@@ -222,12 +222,19 @@ def in_process_seconds(db: Path, dataset_id: str, keys: list[str], threads: int)
         catalog.close()
 
 
-def summarise(name: str, view: str, colds: list[float], warms: list[float], runs: int) -> tuple:
-    """One row per stack and view: the medians of the complete runs and their ratio against the goal."""
-    cold = statistics.median(colds) if colds else math.nan
-    warm = statistics.median(warms) if warms else math.nan
-    ratio = cold / warm if colds and warms else math.nan
-    return (name, view, f"{len(colds)} of {runs}", cold, warm, ratio, "met" if ratio <= GOAL_RATIO else "missed")
+def summarise(name: str, view: str, colds: list[float | None], warms: list[float | None]) -> tuple:
+    """One row per stack and view: the medians of every run (one per fresh server) and their verdicts.
+
+    A page load that timed out (None) counts as infinitely slow: it is a miss, never dropped before the
+    median (dropping it would report the runs that happened to finish). The cold-seconds goal is the
+    JPEG2000 stack's xy view's ("–" for the other rows)."""
+    complete = sum(c is not None for c in colds)
+    cold = statistics.median([math.inf if c is None else c for c in colds]) if colds else math.inf
+    warm = statistics.median([math.inf if w is None else w for w in warms]) if warms else math.inf
+    ratio = cold / warm if math.isfinite(cold) and math.isfinite(warm) else math.inf
+    cold_goal = ("met" if cold <= GOAL_COLD_S else "missed") if (name, view) == ("jpeg2000", "xy") else "–"
+    return (name, view, f"{complete} of {len(colds)}", cold, warm, ratio,
+            "met" if ratio <= GOAL_RATIO else "missed", cold_goal)
 
 
 def cell(seconds: float | None, timeout: float) -> str:
@@ -274,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                     colds, warms = [], []
                     for run in range(args.runs):
                         r = measure(driver, db, state, probe.url, args.timeout)
-                        colds += [r["cold"]] if r["cold"] else []
-                        warms += [r["warm"]] if r["warm"] else []
+                        colds.append(r["cold"])  # None (timed out) stays: summarise counts it as a miss
+                        warms.append(r["warm"])
                         ratio = r["cold"] / r["warm"] if r["cold"] and r["warm"] else math.nan
                         rows.append((name, f"{slices:,} × {size}²", view, run + 1, cell(r["cold"], args.timeout),
                                      cell(r["warm"], args.timeout), ratio, len(r["keys"]),
@@ -292,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                     cores = os.cpu_count() or 1
                     floor = in_process_seconds(db, dataset_id, model, cores)
                     floors.append((name, view, len(model), cores, floor,
-                                   min(colds) / floor if colds and floor else math.nan))
-                    summary.append(summarise(name, view, colds, warms, args.runs))
+                                   min(c for c in colds if c) / floor if any(colds) and floor else math.nan))
+                    summary.append(summarise(name, view, colds, warms))
     finally:
         driver.quit()
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}\n")
@@ -311,10 +318,11 @@ def main(argv: list[str] | None = None) -> int:
                      "best cold ÷ in process"], floors))
     print()
     print(table(["stack", "view", "runs complete", "median cold s", "median warm s", "median cold ÷ median warm",
-                 "cold ÷ warm ≤ " + f"{GOAL_RATIO:g}"], summary))
+                 "cold ÷ warm ≤ " + f"{GOAL_RATIO:g}", f"JPEG2000 xy cold ≤ {GOAL_COLD_S:g} s"], summary))
     print(f"\nGoals: cold ÷ warm ≤ {GOAL_RATIO:g} (of the medians: one run's ratio swings with its warm run, "
-          f"0.5-1.4 s on these shared cores); JPEG2000 xy cold ≤ {GOAL_COLD_S:g} s.")
-    return 0
+          f"0.5-1.4 s on these shared cores); JPEG2000 xy cold ≤ {GOAL_COLD_S:g} s. A run that timed out "
+          f"counts as infinitely slow. Exit status 1 when a goal is missed.")
+    return 1 if any("missed" in row[6:] for row in summary) else 0
 
 
 if __name__ == "__main__":
