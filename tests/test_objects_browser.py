@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 import tifffile
 
-from bench.browser import available, measuring_state, start_chromium
+from bench.browser import available, measuring_state
 from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server
 from tests.require import skip_without
-from tests.test_neuroglancer_browser import render
+from tests.test_neuroglancer_browser import browser, render  # noqa: F401 (browser: the shared fixture)
 from writers.neuroglancer import state_url
 
 pytestmark = [
@@ -61,15 +61,6 @@ def served(tmp_path_factory):
         yield srv, record.id, root
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    driver = start_chromium(tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
 def _coordinates(mask: np.ndarray, position_xy: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
     """Viewer (x, y) of the centres of the pixels in ``mask`` at one pixel per voxel around ``position_xy``."""
     rows, cols = np.nonzero(mask)
@@ -84,7 +75,7 @@ def _state(srv, dataset_id: str, keep: str) -> dict:
     return state
 
 
-def test_the_skeleton_is_drawn_on_the_traced_path(served, browser):
+def test_the_skeleton_is_drawn_on_the_traced_path(served, browser):  # noqa: F811
     srv, dataset_id, root = served
     state = _state(srv, dataset_id, "segmentation")
     pixels, shown = render(browser, state_url(state, f"{srv.url}/viewer/"), root / "skeleton.png")
@@ -106,7 +97,7 @@ def test_the_skeleton_is_drawn_on_the_traced_path(served, browser):
     assert x.min() <= X0 + 12 and x.max() >= X1 - 2 and np.all((x >= X0 - 2) & (x <= X1 + 2))
 
 
-def test_the_cells_are_drawn_where_the_table_puts_them(served, browser):
+def test_the_cells_are_drawn_where_the_table_puts_them(served, browser):  # noqa: F811
     srv, dataset_id, root = served
     state = _state(srv, dataset_id, "annotation")
     pixels, _ = render(browser, state_url(state, f"{srv.url}/viewer/"), root / "cells.png")
