@@ -29,8 +29,12 @@ class _Handle:
         self.resources = resources
         try:
             self.tif = tifffile.TiffFile(path)
-            self.series = self.tif.series
         except Exception as exc:  # tifffile raises many types on garbage input
+            raise UnsupportedSource(f"{path.name}: not a readable TIFF ({exc})") from exc
+        try:
+            self.series = self.tif.series
+        except Exception as exc:  # a header that opens but series that do not: the file is closed, not leaked
+            self.tif.close()
             raise UnsupportedSource(f"{path.name}: not a readable TIFF ({exc})") from exc
         self.lock = threading.RLock()
         self.regions: dict[int, PageRegion] = {}
