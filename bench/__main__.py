@@ -26,6 +26,7 @@ from bench import (
     peer,
     pyramid_cost,
     rescan,
+    s3,
     scaleout,
     search,
     search_stall,
@@ -49,6 +50,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "rescan": rescan.run,
     "search": search.run,
     "search_stall": search_stall.run,
+    "s3": s3.run,
     "views": views.run,
     "scaleout": scaleout.run,
 }

@@ -8,7 +8,7 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +45,12 @@ class Load:
     p50_ms: float
     p99_ms: float
     errors: int
+
+
+def failed(loads: Iterable[Load]) -> int:
+    """wrk's socket errors and responses with status >= 400 over ``loads``: a rate that counts failures is not
+    a rate, so every goal measured with wrk is met only when this is 0."""
+    return sum(x.errors for x in loads)
 
 
 def missing_tools() -> list[str]:
@@ -99,19 +105,20 @@ http {{
   server {{
     listen 127.0.0.1:{port};
     root {root};
-    location / {{ }}
+    location / {{ {location} }}
   }}
 }}
 """
 
 
 @contextlib.contextmanager
-def nginx(root: Path, workdir: Path, workers: int = 1) -> Iterator[str]:
-    """nginx serving ``root`` on a free loopback port, with a config written into ``workdir``."""
+def nginx(root: Path, workdir: Path, workers: int = 1, location: str = "") -> Iterator[str]:
+    """nginx serving ``root`` on a free loopback port, with a config written into ``workdir`` (``location``: more
+    directives for ``location /``, e.g. ``autoindex on;`` for clients that list folders)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(workers=workers, tmp=workdir, port=port, root=root))
+    conf.write_text(NGINX_CONF.format(workers=workers, tmp=workdir, port=port, root=root, location=location))
     cmd = ["nginx", "-e", str(workdir / "error.log"), "-c", str(conf), "-p", str(workdir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

@@ -8,6 +8,7 @@ Nothing here knows HTTP or the service: transformer/server/routes/s3.py feeds a 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -130,10 +131,23 @@ def md5_etag(body: bytes) -> str:
 
 def opaque_etag(*parts: object) -> str:
     """An ETag for a body not yet made: multipart form (``-1``), which SDKs do not take for an MD5."""
-    text = "\0".join(map(str, parts)).encode()
-    return '"' + hashlib.blake2b(text, digest_size=16).hexdigest() + '-1"'
+    return opaque_etags(*parts[:-1])(parts[-1])
 
 
+def opaque_etags(*common: object) -> Callable[[object], str]:
+    """``opaque_etag(*common, part)`` for many parts, with ``common`` hashed once (a listing of one dataset)."""
+    base = hashlib.blake2b(digest_size=16)
+    base.update("\0".join(map(str, common)).encode() + b"\0")
+
+    def etag(part: object) -> str:
+        h = base.copy()
+        h.update(str(part).encode())
+        return '"' + h.hexdigest() + '-1"'
+
+    return etag
+
+
+@functools.lru_cache(maxsize=256)  # one date per dataset, formatted for each of its thousands of keys
 def iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
@@ -146,7 +160,9 @@ def http_date(when: datetime) -> str:
 
 
 def _text(value: str, url: bool = False) -> str:
-    return escape(quote(value, safe="/") if url else value)
+    if url:
+        value = quote(value, safe="/")
+    return escape(value) if ("&" in value or "<" in value or ">" in value) else value  # keys rarely need it
 
 
 def _element(name: str, value: object, url: bool = False) -> str:
@@ -160,8 +176,8 @@ def _bool(value: bool) -> str:
 
 def _contents(items: list[tuple[str, Entry]], url: bool) -> str:
     return "".join(
-        f"<Contents>{_element('Key', key, url)}<LastModified>{iso(e.modified)}</LastModified>"
-        f"<ETag>{escape(e.etag, {chr(34): '&quot;'})}</ETag><Size>{e.size}</Size>"
+        f"<Contents><Key>{_text(key, url)}</Key><LastModified>{iso(e.modified)}</LastModified>"
+        f"<ETag>{e.etag.replace(chr(34), '&quot;')}</ETag><Size>{e.size}</Size>"
         "<StorageClass>STANDARD</StorageClass></Contents>"
         for key, e in items)
 

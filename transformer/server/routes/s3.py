@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -105,16 +105,19 @@ def modified(record: Record) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def entry_of(view: View, ds, options: ViewOptions, typed: Document | Chunk, when: datetime) -> Entry | None:
-    """What a listing and a HEAD say of a key: a document's size and MD5 (it is rendered: it is small), a chunk's
-    size from the geometry with an ETag that is not an MD5 (None: its size is unknown until it is made)."""
-    if isinstance(typed, Document):
-        body = json_bytes(view.document(typed, ds.spec, options))
-        return Entry(len(body), s3_xml.md5_etag(body), when)
-    size = view.chunk_size(typed, ds.spec, options)
-    if size is None:
-        return None
-    return Entry(size, s3_xml.opaque_etag(ds.version, view.name, view.chunk_identity(typed, ds.spec, options)), when)
+def entries(view: View, ds, options: ViewOptions) -> Callable[[Document | Chunk], Entry | None]:
+    """What a listing and a HEAD say of a dataset's keys: a document's size and MD5 (it is rendered: it is small),
+    a chunk's size from the geometry with an ETag that is not an MD5 (None: its size is unknown until made)."""
+    when, etag = modified(ds.record), s3_xml.opaque_etags(ds.version, view.name)
+
+    def entry(typed: Document | Chunk) -> Entry | None:
+        if isinstance(typed, Document):
+            body = json_bytes(view.document(typed, ds.spec, options))
+            return Entry(len(body), s3_xml.md5_etag(body), when)
+        size = view.chunk_size(typed, ds.spec, options)
+        return None if size is None else Entry(size, etag(view.chunk_identity(typed, ds.spec, options)), when)
+
+    return entry
 
 
 def bucket_tree(svc, view: View, options: ViewOptions, creds: Credentials) -> Folder:
@@ -129,8 +132,7 @@ def bucket_tree(svc, view: View, options: ViewOptions, creds: Credentials) -> Fo
         except Exception as exc:  # noqa: BLE001 - gone or unreadable since: absent, not the listing's failure
             log.warning("s3 listing skips %s: %s", dataset_id, exc.__class__.__name__)
             return mapped(None, lambda typed: None)
-        when = modified(ds.record)
-        return mapped(view.tree(ds.spec, options), lambda typed: entry_of(view, ds, options, typed, when))
+        return mapped(view.tree(ds.spec, options), entries(view, ds, options))
 
     return Folder(tuple(s for s, _ in segments), dataset)
 
@@ -200,7 +202,7 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
     if ref[1] is not None and ref[1] != version_tag(ds.version):
         raise no_such_key("This dataset version is no longer served.")
     typed = view.parse(rest, ds.spec)
-    entry = entry_of(view, ds, PLAIN, typed, modified(ds.record))
+    entry = entries(view, ds, PLAIN)(typed)
     body = None
     if entry is None or (isinstance(typed, Chunk) and request.method == "GET"):
         cache_key = (view.name, ds.version, view.chunk_identity(typed, ds.spec, PLAIN))
