@@ -262,15 +262,15 @@ class IdLookup:
         self.ids = np.asarray(ids, dtype=np.uint64)
         self._sequential = bool(len(self.ids) and (self.ids == np.arange(1, len(self.ids) + 1)).all())
         self._order = None if self._sequential else np.argsort(self.ids, kind="stable")
+        self._sorted = None if self._order is None else self.ids[self._order]
 
     def row(self, annotation_id: int) -> int | None:
         if annotation_id < 0 or annotation_id >= 2**64:
             return None
         if self._sequential:
             return annotation_id - 1 if 1 <= annotation_id <= len(self.ids) else None
-        sorted_ids = self.ids[self._order]
-        i = int(np.searchsorted(sorted_ids, np.uint64(annotation_id)))
-        if i < len(sorted_ids) and int(sorted_ids[i]) == annotation_id:
+        i = int(np.searchsorted(self._sorted, np.uint64(annotation_id)))
+        if i < len(self._sorted) and int(self._sorted[i]) == annotation_id:
             return int(self._order[i])
         return None
 
