@@ -10,8 +10,9 @@ is bounded by the tasks in flight. An OME-Zarr export is resumable: chunks alrea
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from itertools import product
 from pathlib import Path
@@ -25,9 +26,38 @@ TASK_BYTES = 32 * 1024 * 1024  # output chunks one dask task writes, at most (at
 SUFFIXES = {".zarr": "zarr", ".tif": "tiff", ".tiff": "tiff", ".h5": "h5", ".hdf5": "h5"}
 
 
-@functools.lru_cache(maxsize=4)
-def _registry(catalog: str):
-    """One engine per process and catalog (on a dask worker too): caches survive from task to task."""
+#: engines one process keeps (one per catalog it exported from)
+ENGINES = 4
+
+
+class Engines:
+    """One engine per process and catalog (on a dask worker too): caches survive from task to task. At most
+    ``most`` are kept; the least recently used one beyond that is closed (its catalog connection, thread pools
+    and open files), not just dropped."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._open: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, catalog: str):
+        with self._lock:
+            engine = self._open.pop(catalog, None) or _open_engine(catalog)
+            self._open[catalog] = engine
+            leaving = [self._open.popitem(last=False)[1] for _ in range(len(self._open) - self.most)]
+        for engine_left in leaving:
+            _close_engine(engine_left)
+        return engine[0]
+
+    def cache_clear(self) -> None:
+        """Close every engine (``functools.lru_cache``'s name for it)."""
+        with self._lock:
+            leaving, self._open = list(self._open.values()), OrderedDict()
+        for engine in leaving:
+            _close_engine(engine)
+
+
+def _open_engine(catalog: str) -> tuple:
     from catalog.store import Catalog
     from transformer.config import Config
     from transformer.engine.datasets import DatasetRegistry
@@ -35,8 +65,19 @@ def _registry(catalog: str):
 
     config = Config.from_env(catalog=catalog)
     resources = Resources(config)
-    return DatasetRegistry(Catalog(config.catalog), resources.engine, resources.pyramid_options,
-                           config.max_open_datasets)
+    registry = DatasetRegistry(Catalog(config.catalog), resources.engine, resources.pyramid_options,
+                               config.max_open_datasets)
+    return registry, resources
+
+
+def _close_engine(engine: tuple) -> None:
+    registry, resources = engine
+    registry.close()
+    resources.close()
+    registry.catalog.close()
+
+
+_registry = Engines(ENGINES)
 
 
 @dataclass(frozen=True)
