@@ -100,9 +100,8 @@ def test_plan_assigns_every_point_once_in_half_open_cells():
     xyz[:100] = [4096, 4096, 4096]  # on the boundary of the level-1 cells: must land in the upper cell
     lower, upper = bounds(xyz)
     plan = plan_spatial(xyz, lower, upper, limit=1000, seed=1)
-    assert plan.levels[0]["grid_shape"] == [1, 1, 1] and plan.levels[0]["chunk_size"] == [
-        u - lo for u, lo in zip(upper, lower)
-    ]
+    assert plan.levels[0]["grid_shape"] == [1, 1, 1]
+    assert plan.levels[0]["chunk_size"] == [u - lo for u, lo in zip(upper, lower, strict=True)]
     seen = np.zeros(n, dtype=np.int64)
     for li, level in enumerate(plan.levels):
         chunk = np.asarray(level["chunk_size"])
