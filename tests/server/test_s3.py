@@ -193,3 +193,15 @@ def test_objects_need_access(access):
     assert c.get(f"/t/{tokens['all']}{secret}").status_code == 200
     r = c.get(f"/t/{tokens['revoked']}{secret}")
     assert r.status_code == 404
+
+
+def test_root_lists_every_view_for_neuroglancer(client, generated):
+    """Neuroglancer lists a bare server URL virtual-hosted style: ``GET /?list-type=2&prefix=&delimiter=/``."""
+    r = client.get("/?list-type=2&prefix=&delimiter=/&encoding-type=url", headers={"Accept": "application/xml"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    assert prefixes(r) == ["precomputed/", "zarr/", "zarr3/"]
+    r = client.get("/?list-type=2&prefix=zarr/&delimiter=/&encoding-type=url")
+    ids = sorted(g.dataset_id for name, g in generated.items() if name != "_catalog")
+    assert prefixes(r) == [f"zarr/{i}.ome.zarr/" for i in ids]
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")  # still the search

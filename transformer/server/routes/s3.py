@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from catalog.access import effective
 from catalog.record import Record
@@ -137,6 +138,13 @@ def bucket_tree(svc, view: View, options: ViewOptions, creds: Credentials) -> Fo
     return Folder(tuple(s for s, _ in segments), dataset)
 
 
+def root_tree(svc, views: Iterable[View], options: ViewOptions, creds: Credentials) -> Folder:
+    """Every view's keys below its prefix (``zarr/{id}.ome.zarr/…``): the listing of the server's root, which
+    Neuroglancer asks for (virtual-hosted style) when a user types the server's bare URL."""
+    ordered = sorted((view.prefix.strip("/") + "/", view) for view in views)
+    return Folder(tuple(name for name, _ in ordered), lambda k: bucket_tree(svc, ordered[k][1], options, creds))
+
+
 def _checked(text: str, name: str) -> str:
     if len(text.encode("utf-8", "surrogatepass")) > s3_xml.MAX_KEY_BYTES:
         raise InvalidArgument(f"{name} is longer than {s3_xml.MAX_KEY_BYTES} bytes")
@@ -153,7 +161,9 @@ def max_keys_of(raw: str | None) -> int:
     return min(int(raw), s3_xml.MAX_KEYS)
 
 
-async def list_objects(request: Request, rid: str, bucket: str, view: View, options: ViewOptions) -> Response:
+async def list_objects(request: Request, rid: str, bucket: str, view: View | Iterable[View],
+                       options: ViewOptions) -> Response:
+    """ListObjects (v1 or v2) of one view's bucket, or of every view at the server's root (``view``: several)."""
     q = request.query_params
     prefix, delimiter = _checked(q.get("prefix", ""), "prefix"), _checked(q.get("delimiter", ""), "delimiter")
     encoding = q.get("encoding-type")
@@ -173,7 +183,8 @@ async def list_objects(request: Request, rid: str, bucket: str, view: View, opti
     svc, creds = request.app.state.service, grant_of(request)
 
     def compute() -> s3_xml.Page:
-        tree = bucket_tree(svc, view, options, creds)
+        tree = (bucket_tree(svc, view, options, creds) if isinstance(view, View)
+                else root_tree(svc, view, options, creds))
         return s3_xml.page(lambda start, collapse: walk(tree, "", start, collapse), prefix, delimiter, max_keys, after)
 
     result = await svc.run(compute)
@@ -237,6 +248,15 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
 # ------------------------------------------------------------------------------------------------ routes
 
 
+class ListingRoute(Route):
+    """A route only for S3 listing requests (``list-type`` in the query): ``GET /`` stays the search page."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if b"list-type=" not in scope.get("query_string", b""):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def routes(views: Iterable[View], prefix: str, browse_options: ViewOptions) -> list[Route]:
     """The S3 API under ``prefix`` ("" turns it off), and listings at every view's own prefix."""
     buckets = {view.name: view for view in views}
@@ -268,7 +288,11 @@ def routes(views: Iterable[View], prefix: str, browse_options: ViewOptions) -> l
 
         return listing
 
+    async def root(request: Request, rid: str) -> Response:
+        return await list_objects(request, rid, "", buckets.values(), browse_options)
+
     out = [Route(f"{view.prefix}/", _guarded(browse(view)), methods=METHODS) for view in buckets.values()]
+    out.append(ListingRoute("/", _guarded(root), methods=["GET", "HEAD"]))
     if prefix:
         prefix = "/" + prefix.strip("/")
         out += [Route(path, _guarded(handler), methods=METHODS) for path, handler in (
