@@ -14,10 +14,12 @@ and 5xx answers; a 4xx is the caller's mistake and raised at once as :class:`Cli
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -95,9 +97,9 @@ def open_dataset(url_or_id: str, base_url: str | None = None, token: str | None 
     """The dataset at ``http(s)://host/.../api/datasets/ID``, or ``ID`` on the service at ``base_url``
     (default ``$TRANSFORMER_URL``). ``token``: a bearer token for embargoed or private datasets."""
     if url_or_id.startswith(("http://", "https://")):
-        base, sep, dataset_id = url_or_id.rstrip("/").partition("/api/datasets/")
-        if not sep or not dataset_id or "/" in dataset_id:
-            raise ValueError(f"{url_or_id!r} is not a dataset URL (…/api/datasets/ID)")
+        base, dataset_id, url_token = parse_dataset_url(url_or_id)
+        if url_token and not token:  # the /t/TOKEN/ prefix stays in the base: every request carries it
+            base = f"{base}/t/{url_token}"
     else:
         base, dataset_id = base_url or os.environ.get("TRANSFORMER_URL", ""), url_or_id
         if not base:
@@ -105,6 +107,23 @@ def open_dataset(url_or_id: str, base_url: str | None = None, token: str | None 
     connection = Connection(base.rstrip("/"), token)
     record = connection.json(f"/api/datasets/{urllib.parse.quote(dataset_id)}")
     return RemoteDataset(connection, record, workers)
+
+
+#: the path words after which a service URL names a dataset: its page, its record, its views, its viewer
+DATASET_PATHS = ("api/datasets", "datasets", "zarr", "zarr3", "precomputed", "neuroglancer")
+_DATASET_URL = re.compile(
+    r"^(?P<base>https?://[^?#]*?)(?:/t/(?P<token>[^/?#]+))?/(?P<path>" + "|".join(DATASET_PATHS) + r")/"
+    r"(?P<id>[^/?#@]+?)(?:@[^/?#]*)?(?:\.ome\.zarr)?(?:[/?#].*)?$")
+
+
+def parse_dataset_url(url: str) -> tuple[str, str, str | None]:
+    """``(service base URL, dataset id, token or None)`` of any URL the service gives for a dataset:
+    ``…/datasets/ID`` (its page), ``…/api/datasets/ID``, ``…/zarr/ID.ome.zarr``, ``…/zarr3/…``,
+    ``…/precomputed/ID``, ``…/neuroglancer/ID``, versioned (``ID@tag``) or not, under ``/t/TOKEN/`` or not."""
+    m = _DATASET_URL.match(url.strip())
+    if not m:
+        raise ValueError(f"{url!r} is not a dataset URL (…/datasets/ID, …/api/datasets/ID, …/zarr/ID.ome.zarr)")
+    return m["base"].rstrip("/"), urllib.parse.unquote(m["id"]), m["token"]
 
 
 def download(url_or_id: str, out: Path | str, level: int = 0, region: str | None = None, t: str | None = None,
@@ -184,8 +203,21 @@ class RemoteDataset:
     def __getitem__(self, key) -> np.ndarray:
         return self.levels[0][key]
 
-    def to_dask(self, level: int = 0):
-        return self.levels[level].to_dask()
+    def to_dask(self, level: int = 0, blocks: str = "requests"):
+        return self.levels[level].to_dask(blocks)
+
+    def multiscale(self, channel: int = 0) -> list:
+        """One channel as lazy dask arrays, finest level first, each block one served chunk (so a viewer
+        fetches only the chunks it draws): (t, z, y, x), or (z, y, x) for a single time point."""
+        out = []
+        for level in self.levels:
+            array = level.to_dask("chunks")[:, channel]
+            out.append(array[0] if level.shape[0] == 1 else array)
+        return out
+
+    def channels(self) -> list[dict]:
+        """Each channel's ``name``, ``color`` (RRGGBB) and display ``window`` [start, end] from the record."""
+        return [dict(c) for c in self.record.get("channels") or [{}] * self.shape[1]]
 
     def neuroglancer_url(self) -> str:
         return self.record["links"]["neuroglancer"]
@@ -197,6 +229,7 @@ class RemoteLevel:
     def __init__(self, dataset: RemoteDataset, index: int, info: dict) -> None:
         self.dataset = dataset
         self.index = index
+        self.info = info
         self.shape = tuple(info["shape"])
         self.chunks = tuple(info["chunks"])
         self.voxel_size = tuple(info["voxel_size"])
@@ -245,13 +278,24 @@ class RemoteLevel:
         body = self.dataset.connection.get(f"/api/datasets/{self.dataset.id}/cutout?level={self.index}&{query}")
         return np.load(io.BytesIO(body), allow_pickle=False)
 
-    def to_dask(self):
-        """A dask array of this level; each block is one cutout of whole chunks (about REQUEST_BYTES)."""
+    @property
+    def translation(self) -> tuple[float, float, float]:
+        """(z, y, x) µm of this level's voxel 0 centre, as the zarr views declare it (0 in old records)."""
+        return tuple(self.info.get("translation") or (0.0, 0.0, 0.0))
+
+    def to_dask(self, blocks: str = "requests"):
+        """A dask array of this level; each block is one cutout: ``"requests"``: of whole chunks (about
+        REQUEST_BYTES, for analysis), ``"chunks"``: one served chunk (for viewers, which draw a few)."""
         import dask.array as da
 
-        block = _block_shape(self.chunks, self.dtype.itemsize)
+        if blocks not in ("requests", "chunks"):
+            raise ValueError(f"blocks must be 'requests' or 'chunks', not {blocks!r}")
+        block = self.chunks if blocks == "chunks" else _block_shape(self.chunks, self.dtype.itemsize)
         meta = np.empty((0,) * self.ndim, self.dtype)
-        name = f"transformer-{self.dataset.id}-{self.index}"
+        # dask (and napari's chunk cache) key blocks by name: the version and the server keep two apart
+        source = f"{self.dataset.connection.base_url} {self.dataset.record.get('versioned_links', {}).get('cutout')}"
+        digest = hashlib.blake2b(source.encode(), digest_size=6).hexdigest()
+        name = f"transformer-{self.dataset.id}-{digest}-{self.index}-{blocks}"
         return da.from_array(self, chunks=block, asarray=False, fancy=False, lock=False, meta=meta, name=name)
 
 
@@ -324,3 +368,34 @@ class Progress:
 
     def close(self) -> None:
         sys.stderr.write("\n")
+
+
+class RemoteCatalog:
+    """A service's catalog: search it (words and facets), fetch thumbnails, open its datasets.
+
+        archive = RemoteCatalog("http://host:8000", token=None)
+        found = archive.search("hippocampus", species="Mus musculus")   # {"total", "datasets", "facets", ...}
+        ds = archive.open(found["datasets"][0]["id"])
+    """
+
+    def __init__(self, base_url: str, token: str | None = None, retries: int = 4, timeout: float = 300) -> None:
+        self.connection = Connection(base_url.rstrip("/"), token or None, retries, timeout)
+
+    @property
+    def base_url(self) -> str:
+        return self.connection.base_url
+
+    def search(self, q: str = "", limit: int = 50, offset: int = 0, sort: str = "relevance", **filters: str) -> dict:
+        """``/api/datasets``: ``filters`` are facets (species, technique, format, access); empty ones are left out.
+        The answer's ``facets`` maps each facet to ``[[value, count], …]``."""
+        params = {"q": q, **filters, "sort": sort, "limit": limit, "offset": offset}
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v not in ("", None)})
+        return self.connection.json(f"/api/datasets?{query}")
+
+    def thumbnail(self, dataset_id: str) -> bytes:
+        """The dataset's PNG thumbnail (a projection of a coarse level)."""
+        return self.connection.get(f"/datasets/{urllib.parse.quote(dataset_id)}/thumbnail.png")
+
+    def open(self, dataset_id: str, workers: int = 8) -> RemoteDataset:
+        record = self.connection.json(f"/api/datasets/{urllib.parse.quote(dataset_id)}")
+        return RemoteDataset(self.connection, record, workers)

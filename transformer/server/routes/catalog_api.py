@@ -86,7 +86,7 @@ async def retrieve(request: Request) -> Response:
     base = link_base(request, base_url(request, svc.config))
     levels = [
         {"shape": list(lv.shape), "chunks": list(lv.chunks), "voxel_size": list(lv.voxel_size),
-         "native": ds.pyramid.levels[i].native is not None}
+         "translation": list(lv.translation), "native": ds.pyramid.levels[i].native is not None}
         for i, lv in enumerate(ds.spec.levels)
     ]
     versioned = {view.name: view_url(base, view, ds.record.id, ds.version) for view in request.app.state.views}
