@@ -2,26 +2,18 @@
 and v3 views (offscreen Qt), and cloud-volume reading the precomputed view. Each compares voxels with
 the source.
 
-Qt's offscreen platform draws into memory, but the OpenGL context napari's canvas needs comes from GLX:
-without an X display vispy finds no context (glGetString answers None). So unless DISPLAY is set the test
-starts a virtual one (Debian xvfb; scripts/system-deps.sh --all) for Mesa's software GL. napari's part runs
-in a child process (about 4 s each: importing napari and starting Qt)."""
+napari's part runs offscreen in a child process on a virtual X server (tests/xdisplay.py; about 4 s each:
+importing napari and starting Qt)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 
 import httpx
 import numpy as np
 import pytest
 
-from transformer.testing import stop_process
-
-XVFB = shutil.which("Xvfb")
+from tests.xdisplay import display, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
 
 
 def _links(server, g) -> dict:
@@ -44,38 +36,13 @@ viewer.close()
 """
 
 
-@pytest.fixture(scope="module")
-def display():
-    """DISPLAY for GLX: the one set, else a virtual X server of our own for this module."""
-    pytest.importorskip("napari")
-    pytest.importorskip("napari_ome_zarr")
-    if os.environ.get("DISPLAY"):
-        yield os.environ["DISPLAY"]
-        return
-    if XVFB is None:
-        pytest.skip("napari needs an X display for OpenGL: install xvfb (scripts/system-deps.sh --all)")
-    read, write = os.pipe()  # Xvfb writes the display number it chose to this descriptor
-    proc = subprocess.Popen([XVFB, "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()
-    try:
-        if not number:
-            pytest.fail("Xvfb did not start")
-        yield f":{number}"
-    finally:
-        stop_process(proc)
-
-
 @pytest.mark.slow  # about 3.5 s each: a new interpreter importing napari and starting Qt
 @pytest.mark.parametrize("view", ["zarr", "zarr3"])
-def test_napari_opens_the_zarr_views_with_level0_equal_to_the_source(server, generated, display, tmp_path, view):
+def test_napari_opens_the_zarr_views_with_level0_equal_to_the_source(server, generated, display, tmp_path,  # noqa: F811
+                                                                      view):
+    pytest.importorskip("napari_ome_zarr")
     g = generated["tc"]  # two time points, three named channels
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "offscreen"}  # no window: Qt draws into memory
-    done = subprocess.run([sys.executable, "-c", NAPARI, _links(server, g)[view], str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_napari(NAPARI, [_links(server, g)[view], str(tmp_path)], display)
     layers = json.loads(done.stdout.strip().splitlines()[-1])
     assert [layer["name"] for layer in layers] == [f"Cortex time series: {n}" for n in ("dapi", "gfp", "tdtomato")]
     for c, layer in enumerate(layers):  # one layer a channel, every level

@@ -1,23 +1,20 @@
 """The landing page's napari command works as pasted: the ``napari`` console script's own entry point
 (``napari._main:main``) runs with the page's words as its argv, against the real server, offscreen on the
-display of tests/test_client_matrix.py; napari's event loop is replaced by a function that saves what the
+display of tests/xdisplay.py; napari's event loop is replaced by a function that saves what the
 viewer opened and returns, so the child ends instead of waiting for a person to close the window."""
 
 from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.test_client_matrix import display  # noqa: F401 - fixture: a virtual X server for GLX
+from tests.xdisplay import display, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
 
 # argv[1]: the command from the page, argv[2]: where to save each layer's level 0
 PASTED = """
@@ -48,10 +45,8 @@ def test_the_landing_pages_napari_command_opens_the_dataset(server, generated, d
     page = httpx.get(f"{server.url}/datasets/{g.dataset_id}").raise_for_status().text
     command = html.unescape(re.search(r'id="snippet-napari"[^>]*><code>(.*?)</code>', page, re.S).group(1))
     assert shlex.split(command)[:3] == ["napari", "--plugin", "napari-ome-zarr"]
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "offscreen"}
-    done = subprocess.run([sys.executable, "-c", PASTED, command, str(tmp_path)], env=env, capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    pytest.importorskip("napari_ome_zarr")
+    done = run_napari(PASTED, [command, str(tmp_path)], display)
     layers = json.loads(done.stdout.strip().splitlines()[-1])
     assert [layer["name"] for layer in layers] == [f"Cortex time series: {n}" for n in ("dapi", "gfp", "tdtomato")]
     for c, layer in enumerate(layers):
