@@ -4,13 +4,39 @@ uvicorn times a connection out only between requests (``timeout_keep_alive``, ar
 a connection that never sends a request, or sends its headers a byte at a time, is kept for ever, and
 at the process's file-descriptor limit new clients are locked out. Here the clock also runs from
 connecting and from each response until the next request's headers are complete.
+
+It subclasses uvicorn's HttpToolsProtocol, which is not a public API: :func:`check_uvicorn` runs at import and
+refuses, with the reason, a uvicorn whose protocol lacks what this class overrides or uses (instead of a
+server whose timeout silently never fires). pyproject.toml pins the uvicorn versions it was tested with.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+#: what HeaderTimeoutProtocol overrides (methods) and reads (attributes set by the base class's __init__)
+OVERRIDDEN = ("connection_made", "on_headers_complete", "on_response_complete", "connection_lost")
+USED = ("pipeline", "loop")  # and ``transport``, set by connection_made
+
+
+def check_uvicorn(base: type = HttpToolsProtocol, init_source: str | None = None) -> None:
+    """Raise ImportError naming what is missing when ``base`` (uvicorn's protocol) no longer has the methods
+    HeaderTimeoutProtocol overrides or the attributes it reads."""
+    import inspect
+
+    missing = [name for name in OVERRIDDEN if not callable(getattr(base, name, None))]
+    source = init_source if init_source is not None else inspect.getsource(base.__init__)
+    missing += [name for name in USED if f"self.{name} " not in source and f"self.{name}:" not in source]
+    if missing:
+        raise ImportError(f"uvicorn {uvicorn.__version__}: HttpToolsProtocol has no {', '.join(missing)}; the "
+                          "header timeout (transformer/server/protocol.py) needs the uvicorn versions pinned in "
+                          "pyproject.toml")
+
+
+check_uvicorn()
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
