@@ -22,6 +22,7 @@ from bench import (
     first_view,
     jp2_levels,
     memory,
+    objects,
     overhead,
     peer,
     pyramid_cost,
@@ -53,6 +54,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "s3": s3.run,
     "views": views.run,
     "scaleout": scaleout.run,
+    "objects": objects.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"
