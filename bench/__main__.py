@@ -23,6 +23,7 @@ from bench import (
     jp2_levels,
     memory,
     objects,
+    objects_serving,
     overhead,
     peer,
     pyramid_cost,
@@ -55,6 +56,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "views": views.run,
     "scaleout": scaleout.run,
     "objects": objects.run,
+    "objects_serving": objects_serving.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"

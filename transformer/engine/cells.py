@@ -1,9 +1,10 @@
 """A cell table read once and kept compact: positions (nm, float32), ids, numeric properties in their served
 types, and the multilevel spatial index as one permutation plus the (start, stop) of each non-empty cell.
 
-No Python object per cell: 2,000,000 cells with one property weigh about 50 MB here (24 MB of positions,
-16 MB of ids, 8 MB of the permutation, 8 MB per float32 property); the reader's float64 columns and the plan's
-per-point level and cell arrays are dropped once the index is built.
+No Python object per cell: 2,000,000 cells with one property weigh about 36-60 MB here (24 MB of positions,
+8 MB of the permutation, 2-8 MB per property, and 24 MB of ids and their sorted order only when the table has
+an id column that is not 1..n); the reader's float64 columns and the plan's per-point level and cell arrays are
+dropped once the index is built.
 """
 
 from __future__ import annotations
@@ -30,22 +31,25 @@ SPATIAL_LIMIT = 10_000
 class CellTable:
     name: str
     xyz_nm: np.ndarray  # (n, 3) float32, x, y, z in the image's physical frame
-    ids: np.ndarray  # (n,) uint64
+    ids: np.ndarray | None  # (n,) uint64; None when they are 1..n (a table without an id column): row + 1
     props: dict[str, np.ndarray]  # spec id -> (n,) values in the spec's type
     specs: list[dict]
     info: dict
     order: np.ndarray  # rows grouped by (level, cell)
     cells: dict[tuple[int, int, int, int], tuple[int, int]]  # (level, i, j, k) -> order[start:stop]
-    by_id: np.ndarray  # rows sorted by id (for by_id lookups)
+    by_id: np.ndarray | None  # rows sorted by id (for by_id lookups); None with ids 1..n
     defects: list = field(default_factory=list)
 
     @property
     def nbytes(self) -> int:
         arrays = [self.xyz_nm, self.ids, self.order, self.by_id, *self.props.values()]
-        return int(sum(a.nbytes for a in arrays)) + 128 * len(self.cells) + 4096
+        return int(sum(a.nbytes for a in arrays if a is not None)) + 128 * len(self.cells) + 4096
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.xyz_nm)
+
+    def ids_of(self, rows: np.ndarray) -> np.ndarray:
+        return (rows.astype(np.uint64) + np.uint64(1)) if self.ids is None else self.ids[rows]
 
     def level(self, key: str) -> tuple[int, dict] | None:
         """(index, level dict) of a spatial key such as ``spatial0``."""
@@ -58,9 +62,13 @@ class CellTable:
         """The body of one spatial cell (an empty cell is a valid body with count 0)."""
         start, stop = self.cells.get((level, *ijk), (0, 0))
         rows = self.order[start:stop]
-        return encode_points(self.xyz_nm[rows], {k: v[rows] for k, v in self.props.items()}, self.specs, self.ids[rows])
+        return encode_points(
+            self.xyz_nm[rows], {k: v[rows] for k, v in self.props.items()}, self.specs, self.ids_of(rows)
+        )
 
     def row_of(self, object_id: int) -> int | None:
+        if self.ids is None:
+            return object_id - 1 if 1 <= object_id <= len(self) else None
         ids = self.ids[self.by_id]
         at = int(np.searchsorted(ids, np.uint64(object_id)))
         return int(self.by_id[at]) if at < len(ids) and int(ids[at]) == object_id else None
@@ -90,6 +98,8 @@ def build_cell_table(path: Path, scale_xyz: tuple[float, float, float], limit: i
     order = np.asarray(plan.order, dtype=np.int64 if len(ids) >= 2**31 else np.int32)
     cells = _cell_ranges(plan.level_of[order], plan.cell_of[order])
     info = annotation_info(lower, upper, specs, plan.levels)
+    if len(ids) and ids[0] == 1 and ids[-1] == len(ids) and bool((ids == np.arange(1, len(ids) + 1)).all()):
+        return CellTable(path.name, xyz_nm, None, props, specs, info, order, cells, None)  # 24 MB fewer per 2M
     by_id = np.argsort(ids, kind="stable").astype(order.dtype)
     return CellTable(path.name, xyz_nm, ids, props, specs, info, order, cells, by_id)
 

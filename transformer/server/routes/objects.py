@@ -311,7 +311,7 @@ def box_bytes(table, rows: np.ndarray, fmt: str) -> bytes:
     names = [s["id"] for s in table.specs]
     fields = [("id", "<u8"), ("z", "<f8"), ("y", "<f8"), ("x", "<f8"), *((n, "<f8") for n in names)]
     out = np.zeros(len(rows), dtype=fields)
-    out["id"] = table.ids[rows]
+    out["id"] = table.ids_of(rows)
     out["z"], out["y"], out["x"] = xyz_um[:, 2], xyz_um[:, 1], xyz_um[:, 0]
     for name in names:
         out[name] = table.props[name][rows]
