@@ -45,7 +45,9 @@ def test_probing_a_private_id_moves_the_public_metrics_as_an_unknown_id_does(wor
 @pytest.mark.parametrize("template", ["/zarr/{}.ome.zarr/.zattrs", "/zarr/{}.ome.zarr/0/0/0/0/0/0",
                                       "/zarr3/{}.ome.zarr/zarr.json", "/precomputed/{}/info",
                                       "/api/datasets/{}", "/api/datasets/{}/neuroglancer", "/neuroglancer/{}",
-                                      "/datasets/{}", "/api/retrieve?id={}"])
+                                      "/datasets/{}", "/api/retrieve?id={}", "/datasets/{}/thumbnail.png",
+                                      "/datasets/{}/preview.png", "/api/datasets/{}/cutout?format=npy",
+                                      "/zarr/{}.ome.zarr", "/api/datasets/{}/neurons", "/api/datasets/{}/cells"])
 def test_a_private_id_answers_exactly_as_an_unknown_one(world, template):  # noqa: F811
     client, ids, _ = world
     private, unknown = ids["secret"], unknown_like(ids["secret"])
@@ -62,10 +64,14 @@ def test_listings_facets_and_documents_leave_private_records_out(world):  # noqa
     assert found["total"] == 3 and private not in {d["id"] for d in found["datasets"]}
     assert "private" not in dict(map(tuple, found["facets"]["access"]))  # no count reveals one exists
     assert sum(n for _, n in found["facets"]["access"]) == 3
-    for path in ("/", "/?q=secret", "/openapi.json", "/api/query?q=secret", "/healthz"):
+    listings = ("/zarr/", "/precomputed/", "/s3/zarr?list-type=2", "/s3/zarr/?list-type=2&delimiter=/")
+    for path in ("/", "/?q=secret", "/api/query?q=secret", "/healthz", *listings, "/openapi.json"):
         r = client.get(path)
         assert r.status_code == 200 and private not in r.text, path
     assert client.get("/healthz").json()["datasets"] == 3
+    # an S3 listing by the private id's prefix answers as for an id nobody registered
+    by_prefix = [client.get(f"/s3/zarr?list-type=2&prefix={i}").text for i in (private, unknown_like(private))]
+    assert by_prefix[0].replace(private, unknown_like(private)) == by_prefix[1]
 
 
 def test_every_response_asks_browsers_to_send_no_referrer(world):  # noqa: F811
