@@ -93,3 +93,29 @@ def test_preflight_allows_range(client, generated):
     r = client.get(_keys(generated)[0], headers={"Origin": "https://x.example", "Range": "bytes=-4"})
     exposed = r.headers["access-control-expose-headers"]
     assert "Content-Range" in exposed and "Accept-Ranges" in exposed
+
+
+@pytest.mark.parametrize("fmt", ["npy", "h5"])
+def test_range_on_cutouts(client, generated, fmt):
+    """npy and HDF5 cutouts send Content-Length and the same bytes each time, so they take a Range too (resumed
+    downloads): the bytes of the whole file."""
+    path = f"/api/datasets/{generated['tc'].dataset_id}/cutout?format={fmt}&z=0:7&y=5:50"
+    whole = client.get(path)
+    assert whole.status_code == 200 and whole.headers["accept-ranges"] == "bytes"
+    body, n = whole.content, len(whole.content)
+    for header, expected in (("bytes=0-99", body[:100]), (f"bytes={n - 1000}-", body[-1000:]),
+                             ("bytes=-77", body[-77:]), ("bytes=300-4299", body[300:4300])):
+        r = client.get(path, headers={"Range": header})
+        assert r.status_code == 206 and r.content == expected, header
+        assert r.headers["content-length"] == str(len(expected))
+    r = client.get(path, headers={"Range": f"bytes={n}-"})
+    assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{n}"
+    r = client.get(path, headers={"Range": "bytes=0-1", "If-Range": '"x"'})
+    assert (r.status_code, r.content) == (200, body)
+
+
+def test_no_range_on_ome_tiff_cutouts(client, generated):
+    """Each OME-TIFF file has a UUID of its own: a range of one download spliced onto another would be corrupt."""
+    path = f"/api/datasets/{generated['tc'].dataset_id}/cutout?format=tiff&z=0:2"
+    r = client.get(path, headers={"Range": "bytes=0-9"})
+    assert r.status_code == 200 and len(r.content) == int(r.headers["content-length"]) > 10

@@ -20,6 +20,8 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from readers.scrub import describe
+from transformer.server.http import range_refusal
+from transformer.server.ranges import Unsatisfiable, content_range, plan
 
 log = logging.getLogger(__name__)
 
@@ -108,3 +110,43 @@ class SizedBody(Response):
                       self.length, describe(failure))
             log.debug("traceback of %s", self.request_id, exc_info=failure)
             raise ResponseAborted(self.request_id)
+
+
+async def ranged(headers: Mapping[str, str], body: SizedBody) -> Response:
+    """``body`` cut to the request's Range (server/ranges.py): 206 with Content-Range, 416, or ``body`` itself.
+    A body computed while it is sent cannot seek: the bytes before the range are made and dropped."""
+    body.headers["Accept-Ranges"] = "bytes"
+    if "range" not in headers:
+        return body
+    try:
+        span = plan(headers.get("range"), headers.get("if-range"), body.headers.get("etag"), body.length)
+    except Unsatisfiable:
+        await body.pieces.aclose()  # type: ignore[attr-defined]
+        if body.on_close is not None:
+            body.on_close()
+        return range_refusal(body.length)
+    if span is None:
+        return body
+    start, stop = span
+    body.pieces = _window(body.pieces, start, stop)
+    body.status_code = 206
+    body.headers["Content-Range"] = content_range(start, stop, body.length).decode()
+    body.headers["Content-Length"] = str(stop - start)
+    body.length = stop - start
+    return body
+
+
+async def _window(pieces: AsyncIterator[bytes | memoryview], start: int,
+                  stop: int) -> AsyncIterator[bytes | memoryview]:
+    """Bytes start..stop of ``pieces``."""
+    pos = 0
+    try:
+        async for piece in pieces:
+            end = pos + len(piece)
+            if end > start:
+                yield memoryview(piece)[max(0, start - pos):stop - pos]
+            pos = end
+            if pos >= stop:
+                break
+    finally:
+        await pieces.aclose()  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from readers.base import SourceError
 from transformer.engine.datasets import Dataset, DatasetRegistry
 from transformer.server.auth import grant_of, link_base
-from transformer.server.bodies import SizedBody, request_id
+from transformer.server.bodies import SizedBody, ranged, request_id
 from transformer.server.errors import BadRequest, NotFound, TooLarge, Unavailable
 from transformer.server.http import IMMUTABLE, base_url, stale_version
 from transformer.server.routes.links import cutout_url
@@ -133,8 +133,10 @@ async def cutout(request: Request) -> Response:
                "Cache-Control": IMMUTABLE if at else "no-store"}  # made private for non-public data (auth.py)
     rid = request_id(request.headers)
     if fmt == "npy":
-        return await _npy(svc, ds, box, headers, rid)
-    return await _file(svc, request, ds, fmt, box, headers, rid)
+        return await ranged(request.headers, await _npy(svc, ds, box, headers, rid))
+    answer = await _file(svc, request, ds, fmt, box, headers, rid)
+    # an OME-TIFF carries a new UUID in each file (OME's rule), so two downloads differ: no ranges of one
+    return await ranged(request.headers, answer) if fmt == "h5" and isinstance(answer, SizedBody) else answer
 
 
 def _parallel_reader(executor: Executor, pyramid, box: Box) -> SlabReader:
