@@ -54,10 +54,12 @@ class Cells:
         return f"<Cells n={len(self)} properties={list(self.properties)}>"
 
 
-def neuron_list(ds, parse: bool = True) -> list[dict]:
-    """Each neuron's ``id``, ``name``, ``label`` and summary (``parse=False``: only what the server knows
-    already, without parsing the files it has not parsed yet)."""
-    return ds.connection.json(f"/api/datasets/{ds.id}/neurons?parse={int(parse)}")["neurons"]
+def neuron_list(ds, parse: bool | None = None) -> list[dict]:
+    """Each neuron's ``id``, ``name``, ``label`` and summary. ``parse``: True makes the server parse every neuron
+    it has not parsed yet (minutes for 1,000 large ones), False lists what it knows, None (default) parses when
+    that is at most 64 MiB of SWC."""
+    value = "auto" if parse is None else int(parse)
+    return ds.connection.json(f"/api/datasets/{ds.id}/neurons?parse={value}")["neurons"]
 
 
 def cell_tables(ds) -> list[dict]:

@@ -269,3 +269,14 @@ def test_a_changed_swc_is_a_new_version(world):
         assert positions["positions"][2, 0] == 18 * 0.5 * 1000
     finally:
         path.write_text(LINE)
+
+
+def test_neuron_list_parse_modes(world):
+    ds = world["ids"]["brain"]
+    quick = world["client"].get(f"/api/datasets/{ds}/neurons?parse=0").json()
+    assert sorted(n["label"] for n in quick["neurons"]) == ["cycle.swc", "empty.swc", "line.swc", "warned.swc"]
+    assert quick["cell_tables"] == [{"id": _neuron_id(world, "brain", "cells.csv"), "name": "cells.csv"}]
+    auto = world["client"].get(f"/api/datasets/{ds}/neurons").json()["neurons"]  # a few bytes: parsed
+    line = next(n for n in auto if n["label"] == "line.swc")
+    assert line["nodes"] == 4 and line["cable_length_um"] == 16
+    assert world["client"].get(f"/api/datasets/{ds}/neurons?parse=yes").status_code == 400

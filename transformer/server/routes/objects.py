@@ -198,9 +198,12 @@ async def _api_dataset(request: Request):
 
 async def neurons(request: Request) -> Response:
     """Every neuron of a dataset: id, file name, label and what parsing found (nodes, cable length in µm, soma
-    in µm (x, y, z), types, warnings), or the refusal. ``?parse=0`` lists only what is known already."""
+    in µm (x, y, z), types, warnings), or the refusal. ``?parse=0`` lists only what is known already, ``1`` parses
+    every neuron not parsed yet, ``auto`` (the default) does so when they are at most 64 MiB of SWC in all."""
     svc, ds = await _api_dataset(request)
-    parse = request.query_params.get("parse", "1") != "0"
+    parse = {"1": True, "0": False, "auto": None}.get(request.query_params.get("parse", "auto"))
+    if request.query_params.get("parse", "auto") not in ("0", "1", "auto"):
+        raise BadRequest("parse must be 0, 1 or auto")
     rows = await svc.run(svc.objects.summaries, ds, parse)
     tables = [{"id": e["id"], "name": e["name"]} for e in svc.objects.entries(ds, "cells")]
     return respond(
