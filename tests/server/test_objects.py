@@ -280,3 +280,12 @@ def test_neuron_list_parse_modes(world):
     line = next(n for n in auto if n["label"] == "line.swc")
     assert line["nodes"] == 4 and line["cable_length_um"] == 16
     assert world["client"].get(f"/api/datasets/{ds}/neurons?parse=yes").status_code == 400
+
+
+def test_search_results_count_objects_instead_of_listing_them(world):
+    found = world["client"].get("/api/datasets?q=synthetic brain&limit=100").json()["datasets"]
+    found = found or world["client"].get("/api/datasets?limit=100").json()["datasets"]
+    brain = next(d for d in found if d["id"] == world["ids"]["brain"])
+    assert "attached" not in brain and brain["objects"] == {"neuron": 4, "cells": 1}
+    record = world["client"].get(f"/api/datasets/{world['ids']['brain']}").json()
+    assert len(record["attached"]) == 5
