@@ -10,7 +10,16 @@ import pytest
 from readers.objects import points
 from readers.objects.points import PointTableError, read_points, sniff_points
 from tests.helpers import real_data
-from tests.require import unavailable
+from tests.require import module, unavailable
+
+
+@pytest.fixture(autouse=True, params=["pandas", "numpy"])
+def engine(request, monkeypatch):
+    """Every test on both paths: pandas' reader when installed (not a service dependency), numpy's alone."""
+    if request.param == "pandas":
+        module("pandas")
+    monkeypatch.setattr(points, "USE_PANDAS", request.param == "pandas")
+    return request.param
 
 
 def write(tmp_path, text: str, name: str = "cells.csv"):
@@ -133,3 +142,12 @@ def test_real_vaa3d_apo(name):
     # empty columns (orderinfo, name, comment, the unnamed ones) are not properties
     assert set(t.columns) == {"n", "pixmax", "intensity", "sdev", "volsize", "mass", "color_r", "color_g", "color_b"}
     assert t.names["pixmax"] == "pixmax"  # ' pixmax' in the file
+
+
+def test_both_paths_number_the_rows_they_drop(tmp_path, engine):
+    path = write(tmp_path, "x,y,z\n1,2,3\n\n4,,6\n7,8,9\n")
+    if engine == "pandas":  # the plain table does take the pandas path
+        assert points._read_pandas(path, points._layout(path.read_bytes()), [0, 1, 2]) is not None
+    t = read_points(path)
+    assert t.xyz.tolist() == [[1, 2, 3], [7, 8, 9]] and t.ids.tolist() == [1, 2]
+    assert [(d.line, d.kind) for d in t.defects] == [(4, "non_numeric")]
