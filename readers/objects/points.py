@@ -365,5 +365,5 @@ def sniff_points(path: Path) -> dict:
         "xyz": _names_xyz(layout.names),
         "rows_estimate": rows,
         "exact": complete,
-        "error": None,
+        "error": None if _names_xyz(layout.names) else "no x, y, z columns in the header",
     }

@@ -113,6 +113,8 @@ def test_sniff(tmp_path):
     facts = sniff_points(big)
     assert facts["exact"] is False and abs(facts["rows_estimate"] - 20000) < 200
     assert sniff_points(write(tmp_path, "", "e.csv"))["error"] == "the file has no header line"
+    no_xyz = sniff_points(write(tmp_path, "a,b,c\n1,2,3\n", "n.csv"))
+    assert no_xyz["xyz"] is False and no_xyz["error"] == "no x, y, z columns in the header"
 
 
 def real_apo_files() -> list[str]:
