@@ -12,8 +12,8 @@ Every route that touches a dataset gets it through ``await svc.dataset(dataset_i
 A token comes as ``Authorization: Bearer TOKEN`` or as the path prefix ``/t/{TOKEN}/`` (stripped by
 :class:`TokenPrefix` before routing, so every route and view works under it and relative keys keep it). It
 is looked up on every request, so a revocation counts from the next one. Responses to a request carrying a
-valid token, and every response about non-public data, are ``Cache-Control: private, no-store``
-(:class:`NoStoreWhenRestricted`) and never enter the warm path's response cache.
+token (valid or not), and every response about non-public data, are ``Cache-Control: private, no-store``
+(:class:`NoStoreWhenRestricted`), never enter the warm path's response cache and are never answered by it.
 """
 
 from __future__ import annotations
@@ -73,13 +73,14 @@ def credentials(scope: Scope, catalog: Catalog) -> Credentials:
     if token is None:
         scheme, _, value = (Headers(scope=scope).get("authorization") or "").partition(" ")
         if scheme.lower() != "bearer":
-            return Credentials(presented=bool(scheme))
+            return Credentials(presented=bool(scheme), restricted=bool(scheme))
         token = value.strip()
+    # any request with a token is answered private, no-store, valid or not: a shared cache must not keep it
     if not TOKEN_PATTERN.match(token):
-        return Credentials(presented=True)
+        return Credentials(presented=True, restricted=True)
     row = catalog.token_by_hash(digest(token))
     if row is None or not row.valid():
-        return Credentials(presented=True)
+        return Credentials(presented=True, restricted=True)
     return Credentials(presented=True, token=token, row=row, restricted=True)  # its links embed the token
 
 
@@ -145,7 +146,7 @@ class TokenPrefix:
 
 
 class NoStoreWhenRestricted:
-    """A response about non-public data, or to a request with a valid token, is ``private, no-store``."""
+    """A response about non-public data, or to a request with a token, is ``private, no-store``."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
