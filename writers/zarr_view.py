@@ -37,7 +37,7 @@ class ZarrView(View):
     def chunk_size(self, key: Chunk, spec: ImageSpec, options: ViewOptions) -> int | None:
         if options.compressor.codec is not None:
             return None
-        return math.prod(spec.levels[key.level].chunks) * np.dtype(spec.dtype).itemsize  # full size, even at edges
+        return _full_chunk_bytes(spec.levels[key.level].chunks, spec.dtype)  # full size, even at edges
 
     def tree(self, spec: ImageSpec, options: ViewOptions) -> Folder:
         root = [(name, Document(name)) for name in self.group_documents]
@@ -50,3 +50,8 @@ class ZarrView(View):
         if self.chunk_folder:
             chunks = fixed([(f"{self.chunk_folder}/", chunks)])
         return joined(fixed([(self.array_document, Document(self.array_document, level))]), chunks)
+
+
+@functools.lru_cache(maxsize=256)
+def _full_chunk_bytes(chunks: tuple[int, ...], dtype: str) -> int:
+    return math.prod(chunks) * np.dtype(dtype).itemsize
