@@ -53,8 +53,15 @@ async def _cached(request: Request, svc, ds, key: tuple, produce: Callable[[], b
 
 
 async def volume_info(request: Request) -> Response:
-    """A segmentation volume info naming the skeleton directory: what cloud-volume opens to read skeletons
-    (it has no chunks of its own)."""
+    """A volume info naming the skeleton directory (what cloud-volume opens to read skeletons).
+    ---
+    summary: A segmentation volume info whose skeletons are the dataset's neurons (no chunks of its own)
+    parameters:
+      - {name: segment, in: path, required: true, schema: {type: string}, description: the dataset id}
+    responses:
+      "200": {description: "neuroglancer_multiscale_volume info with skeletons: skeletons"}
+      "404": {description: no such dataset, or it has no neurons}
+    """
     svc, ds = await _dataset(request)
     if not svc.objects.entries(ds, "neuron"):
         raise NotFound(f"dataset {ds.record.id!r} has no neurons")
@@ -197,9 +204,20 @@ async def _api_dataset(request: Request):
 
 
 async def neurons(request: Request) -> Response:
-    """Every neuron of a dataset: id, file name, label and what parsing found (nodes, cable length in µm, soma
-    in µm (x, y, z), types, warnings), or the refusal. ``?parse=0`` lists only what is known already, ``1`` parses
-    every neuron not parsed yet, ``auto`` (the default) does so when they are at most 64 MiB of SWC in all."""
+    """Every neuron of a dataset with what parsing found, and the cell tables.
+    ---
+    summary: The neurons of a dataset (id, file name, nodes, cable length, soma, types, warnings or refusal)
+    description: >-
+      Coordinates are µm in the image's physical frame (x, y, z). parse=0 lists only what is known already,
+      1 parses every neuron not parsed yet, auto (the default) does so when they are at most 64 MiB of SWC.
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: parse, in: query, schema: {type: string, enum: [auto, "0", "1"], default: auto}}
+    responses:
+      "200": {description: "{dataset, units, axes, neurons, cell_tables}"}
+      "401": {description: embargoed, no token}
+      "404": {description: no such dataset}
+    """
     svc, ds = await _api_dataset(request)
     parse = {"1": True, "0": False, "auto": None}.get(request.query_params.get("parse", "auto"))
     if request.query_params.get("parse", "auto") not in ("0", "1", "auto"):
@@ -223,8 +241,17 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 async def neuron(request: Request) -> Response:
-    """``{nid}.swc``: the file as archived; ``{nid}.json`` or ``{nid}``: its nodes as arrays (µm in the image's
-    physical frame, x, y, z), with the summary and defects."""
+    """One neuron as archived or as arrays.
+    ---
+    summary: One neuron, {nid}.swc (the file as archived) or {nid}.json (nodes as arrays, summary, defects)
+    description: JSON coordinates are µm in the image's physical frame (x, y, z).
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: name, in: path, required: true, schema: {type: string}, description: "{neuron id}.swc or .json"}
+    responses:
+      "200": {description: the SWC text or the JSON form}
+      "404": {description: no such dataset or neuron, or a refused file}
+    """
     svc, ds = await _api_dataset(request)
     object_id, suffix = _split_name(request.path_params["name"])
     if suffix not in ("", "json", "swc"):
@@ -280,8 +307,21 @@ def _axis_range(request: Request, axis: str, size: int) -> tuple[int, int]:
 
 
 async def cells(request: Request) -> Response:
-    """The cells of a table inside a box of level-0 voxels (``z=a:b&y=&x=``, half-open; absent: all), as CSV
-    (``id,z,y,x`` in µm, then the properties) or npy (a structured array of the same fields)."""
+    """The cells of a table inside a box.
+    ---
+    summary: Cells inside a box of level-0 voxels, as CSV or npy (id, z, y, x in µm, then the properties)
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: z, in: query, schema: {type: string}, description: "a:b level-0 voxels, half-open (absent: all)"}
+      - {name: y, in: query, schema: {type: string}}
+      - {name: x, in: query, schema: {type: string}}
+      - {name: format, in: query, schema: {type: string, enum: [csv, npy], default: csv}}
+      - {name: table, in: query, schema: {type: string}, description: a cell table id (default the first)}
+    responses:
+      "200": {description: CSV text or an npy structured array}
+      "400": {description: a malformed box or format}
+      "404": {description: no such dataset or cell table}
+    """
     svc, ds = await _api_dataset(request)
     tables = svc.objects.entries(ds, "cells")
     if not tables:
@@ -329,7 +369,16 @@ def box_bytes(table, rows: np.ndarray, fmt: str) -> bytes:
 
 
 async def cell_file(request: Request) -> Response:
-    """``{table id}.{suffix}``: the cell table as archived (its own suffix, e.g. csv or apo)."""
+    """One cell table as archived.
+    ---
+    summary: A cell table as archived, {table id}.{its suffix} (csv or apo)
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: string}}
+      - {name: name, in: path, required: true, schema: {type: string}}
+    responses:
+      "200": {description: the file}
+      "404": {description: no such dataset or table, or another suffix}
+    """
     svc, ds = await _api_dataset(request)
     object_id, suffix = _split_name(request.path_params["name"])
     entry = svc.objects.entry(ds, "cells", object_id)
