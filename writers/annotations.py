@@ -164,9 +164,7 @@ def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int
     perm = np.random.default_rng(seed).permutation(n)
     fine = _fine_cells(pts[perm], lo, extent)
     halvings = np.zeros(3, dtype=np.int64)
-    level_p = np.full(n, -1, dtype=np.int8)
-    cell_p = np.zeros((n, 3), dtype=np.int32)
-    key_p = np.zeros(n, dtype=np.int64)
+    taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per level: permuted positions, cells, linear
     bases: list[int] = []
     remaining = np.arange(n)
     levels: list[dict] = []
@@ -185,18 +183,20 @@ def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int
         bases.append(bases[-1] + int(np.prod(levels[-2]["grid_shape"])) if level else 0)
         if not len(remaining):
             break
+        if level == 0:  # one cell: its sample is the first `limit` points of the random order
+            chosen = np.arange(min(limit, len(remaining)))
+            ijk = np.zeros((len(chosen), 3), dtype=fine.dtype)
+            linear = np.zeros(len(chosen), dtype=np.int64)
+            taken.append((remaining[chosen], ijk, linear))
+            remaining = remaining[len(chosen) :]
+            if not len(remaining):
+                break
+            halvings = halvings + (extent >= extent.max() / 2)
+            continue
         ijk = fine[remaining] >> (FINE_BITS - halvings).astype(fine.dtype)
         linear = (ijk[:, 0].astype(np.int64) * grid[1] + ijk[:, 1]) * grid[2] + ijk[:, 2]
-        cells = int(grid.prod())
-        counts_all = np.bincount(linear, minlength=cells) if cells <= 4 * len(linear) + 64 else None
-        if counts_all is not None and (counts_all.max() <= limit or level == MAX_LEVELS - 1):
-            chosen = np.arange(len(remaining))  # everything left fits: the last level
-        else:
-            chosen = _sample(linear, limit, last=level == MAX_LEVELS - 1)
-        rows = remaining[chosen]
-        level_p[rows] = level
-        cell_p[rows] = ijk[chosen]
-        key_p[rows] = bases[level] + linear[chosen]
+        chosen = _choose(linear, int(grid.prod()), limit, last=level == MAX_LEVELS - 1)
+        taken.append((remaining[chosen], ijk[chosen], linear[chosen]))
         keep = np.ones(len(remaining), dtype=bool)
         keep[chosen] = False
         remaining = remaining[keep]  # still increasing: still a random order
@@ -206,12 +206,27 @@ def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int
         halvings = halvings + (sizes >= sizes.max() / 2)
         if halvings.max() > FINE_BITS:
             raise AnnotationError("the spatial index needs more levels than its coordinates resolve")
-    by_key = np.argsort(key_p, kind="stable")  # grouped by cell, random (permuted) order within one
+    # grouped by (level, cell); a stable sort per level keeps the random (permuted) order inside each cell
+    order_parts, key_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
+    cell_parts, level_parts = [np.zeros((0, 3), dtype=np.int32)], [np.zeros(0, dtype=np.int8)]
+    for level, (rows, ijk, linear) in enumerate(taken):
+        by_cell = _stable_order(linear)
+        order_parts.append(perm[rows[by_cell]])
+        key_parts.append(bases[level] + linear[by_cell])
+        cell_parts.append(ijk[by_cell].astype(np.int32))
+        level_parts.append(np.full(len(rows), level, dtype=np.int8))
+    order = np.concatenate(order_parts)
     level_of = np.empty(n, dtype=np.int8)
-    level_of[perm] = level_p
+    level_of[order] = np.concatenate(level_parts)
     cell_of = np.empty((n, 3), dtype=np.int32)
-    cell_of[perm] = cell_p
-    return SpatialPlan(levels, level_of, cell_of, perm[by_key], key_p[by_key], bases)
+    cell_of[order] = np.concatenate(cell_parts)
+    return SpatialPlan(levels, level_of, cell_of, order, np.concatenate(key_parts), bases)
+
+
+def _stable_order(linear: np.ndarray) -> np.ndarray:
+    """A stable argsort; cell numbers below 2**16 sort as uint16, which numpy radix-sorts."""
+    small = len(linear) and int(linear.max()) < 65536
+    return np.argsort(linear.astype(np.uint16) if small else linear, kind="stable")
 
 
 def _fine_cells(pts: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> np.ndarray:
@@ -228,16 +243,36 @@ def _fine_cells(pts: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> np.ndarr
     return out
 
 
-def _sample(linear: np.ndarray, limit: int, last: bool) -> np.ndarray:
-    """Positions to keep at this level: per cell, its first floor(count * limit / max count) points."""
-    by_cell = np.argsort(linear.astype(np.uint16) if linear.max() < 65536 else linear, kind="stable")
-    sorted_linear = linear[by_cell]
-    starts = np.flatnonzero(np.r_[True, sorted_linear[1:] != sorted_linear[:-1]])
-    counts = np.diff(np.r_[starts, len(sorted_linear)])
-    fraction = 1.0 if last else min(1.0, limit / int(counts.max()))
+def _choose(linear: np.ndarray, cells: int, limit: int, last: bool) -> np.ndarray:
+    """Positions (increasing) kept at this level: per cell, its first floor(count * limit / max count) points.
+
+    The points are in random order, so a cell's first k points are a random sample, and they all lie in a
+    prefix of about fraction x n positions: only that prefix is sorted (doubled when it falls short).
+    """
+    n = len(linear)
+    uniq = None
+    if cells <= 4 * n + 64:
+        counts = np.bincount(linear, minlength=cells)
+    else:
+        uniq, counts = np.unique(linear, return_counts=True)
+    top = int(counts.max())
+    if last or top <= limit:
+        return np.arange(n)  # everything left fits: the last level
+    fraction = limit / top
     take = np.floor(counts * fraction + 1e-9).astype(np.int64)
-    rank = np.arange(len(sorted_linear)) - np.repeat(starts, counts)
-    return np.sort(by_cell[rank < np.repeat(take, counts)])
+    need = int(take.sum())
+    prefix = min(n, int(n * fraction * 1.25) + 1024)
+    while True:
+        head = linear[:prefix]
+        by_cell = _stable_order(head)
+        in_order = head[by_cell]
+        starts = np.flatnonzero(np.r_[True, in_order[1:] != in_order[:-1]])
+        rank = np.arange(prefix) - np.repeat(starts, np.diff(np.r_[starts, prefix]))
+        quota = take[in_order] if uniq is None else take[np.searchsorted(uniq, in_order)]
+        chosen = by_cell[rank < quota]
+        if len(chosen) == need or prefix == n:
+            return np.sort(chosen)
+        prefix = min(n, prefix * 2)
 
 
 def cell_key(ijk) -> str:
