@@ -289,3 +289,16 @@ def test_search_results_count_objects_instead_of_listing_them(world):
     assert "attached" not in brain and brain["objects"] == {"neuron": 4, "cells": 1}
     record = world["client"].get(f"/api/datasets/{world['ids']['brain']}").json()
     assert len(record["attached"]) == 5
+
+
+def test_a_vanished_neuron_is_404(world):
+    root = world["root"] / "gone"
+    (root / "swc").mkdir(parents=True)
+    (root / "swc" / "a.swc").write_text(LINE)
+    _brain(root, "gone", {"neurons": "swc/*.swc"})
+    scan(root, world["catalog"])
+    ds = next(r.id for r in world["catalog"].all() if r.title == "gone.ome.tif")
+    nid = world["catalog"].get(ds).attached[0]["id"]
+    (root / "swc" / "a.swc").unlink()
+    r = world["client"].get(f"/objects/{ds}/skeletons/{nid}")
+    assert r.status_code == 404 and "gone" in r.json()["reason"] and "/" not in r.json()["reason"].replace("swc/", "")

@@ -142,7 +142,7 @@ class ObjectStore:
         from catalog.scan import stat_stamp
 
         path = self.path(ds, entry)
-        st = os.stat(path)
+        st = _stat(path, entry)
         data = path.read_bytes()
         morphology = parse_swc(data)
         scale = scale_of(ds, entry.get("units", "um"))
@@ -193,7 +193,7 @@ class ObjectStore:
         from catalog.scan import stat_stamp
 
         path = self.path(ds, entry)
-        st = os.stat(path)
+        st = _stat(path, entry)
         try:
             table = build_cell_table(path, scale)
         except PointTableError as exc:  # no usable x, y, z: attached, listed, not served
@@ -204,6 +204,14 @@ class ObjectStore:
         except Exception:  # noqa: BLE001 - a read-only or busy catalog must not fail the request
             log.warning("could not keep the summary of a cell table of %s", ds.record.id, exc_info=True)
         return table
+
+
+def _stat(path: Path, entry: dict) -> os.stat_result:
+    """The file's stat; a file removed since the scan is an object that no longer exists (404), not a failure."""
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise NoSuchObject(f"{entry['name']} is gone from the dataset's folder (a rescan forgets it)") from None
 
 
 def neuron_summary(morphology: Morphology, scale_xyz: tuple[float, float, float], label: str) -> dict:
