@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import bench.cutout
+import bench.pyramid_cost
 from bench.__main__ import main
 from bench.loadgen import missing_tools
 from tests.require import module, unavailable
@@ -86,7 +87,10 @@ def check(text: str, parts: list[str], counts: frozenset[str] = frozenset()) -> 
     return by_goal
 
 
-def test_parts_needing_no_external_tool(data: Path, tmp_path: Path) -> None:
+def test_parts_needing_no_external_tool(data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # two interleaved pairs at the small shape only: the 128 × 1024² case is for `make bench`
+    monkeypatch.setattr(bench.pyramid_cost, "REPEATS", 2)
+    monkeypatch.setattr(bench.pyramid_cost, "EXTRA_SHAPES", ())
     parts = ["overhead", "pyramid", "first_view", "jp2"]
     text = run_parts(parts, data, tmp_path / "benchmarks.md")
     goals = check(text, parts)
