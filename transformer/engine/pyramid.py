@@ -346,7 +346,7 @@ class Pyramid:
         t, c, *region = spec.chunk_region(index)
         summed = self._part_factors(level) is not None
         shape = tuple(s.stop - s.start for s in region)
-        out = np.zeros(shape, np.int64) if summed else np.empty(shape, self.dtype)
+        out = np.zeros(shape, downsample.sum_dtype(self.dtype)) if summed else np.empty(shape, self.dtype)
         ranges = []
         for s, f, fc in zip(region, factors, finer.chunks[2:], strict=True):
             ranges.append(range(s.start * f // fc, (s.stop * f - 1) // fc + 1))
@@ -360,6 +360,8 @@ class Pyramid:
             return out
         counts = [downsample.group_counts(n, f, range(s.start, s.stop))
                   for n, f, s in zip(finer.shape[2:], factors, region, strict=True)]
+        if all((axis == axis[0]).all() for axis in counts):  # no partial group (not at an edge): one count
+            return downsample.mean_of_sums(out, int(np.prod([axis[0] for axis in counts])), self.dtype)
         return downsample.mean_of_sums(out, np.einsum("i,j,k->ijk", *counts), self.dtype)
 
     def _sample(self, sampling: Sampling, t: int, c: int, region: tuple[slice, slice, slice]) -> np.ndarray:
