@@ -1,7 +1,8 @@
 """Part 8 — data for analysis: cutouts, their memory while streaming, and exports (issue 13).
 
 - A 512³ box (or the level, if smaller) at level 0 and level 2 of each source format, cold: one .npy cutout
-  from a fresh server ÷ the same box read in process through a pyramid without caches (goal ≤ 1.3×), and
+  from a fresh server ÷ the same box read in process through a fresh pyramid with the server's parallelism
+  (goal ≤ 1.3×), and
   zarr-python reading the same box from the zarr view of another fresh server ÷ the cutout (goal ≥ 1×: one
   request should beat many). On shared cores one pair swings by ±30 %: pairs are repeated (the first of
   each pair alternating) while they are quick, and the medians compared.
@@ -12,10 +13,13 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import itertools
 import math
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -47,18 +51,45 @@ def _query(box: tuple[slice, ...]) -> str:
     return "&".join(f"{a}={s.start}:{s.stop}" for a, s in zip("tczyx", box, strict=True))
 
 
+def _parts(chunks: tuple[int, ...], z: slice, y: slice) -> list[tuple[slice, slice]]:
+    """(z, y) parts of a box read from the source, one task each: its chunk planes, or for one plane its bands of
+    chunk rows (where the level's reads are aligned)."""
+    def cut(s: slice, step: int) -> list[slice]:
+        edges = [s.start, *range((s.start // step + 1) * step, s.stop, step), s.stop]
+        return [slice(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+    _, _, cz, cy, _ = chunks
+    return [(part, y) for part in cut(z, cz)] if z.stop - z.start > 1 else [(z, part) for part in cut(y, cy)]
+
+
 def _in_process(ctx: Context, fmt: str, level: int, box: tuple[slice, ...]) -> float:
-    """Seconds to read ``box`` through a fresh pyramid with no chunk cache, single-threaded. Its readers get
-    their own caches, sized as a server's: the library's shared ones keep decoded tiles from one call to the
-    next (level 0's box made part of level 2's read warm), a fresh server starts empty."""
+    """Seconds to read ``box`` through a fresh pyramid in process, with the server's parallelism: the box's parts
+    (a level the source holds or samples: its chunk planes; a computed level: the chunks it touches) on as many
+    threads as a cutout has (half the server's chunk threads, plus the request's own), slice-stack reads split
+    on a pool of the server's leaf-pool size (bench.floor). Its caches are sized as a server's and start empty
+    (the library's shared reader caches would keep decoded tiles from one call to the next)."""
     config = Config()
     sizes = split(config.cache_bytes, config.max_open_files)
     resources = ReaderResources.create(tiles=sizes["tiles"], regions=sizes["regions"], planes=sizes["planes"],
                                        hdf5_chunk_cache=sizes["hdf"] // config.max_open_files,
                                        max_open_files=config.max_open_files)
-    with Floor(ctx.source(fmt), resources=resources) as floor:
+    workers = max(1, config.threads // 2) + 1  # the server's cutout executor (resources.py) and the request
+    with Floor(ctx.source(fmt), resources=resources, blocks_bytes=sizes["blocks"]) as floor, \
+            ThreadPoolExecutor(workers) as pool:
+        pyramid, (t, c, z, y, x) = floor.pyramid, box
+        plan = pyramid.levels[level]
         start = time.perf_counter()
-        floor.pyramid.regions(level, *box)
+        for ti, ci in itertools.product(range(t.start, t.stop), range(c.start, c.stop)):
+            if plan.native is not None or plan.sampling is not None:
+                tasks = [functools.partial(pyramid.source_region, level, ti, ci, zp, yp, x)
+                         for zp, yp in _parts(plan.spec.chunks, z, y)]
+            else:
+                tasks = [functools.partial(pyramid.chunk, level, index)
+                         for index in pyramid.region_chunks(level, ti, ci, z, y, x)]
+            for future in [pool.submit(task) for task in tasks]:
+                future.result()
+            if plan.native is None and plan.sampling is None:
+                pyramid.region(level, ti, ci, z, y, x)  # assembled from the chunks just computed
         seconds = time.perf_counter() - start
     resources.close()
     return seconds
@@ -191,10 +222,13 @@ def run(ctx: Context) -> Part:
                                   "ome-zarr-py s", "ome-zarr-py ÷ threads", "same voxels"],
                                  [(tiffs[0], e["threads"], e["cluster"], e["ome_zarr_py"],
                                    e["ome_zarr_py"] / e["threads"], bool(e["equal"]))]))
-        part.goals.append(Goal("ome-zarr-py ÷ export (threads)", e["ome_zarr_py"] / e["threads"], "≥ 2",
-                               e["ome_zarr_py"] / e["threads"] >= 2))
+        # a faster export of other voxels is no export: equality is part of the goal
+        part.goals.append(Goal("ome-zarr-py ÷ export (threads)", e["ome_zarr_py"] / e["threads"],
+                               f"≥ 2, same voxels ({'yes' if e['equal'] else 'NO'})",
+                               e["ome_zarr_py"] / e["threads"] >= 2 and bool(e["equal"])))
     part.notes.append("cold: every figure is from a fresh server (or a fresh in-process pyramid) on sources in "
-                      "the OS page cache; the in-process read is single-threaded, the server's reads use its pool; "
+                      "the OS page cache; the in-process read has the server's parallelism (its cutout threads and "
+                      "leaf pool); "
                       f"cutout and zarr-python seconds are medians of up to {PAIRS} pairs (while under "
                       f"{PAIRS_S:.0f} s)")
     return part

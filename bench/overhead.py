@@ -79,12 +79,14 @@ def run(ctx: Context) -> Part:
     part.notes += [
         f"{len(keys)} random level-0 chunks of the served layout (--chunks auto: 64³, flat for slice stacks; "
         "seeded), requested one at a time on a keep-alive connection.",
-        "Floor: the same reader opened in-process, `Level.read` of the region + blosc-zstd encode; for a computed "
+        "Floor: the same reader opened in-process, the region read through the pyramid's source path (a slice "
+        "stack's planes split into slabs on a pool of the server's leaf-pool size, as the server splits them) + "
+        "blosc-zstd encode; for a computed "
         "coarsest level, the finer native region read in z-slabs and reduced with "
         "`transformer.engine.downsample.mean`, "
         "or, where the server samples the overview (sources over --exact-limit-mb), one `Level.read_sampled`.",
-        "The server splits a slice stack's chunk read into parallel slab reads on its pool, so on this 2-core "
-        "machine it can beat the single-threaded floor (× < 1).",
+        "Both sides have the same parallelism: before issue 22 the floor read on one thread while the server "
+        "split its reads across its pool, so the server could beat its own floor (× < 1).",
         f"A coarsest chunk still computing after {ctx.settings.cap_s:.0f} s is reported as '> cap' (a lower bound).",
         "Both sides read from the OS page cache (the files were just written or read): this measures the software, "
         "not the disk.",

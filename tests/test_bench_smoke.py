@@ -117,7 +117,7 @@ def test_parts_needing_wrk_and_nginx(data: Path, tmp_path: Path) -> None:
         assert row["errors"] == "0" and float(row["service req/s"]) > 0 and float(row["nginx req/s"]) > 0
     assert "Chunks the service computed during the wrk runs: 0 " in text  # warm means cache hits only
     memory = [dict(row) for row in tables(section(text, TITLES["memory"]))[0]]
-    assert memory and all(row["anonymous within"] == "yes" for row in memory), memory
+    assert memory and all(row["VmHWM within"] == "yes" for row in memory), memory
 
 
 def test_peer_part(data: Path, tmp_path: Path) -> None:
