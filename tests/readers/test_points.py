@@ -153,3 +153,9 @@ def test_both_paths_number_the_rows_they_drop(tmp_path, engine):
     t = read_points(path)
     assert t.xyz.tolist() == [[1, 2, 3], [7, 8, 9]] and t.ids.tolist() == [1, 2]
     assert [(d.line, d.kind) for d in t.defects] == [(4, "non_numeric")]
+
+
+def test_whitespace_lines_and_comments_never_crash(tmp_path):
+    t = read_points(write(tmp_path, "x,y,z\n1,2,3\n   \n4,,6\n# note\n7,8,9\n"))
+    assert t.xyz.tolist() == [[1, 2, 3], [7, 8, 9]]
+    assert [(d.line, d.kind) for d in t.defects] == [(4, "non_numeric"), (5, "non_numeric")]
