@@ -16,6 +16,7 @@ Generated files are kept under ``--data``/objects and reused. Run by hand:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from pathlib import Path
@@ -96,12 +97,17 @@ def _has_pandas() -> bool:
     return True
 
 
-def _times(fn, repeats: int) -> tuple[list[float], object]:
-    out, result = [], None
+CPU: dict[str, float] = {}  # step -> median CPU seconds of this process (a shared machine inflates wall time)
+
+
+def _times(fn, repeats: int, step: str = "") -> tuple[list[float], object]:
+    out, cpu, result = [], [], None
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = fn()
         out.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    CPU[step] = statistics.median(cpu)
     return out, result
 
 
@@ -109,41 +115,45 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
     part = Part("objects", "16. Neurons and cells in process (SWC parsing, point tables, spatial index)")
     swc = swc_file(folder, nodes)
     data = swc.read_bytes()
-    parse_s, morph = _times(lambda: parse_swc(data), repeats)
+    parse_s, morph = _times(lambda: parse_swc(data), repeats, "parse")
     arrays = skeleton_arrays(morph.xyz, morph.parent, morph.radius, morph.types)
-    encode_s, skeleton = _times(lambda: encode_skeleton(*arrays), repeats)
+    encode_s, skeleton = _times(lambda: encode_skeleton(*arrays), repeats, "encode")
 
     csv_path = cells_file(folder, cells)
     few = max(1, repeats // 2)
     engine = "pandas" if _has_pandas() else "numpy"
-    read_s, points = _times(lambda: read_points(csv_path), few)
+    read_s, points = _times(lambda: read_points(csv_path), few, "read")
     points_module.USE_PANDAS = False
     try:
-        numpy_s, _ = _times(lambda: read_points(csv_path), few) if engine == "pandas" else (read_s, None)
+        if engine == "pandas":
+            numpy_s, _ = _times(lambda: read_points(csv_path), few, "numpy")
+        else:
+            numpy_s, CPU["numpy"] = read_s, CPU["read"]
     finally:
         points_module.USE_PANDAS = True
     xyz_nm = (points.xyz * 1000).astype(np.float32)
     lower, upper = bounds(xyz_nm)
-    plan_s, plan = _times(lambda: plan_spatial(xyz_nm, lower, upper, limit=10_000), few)
+    plan_s, plan = _times(lambda: plan_spatial(xyz_nm, lower, upper, limit=10_000), few, "plan")
     specs = order_properties(points.columns)
     rows = plan.cell(0, (0, 0, 0))
 
     def coarsest() -> bytes:
         return encode_points(xyz_nm[rows], {k: v[rows] for k, v in points.columns.items()}, specs, points.ids[rows])
 
-    cell_s, cell = _times(coarsest, repeats)
+    cell_s, cell = _times(coarsest, repeats, "cell")
     parse_med, read_med = statistics.median(parse_s), statistics.median(read_s)
     numpy_med = statistics.median(numpy_s)
     cold = read_med + statistics.median(plan_s) + statistics.median(cell_s)
     part.tables.append(
         table(
-            ["step", "input", "median s", "best s", "rate"],
+            ["step", "input", "median s", "best s", "median CPU s", "rate"],
             [
                 (
                     "parse_swc",
                     f"{nodes:,} nodes, {len(data) / 1e6:.1f} MB",
                     parse_med,
                     min(parse_s),
+                    CPU["parse"],
                     f"{nodes / parse_med / 1e6:.2f} M nodes/s",
                 ),
                 (
@@ -151,6 +161,7 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
                     f"{nodes:,} vertices → {len(skeleton) / 1e6:.1f} MB",
                     statistics.median(encode_s),
                     min(encode_s),
+                    CPU["encode"],
                     "",
                 ),
                 (
@@ -158,6 +169,7 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
                     f"{cells:,} rows, {csv_path.stat().st_size / 1e6:.0f} MB CSV",
                     read_med,
                     min(read_s),
+                    CPU["read"],
                     f"{cells / read_med / 1e6:.2f} M rows/s",
                 ),
                 (
@@ -165,6 +177,7 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
                     "the same",
                     numpy_med,
                     min(numpy_s),
+                    CPU["numpy"],
                     f"{cells / numpy_med / 1e6:.2f} M rows/s",
                 ),
                 (
@@ -172,6 +185,7 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
                     f"{cells:,} points, limit 10,000 → {len(plan.levels)} levels",
                     statistics.median(plan_s),
                     min(plan_s),
+                    CPU["plan"],
                     "",
                 ),
                 (
@@ -179,6 +193,7 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
                     f"{len(rows):,} points → {len(cell) / 1e6:.2f} MB",
                     statistics.median(cell_s),
                     min(cell_s),
+                    CPU["cell"],
                     "",
                 ),
             ],
@@ -188,7 +203,10 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
         f"medians of {repeats} runs ({few} for the CSV and the plan), one process, files in the page cache",
         "read_points uses pandas' C reader when pandas is installed (a test extra, not a service dependency), "
         "else numpy's loadtxt over 8 MB blocks; neither keeps a Python object per row",
-        f"in-process floor of a cold annotation info + spatial0/0_0_0 (read + plan + cell): {cold:.2f} s",
+        f"in-process floor of a cold annotation info + spatial0/0_0_0 (read + plan + cell): {cold:.2f} s "
+        f"({CPU['read'] + CPU['plan'] + CPU['cell']:.2f} s of CPU)",
+        "load average at the end: {:.1f} {:.1f} {:.1f} on {} cores (wall times grow with it, CPU times much "
+        "less)".format(*os.getloadavg(), os.cpu_count()),
     ]
     part.goals += [
         Goal(f"parse a {nodes:,}-node SWC (s)", round(parse_med, 3), f"≤ {PARSE_GOAL_S}", parse_med <= PARSE_GOAL_S),
