@@ -1,5 +1,6 @@
 """writers/cutout.py without a server: range grammar, slabs bounded by SLAB_BYTES whatever the box, and the
-streamed .npy byte for byte what numpy.save writes."""
+streamed .npy byte for byte what numpy.save writes (``npy_chunks`` yields exactly the pieces the cutout route
+sends, and ``npy_bytes`` is its Content-Length)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_streamed_npy_is_what_numpy_saves(monkeypatch, budget):
     expected = io.BytesIO()
     np.save(expected, volume)
     assert b"".join(pieces) == expected.getvalue()
+    assert cutout.npy_bytes(box, volume.dtype) == len(expected.getvalue())
 
 
 @pytest.mark.parametrize("budget", [1 << 20, 300])  # whole planes; bands of rows (tiled TIFF)
