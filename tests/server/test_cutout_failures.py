@@ -112,6 +112,7 @@ def test_whole_cutouts_carry_their_length(served, generated, fmt):
     assert int(r.headers["Content-Length"]) == len(r.content)
     assert "chunked" not in r.headers.get("Transfer-Encoding", "")
     assert re.fullmatch(r"[0-9a-f]{12}", r.headers["X-Request-Id"])
+    assert "X-Request-Id" in r.headers["Access-Control-Expose-Headers"]  # a page's script may read it
     np.testing.assert_array_equal(_decode(fmt, r.content).reshape(g.data.shape), g.data)
 
 

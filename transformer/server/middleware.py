@@ -6,7 +6,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EXPOSE = ("Accept-Ranges, ETag, Content-Encoding, Content-Length, Content-Range, Content-Type, Last-Modified, "
-          "x-amz-request-id")  # Range reads (and S3 clients in a browser) need these
+          "x-amz-request-id, X-Request-Id")  # Range reads (and S3 clients in a browser) need these
 CORS_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-expose-headers", EXPOSE.encode()),
