@@ -22,6 +22,7 @@ from bench import (
     first_view,
     jp2_levels,
     memory,
+    napari_open,
     objects,
     objects_serving,
     overhead,
@@ -57,6 +58,7 @@ PARTS: dict[str, Callable[[Context], Part]] = {
     "scaleout": scaleout.run,
     "objects": objects.run,
     "objects_serving": objects_serving.run,
+    "napari": napari_open.run,
 }
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 KEEP = "<!-- written by hand below this line: the benchmark keeps it when it rewrites the page -->"

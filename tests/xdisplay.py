@@ -2,7 +2,7 @@
 
 Qt's offscreen platform draws into memory, but the OpenGL context napari's canvas needs comes from GLX: without
 an X display vispy finds no context (glGetString answers None). So unless DISPLAY is set, ``display`` starts a
-virtual one (Debian xvfb; scripts/system-deps.sh --all) for Mesa's software GL, and ``run_napari`` runs a
+virtual one (``transformer.testing.virtual_display``: Xvfb) for Mesa's software GL, and ``run_napari`` runs a
 script in a child process (Qt keeps its X connection until its process exits) against it.
 
 What once made a launch fail on a loaded machine (1 in ~40), and what is done about each:
@@ -20,34 +20,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 
 import pytest
 
-from transformer.testing import stop_process
+from transformer.testing import offscreen_env, virtual_display
 
-XVFB = shutil.which("Xvfb")
 #: what a child prints when it got no OpenGL context (vispy, Qt, GLX, Mesa)
 GL_FAILURE = re.compile(r"glGetString|GL context|OpenGL context|GLXBadContext|Could not initialize GLX|"
                         r"QOpenGLWidget|failed to create.*context|could not connect to display", re.IGNORECASE)
-
-
-def _answers(number: str, timeout: float = 10) -> bool:
-    """The display's unix socket accepts a connection within ``timeout`` seconds."""
-    path = f"/tmp/.X11-unix/X{number}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_UNIX) as s:
-            try:
-                s.connect(path)
-                return True
-            except OSError:
-                time.sleep(0.05)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -57,26 +40,10 @@ def display() -> Iterator[str]:
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
         return
-    if XVFB is None:
+    if shutil.which("Xvfb") is None:
         pytest.skip("napari needs an X display for OpenGL: install xvfb (scripts/system-deps.sh --all)")
-    read, write = os.pipe()  # Xvfb writes the display number it chose to this descriptor once it listens
-    proc = subprocess.Popen([XVFB, "-displayfd", str(write), "-screen", "0", "1280x1024x24", "-nolisten", "tcp",
-                             "-noreset", "+extension", "GLX"], pass_fds=(write,), stderr=subprocess.DEVNULL)
-    os.close(write)
-    with os.fdopen(read) as f:
-        number = f.readline().strip()
-    try:
-        if not number or not _answers(number):
-            pytest.fail("Xvfb did not start")
-        yield f":{number}"
-    finally:
-        stop_process(proc)  # after the module's children: Qt exits with status 1 when its X server goes first
-
-
-def napari_env(display: str, **extra: str) -> dict[str, str]:
-    """The environment of a napari child: the display, Qt drawing into memory, Mesa's software GL."""
-    return {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "offscreen", "LIBGL_ALWAYS_SOFTWARE": "1",
-            **extra}
+    with virtual_display() as number:  # stopped after the module's children
+        yield number
 
 
 def run_napari(script: str, args: Sequence[str], display: str, timeout: float = 300,
@@ -85,7 +52,7 @@ def run_napari(script: str, args: Sequence[str], display: str, timeout: float = 
     test with the child's stderr unless it exits 0."""
     command = [sys.executable, "-c", script, *args]
     for attempt in range(2):
-        done = subprocess.run(command, env=napari_env(display, **(env or {})), capture_output=True, text=True,
+        done = subprocess.run(command, env=offscreen_env(display, **(env or {})), capture_output=True, text=True,
                               timeout=timeout)
         if done.returncode == 0:
             return done

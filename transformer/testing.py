@@ -18,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["Server", "free_port", "stop_process"]
+__all__ = ["Server", "free_port", "offscreen_env", "stop_process", "virtual_display"]
 
 
 def free_port() -> int:
@@ -88,3 +90,48 @@ class Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _display_answers(number: str, timeout: float = 10) -> bool:
+    """X display ``:number``'s unix socket accepts a connection within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as s:
+            try:
+                s.connect(f"/tmp/.X11-unix/X{number}")
+                return True
+            except OSError:
+                time.sleep(0.05)
+    return False
+
+
+@contextlib.contextmanager
+def virtual_display(size: str = "1280x1024x24") -> Iterator[str]:
+    """A virtual X server (Xvfb) for GLX, as ``":N"``; stopped at exit (after the clients that use it: Qt exits
+    with status 1 when its X server goes first). Raises RuntimeError without Xvfb or when it does not start.
+
+    ``-displayfd`` answers once it listens; ``-noreset`` keeps one server generation (an X server resets when
+    its last client leaves, and a client connecting meanwhile could meet it without GLX); GLX is asked for."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        raise RuntimeError("no Xvfb: install xvfb (scripts/system-deps.sh --all)")
+    read, write = os.pipe()  # Xvfb writes the display number it chose to this descriptor
+    proc = subprocess.Popen([xvfb, "-displayfd", str(write), "-screen", "0", size, "-nolisten", "tcp", "-noreset",
+                             "+extension", "GLX"], pass_fds=(write,), stderr=subprocess.DEVNULL)
+    os.close(write)
+    with os.fdopen(read) as f:
+        number = f.readline().strip()
+    try:
+        if not number or not _display_answers(number):
+            raise RuntimeError("Xvfb did not start")
+        yield f":{number}"
+    finally:
+        stop_process(proc)
+
+
+def offscreen_env(display: str, platform: str = "offscreen", **extra: str) -> dict[str, str]:
+    """The environment of a Qt/OpenGL child (napari): the display, Mesa's software GL (no DRI device is probed)
+    and Qt's ``platform``: ``offscreen`` draws widgets into memory (napari's canvas then reads back black),
+    ``xcb`` is a window on the virtual display whose canvas draws real pixels (screenshots; needs the xcb
+    libraries of scripts/system-deps.sh --all)."""
+    return {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": platform, "LIBGL_ALWAYS_SOFTWARE": "1", **extra}

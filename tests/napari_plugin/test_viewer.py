@@ -7,10 +7,13 @@ Each test runs one child process (napari and Qt start in ≈ 4 s) and reads what
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -253,3 +256,82 @@ def test_panning_at_full_resolution_fetches_only_the_chunks_on_screen(archive, d
     assert sorted(after_zoom) == sorted(on_screen(report["zoomed"]))  # each chunk on screen once, no other
     assert sorted(after_pan) == sorted(on_screen(report["panned"]) - set(after_zoom))
     assert 0 < len(after_zoom) <= 9 and 0 < len(after_pan) <= 12  # a few of the plane's 64 chunks
+
+
+# argv: server URL, dataset id, out folder, screenshot path; "Open with neurons and cells" in the widget
+OVERLAYS = PRELUDE + """
+url, dataset_id, out, shot = sys.argv[1:]
+dock, widget = viewer.window.add_plugin_dock_widget("brain-transformer", "Brain archive")
+widget.server.setText(url)
+widget.open(dataset_id, overlays=True)
+wait(lambda: not widget.workers)
+image, vectors, points = viewer.layers
+np.save(f"{out}/vectors.npy", vectors.data)
+np.save(f"{out}/points.npy", points.data)
+for layer, name in ((vectors, "vectors"), (points, "points")):
+    layer.features.to_csv(f"{out}/{name}.csv", index=False)
+# where the image layer puts each cell: napari's world -> the image's level-0 voxel
+cells_at = np.array([np.round(image.world_to_data(p)).astype(int) for p in points.data])
+np.save(f"{out}/cells_at.npy", cells_at)
+viewer.window.remove_dock_widget(dock)  # the whole window for the canvas
+QApplication.processEvents()
+points.visible = False
+viewer.dims.ndisplay = 3  # the brain as a volume with its whole neurons inside
+image.locked_data_level = 0
+image.rendering = "mip"
+viewer.camera.angles = (15, -25, 80)
+viewer.reset_view()
+import imageio
+imageio.imwrite(shot, draw())
+print(json.dumps({"layers": [[l.name, l._type_string] for l in viewer.layers], "messages": messages,
+                  "edge_colours": vectors.edge_color[:3].tolist()}))
+"""
+
+
+def _swc(path: Path) -> np.ndarray:
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    return np.array(rows, dtype=float)  # id, type, x, y, z, radius, parent
+
+
+def test_open_with_neurons_and_cells_draws_them_in_the_images_frame(archive, display, tmp_path):  # noqa: F811
+    folder = archive.demo / "brain-slices"
+    swcs = sorted((folder / "neurons").glob("*.swc"))
+    if not swcs:
+        pytest.skip("the demo has no neurons")
+    shot = tmp_path / "napari-neurons.png"
+    report = _child_json(run_napari(OVERLAYS, [archive.url, archive.ids[SLICES], str(tmp_path), str(shot)], display,
+                                    env={"QT_QPA_PLATFORM": "xcb"}))  # a window on Xvfb: the screenshot has pixels
+    assert report["messages"] == []
+    assert [kind for _, kind in report["layers"]] == ["image", "vectors", "points"]
+    # every SWC edge, child -> parent, at the file's µm in z, y, x, with its child's type and its neuron's name
+    vectors = np.load(tmp_path / "vectors.npy")
+    features = np.genfromtxt(tmp_path / "vectors.csv", delimiter=",", names=True, dtype=None, encoding="utf-8")
+    expected_starts, expected_ends, expected_types, expected_names = [], [], [], []
+    for path in swcs:
+        swc = _swc(path)
+        row_of = {int(i): r for r, i in enumerate(swc[:, 0])}
+        for r, parent in enumerate(swc[:, 6]):
+            if parent >= 0:
+                expected_starts.append(swc[r, [4, 3, 2]])
+                expected_ends.append(swc[row_of[int(parent)], [4, 3, 2]])
+                expected_types.append(int(swc[r, 1]))
+                expected_names.append(f"neurons/{path.name}")
+    np.testing.assert_allclose(vectors[:, 0], expected_starts, atol=1e-3)  # the skeleton's nm are float32
+    np.testing.assert_allclose(vectors[:, 0] + vectors[:, 1], expected_ends, atol=1e-3)
+    assert features["type"].tolist() == expected_types
+    assert features["name"].tolist() == expected_names
+    # every cell at its CSV position, with its id and every column as features
+    table = np.genfromtxt(folder / "cells.csv", delimiter=",", names=True)
+    points = np.load(tmp_path / "points.npy")
+    np.testing.assert_allclose(points, np.column_stack([table["z"], table["y"], table["x"]]), atol=1e-3)
+    cell_features = np.genfromtxt(tmp_path / "points.csv", delimiter=",", names=True)
+    assert cell_features["id"].tolist() == table["id"].tolist()
+    assert cell_features["intensity"].tolist() == table["intensity"].tolist()
+    # the same frame: each cell is a voxel brighter than its neighbours, and the image layer maps the cell's point
+    # onto that very voxel (its value is the CSV's intensity)
+    source = demo_sources(archive.demo)[SLICES][0]
+    at = np.load(tmp_path / "cells_at.npy")
+    assert source[at[:, 0], at[:, 1], at[:, 2]].tolist() == table["intensity"].astype(int).tolist()
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("TRANSFORMER_SCREENSHOTS"):  # docs/screenshots/napari-neurons.png is made so
+        shutil.copy(shot, Path(os.environ["TRANSFORMER_SCREENSHOTS"]) / shot.name)

@@ -116,7 +116,8 @@ def neuron_vectors(neurons: list, name: str = "neurons", width: float = 1.0) -> 
     features = {"id": np.concatenate(ids) if ids else np.zeros(0, object),
                 "name": np.concatenate(names) if names else np.zeros(0, object), "type": edge_types}
     kwargs = {"name": name, "features": features, "edge_color": type_colours(edge_types), "edge_width": width,
-              "vector_style": "line", "length": 1.0, "blending": "translucent_no_depth"}
+              "vector_style": "line", "length": 1.0, "blending": "translucent_no_depth",
+              "out_of_slice_display": True}  # whole neurons over any section (toggle in the layer controls)
     return data, kwargs, "vectors"
 
 
@@ -148,7 +149,7 @@ def overlay_layers(ds: RemoteDataset, progress: Callable[..., Iterable] | None =
     if entries:
         listed = progress(entries, desc=f"neurons of {ds.id}") if progress else entries
         neurons = [ds.neuron(entry["id"]) for entry in listed]
-        yield neuron_vectors(neurons, f"{ds.record.get('title') or ds.id}: neurons", width=extent / 800)
+        yield neuron_vectors(neurons, f"{ds.record.get('title') or ds.id}: neurons", width=extent / 300)
     for table in cell_tables(ds):
         cells = ds.cells(table=table["id"])
         yield cell_points(cells, f"{ds.record.get('title') or ds.id}: {table.get('name') or 'cells'}",
