@@ -201,7 +201,8 @@ def parse_swc(data: bytes) -> Morphology:
     text = _decode(data)
     if text is None:
         return _refuse("binary", "the file is not text (binary content)")
-    lines = [s.strip() for s in text.split("\n")]
+    newline = "\n" if "\n" in text or "\r" not in text else "\r"  # classic Mac files end lines with CR alone
+    lines = [s.strip() for s in text.split(newline)]
     header = [s.lstrip("#").strip() for s in lines if s[:1] == "#"]
     header = [h for h in header if h]
     rows = [i for i, s in enumerate(lines) if s and s[0] != "#"]
@@ -220,8 +221,9 @@ def parse_swc(data: bytes) -> Morphology:
         bad = (
             ~np.isfinite(values).all(axis=1)
             | (ints != np.round(ints)).any(axis=1)
-            | (np.abs(ints) >= 2.0**53).any(axis=1)
-        )  # past 2**53 a float64 no longer holds every integer
+            | (np.abs(ints) >= 2.0**53).any(axis=1)  # past 2**53 a float64 no longer holds every integer
+            | (np.abs(values[:, 1]) >= 2.0**31)  # a type is an int32
+        )
     if bad.any():
         report.many(
             line_no[bad],

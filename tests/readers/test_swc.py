@@ -52,6 +52,7 @@ CASES = {
     "too_few_fields": (OK + "5 3 0 4 0\n", {"too_few_fields"}, [(5, "too_few_fields")], False, "raises"),
     "tabs": (OK.replace(" ", "\t"), set(), [], False, "ok"),
     "crlf": (OK.replace("\n", "\r\n"), set(), [], False, "ok"),
+    "cr_only": (OK.replace("\n", "\r"), set(), [], False, "ok"),
     "gaps_in_ids": ("1 1 0 0 0 1 -1\n10 3 0 1 0 0.5 1\n20 3 0 2 0 0.5 10\n", set(), [], False, "ok"),
     "empty": ("", {"empty"}, [], True, "warns"),
     "comments_only": ("# a header\n# and nothing else\n", {"empty"}, [], True, "warns"),
