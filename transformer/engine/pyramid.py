@@ -308,15 +308,29 @@ class Pyramid:
         """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``), or
         its exact sums when it holds fractions of ``level``'s voxels (:meth:`_part_factors`)."""
         key = (self.key, "part", level, *finer_index)
+        return self.parts.get_or_compute(
+            key, lambda: self._reduced(level, block if block is not None else self.chunk(level - 1, finer_index)))
 
-        def reduce() -> np.ndarray:
-            finer = block if block is not None else self.chunk(level - 1, finer_index)
-            groups = self._part_factors(level)
-            if groups is not None:
-                return downsample.sums(finer, groups)
-            return self.reduce(finer, self.levels[level].factors)
+    def _reduced(self, level: int, finer: np.ndarray) -> np.ndarray:
+        """A finer block reduced for ``level``: its exact sums (:meth:`_part_factors`) or its reduction."""
+        groups = self._part_factors(level)
+        if groups is not None:
+            return downsample.sums(finer, groups)
+        return self.reduce(finer, self.levels[level].factors)
 
-        return self.parts.get_or_compute(key, reduce)
+    def _part_to_assemble(self, level: int, finer_index: tuple[int, ...]) -> np.ndarray:
+        """The part a chunk of ``level`` is assembled from. One the parts cache let go while its block is still
+        kept is reduced again from the block and not put back: the parts of a level are made in the order they
+        are then used, so putting it back would evict the part the next chunk needs, and so on for every one
+        (measured: a 128 x 1024² slice stack whose level-0 parts overflowed the share by 3 % recomputed all
+        of them at level 1, which then cost 3x its share of voxels)."""
+        part = self.parts.get((self.key, "part", level, *finer_index))
+        if part is not None:
+            return part
+        block = self.blocks.peek((self.key, level - 1, *finer_index))
+        if block is None:  # never made (a coarse level asked first): made and kept for the chunks after it
+            return self._partial(level, finer_index)
+        return self._reduced(level, block)
 
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]
@@ -355,7 +369,7 @@ class Pyramid:
             if any(i >= g for i, g in zip(j, finer.grid[2:], strict=True)):
                 continue
             origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
-            paste(out, tuple(region), self._partial(level, finer_index), origin, add=summed)
+            paste(out, tuple(region), self._part_to_assemble(level, finer_index), origin, add=summed)
         if not summed:
             return out
         counts = [downsample.group_counts(n, f, range(s.start, s.stop))
