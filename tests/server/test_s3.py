@@ -205,3 +205,13 @@ def test_root_lists_every_view_for_neuroglancer(client, generated):
     assert prefixes(r) == [f"zarr/{i}.ome.zarr/" for i in ids]
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")  # still the search
+
+
+def test_versioned_keys_read_but_stale_ones_are_no_such_key(client, generated):
+    record = client.get(f"/api/datasets/{generated['tc'].dataset_id}").json()
+    versioned = record["versioned_links"]["zarr"].split("/zarr/", 1)[1]  # {id}@{tag}.ome.zarr
+    r = client.get(f"/s3/zarr/{versioned}/.zattrs")
+    assert r.status_code == 200
+    assert r.content == client.get(f"/s3/zarr/{generated['tc'].dataset_id}.ome.zarr/.zattrs").content
+    r = client.get(f"/s3/zarr/{versioned.split('@')[0]}@{'0' * 16}.ome.zarr/.zattrs")
+    assert r.status_code == 404 and error_code(r) == "NoSuchKey"
