@@ -77,3 +77,16 @@ def test_an_embargoed_dataset_opens_with_a_token_in_the_url_or_header_and_not_wi
     with pytest.raises(ClientError) as refused:
         data[0][0, :8, :8].compute()
     assert refused.value.status == 401
+
+
+def test_time_points_become_the_first_axis_of_each_channels_layer(server, generated):
+    g = generated["tc"]  # two time points, three named channels
+    ds = open_dataset(f"{server.url}/datasets/{g.dataset_id}")
+    layers = image_layers(ds)
+    assert [kwargs["name"] for _, kwargs, _ in layers] == [f"Cortex time series: {n}" for n in ("dapi", "gfp",
+                                                                                                 "tdtomato")]
+    for c, (data, kwargs, _) in enumerate(layers):
+        assert kwargs["scale"] == pytest.approx((1.0, *g.voxel)) and len(kwargs["translate"]) == 4
+        assert all(array.ndim == 4 and array.chunksize[0] == 1 for array in data)
+        np.testing.assert_array_equal(data[0].compute(), g.data[:, c])
+        np.testing.assert_array_equal(data[0][1, 3:9, 10:50, 20:80].compute(), g.data[1, c, 3:9, 10:50, 20:80])

@@ -34,9 +34,9 @@ import napari
 from napari.utils.notifications import notification_manager
 from qtpy.QtWidgets import QApplication
 
-messages = []  # the errors napari shows (its own warnings, e.g. that PyQt5 is deprecated, are left out)
+messages = []  # the errors and news napari shows (its own warnings, e.g. that PyQt5 is deprecated, are left out)
 notification_manager.notification_ready.connect(
-    lambda n: messages.append([str(n.severity), n.message]) if str(n.severity) == "error" else None)
+    lambda n: messages.append([str(n.severity), n.message]) if str(n.severity) in ("error", "info") else None)
 viewer = napari.Viewer(show=True)  # offscreen: no window appears, the canvas has its real size
 viewer.window._qt_window.resize(1200, 800)  # room for the canvas beside a dock widget
 
@@ -97,9 +97,10 @@ def test_the_reader_opens_every_demo_dataset_with_each_channels_level0_equal_to_
     assert [lay["name"].split(": ")[1] for lay in imaris] == ["autofluorescence", "nuclei"]
 
 
-# argv: server URL, token ("" for none), words, facet=value …, then the dataset to open is the first result
+# argv: server URL, token ("" for none), "overlays" or "", words, facet=value …; opens the first result
 WIDGET = PRELUDE + """
-url, token, words, *facets = sys.argv[1:]
+url, token, overlays, words, *facets = sys.argv[1:]
+overlays = overlays == "overlays"
 dock, widget = viewer.window.add_plugin_dock_widget("brain-transformer", "Brain archive")
 widget.server.setText(url)
 widget.token.setText(token)
@@ -115,7 +116,7 @@ wait(lambda: not widget.workers)
 results = [widget.results.item(i).data(256) for i in range(widget.results.count())]
 icons = [not widget.results.item(i).icon().isNull() for i in range(widget.results.count())]
 offered = {name: [combo.itemData(i) for i in range(1, combo.count())] for name, combo in widget.facets.items()}
-widget.open_button.click()
+(widget.open_all_button if overlays else widget.open_button).click()
 wait(lambda: not widget.workers)
 draw()
 print(json.dumps({"results": results, "icons": icons, "facets": offered, "layers": described(),
@@ -124,16 +125,16 @@ print(json.dumps({"results": results, "icons": icons, "facets": offered, "layers
 
 
 def test_the_widget_searches_by_facet_and_word_and_opens_a_result(archive, display):  # noqa: F811
-    report = _child_json(run_napari(WIDGET, [archive.url, "", "two channels", "format=tiff"], display))
+    report = _child_json(run_napari(WIDGET, [archive.url, "", "overlays", "two channels", "format=tiff"], display))
     assert report["results"] == [archive.ids[OME_TIFF]]  # "two channels" finds two; the format facet one
     assert report["icons"] == [True]  # its thumbnail
     assert "mus musculus" in report["facets"]["species"] and "tiff" in report["facets"]["format"]
     assert [layer["name"] for layer in report["layers"]] == [f"{OME_TIFF}: autofluorescence", f"{OME_TIFF}: nuclei"]
-    assert report["messages"] == []
+    assert report["messages"] == [["info", f"dataset {archive.ids[OME_TIFF]!r} has no neurons or cells"]]
 
 
 def test_an_embargoed_dataset_opens_with_the_widgets_token(archive, display):  # noqa: F811
-    report = _child_json(run_napari(WIDGET, [archive.url, archive.token, "embargoed cortex"], display))
+    report = _child_json(run_napari(WIDGET, [archive.url, archive.token, "", "embargoed cortex"], display))
     assert report["results"] == [archive.ids[EMBARGOED_TITLE]]
     assert [layer["name"] for layer in report["layers"]] == [f"{EMBARGOED_TITLE}: channel 0"]
     assert report["messages"] == []

@@ -8,7 +8,7 @@ naming the server (``errors.explain``), and the viewer stays as it was.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 from napari.qt.threading import create_worker
@@ -154,8 +154,12 @@ class ArchiveWidget(QWidget):
             return
         catalog = self.catalog()
         self.status.setText(f"opening {dataset_id}…")
+        def done(overlay_count: int | None) -> None:
+            if overlay_count == 0:
+                show_info(f"dataset {dataset_id!r} has no neurons or cells")
+
         self._run(_layers, catalog, dataset_id, overlays, server=catalog.base_url, yielded=self._add_layer,
-                  dataset_id=dataset_id, desc=f"Opening {dataset_id}")
+                  returned=done, dataset_id=dataset_id, desc=f"Opening {dataset_id}")
 
     def _add_layer(self, layer: LayerData) -> None:
         from napari.layers import Layer
@@ -195,10 +199,16 @@ def _thumbnails(catalog: RemoteCatalog, ids: list[str]) -> Iterator[tuple[str, b
             continue
 
 
-def _layers(catalog: RemoteCatalog, dataset_id: str, overlays: bool) -> Iterator[LayerData]:
-    """The dataset's image layers, then (``overlays``) its neurons and cells, in napari's progress."""
+def _layers(catalog: RemoteCatalog, dataset_id: str, overlays: bool) -> Generator[LayerData, None, int | None]:
+    """The dataset's image layers, then (``overlays``) its neurons and cells, in napari's progress; returns how
+    many overlay layers there were (None: not asked for)."""
     ds: RemoteDataset = catalog.open(dataset_id)
     check_access(ds)
     yield from image_layers(ds)
-    if overlays:
-        yield from overlay_layers(ds, progress)
+    if not overlays:
+        return None
+    count = 0
+    for layer in overlay_layers(ds, progress):
+        count += 1
+        yield layer
+    return count
