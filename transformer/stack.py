@@ -89,10 +89,12 @@ class Worker:
     """One ``transformer serve`` on a loopback port, named (``X-Worker``) and logging into ``run``."""
 
     def __init__(self, name: str, port: int, catalog: Path, run: Path, serve_args: Sequence[str],
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", metrics_port: int | None = None) -> None:
         self.name, self.port, self.catalog, self.run, self.host = name, port, catalog, run, host
-        self.serve_args = list(serve_args)
+        # its own loopback metrics listener (--metrics-port: the restricted reads too), else the public /metrics
+        self.serve_args = list(serve_args) + (["--metrics-port", str(metrics_port)] if metrics_port else [])
         self.url = f"http://{host}:{port}"
+        self.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics" if metrics_port else f"{self.url}/metrics"
         self.log = run / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
@@ -157,18 +159,21 @@ class Proxy:
 
 class Stack:
     """``workers`` workers and nginx on loopback; ``with Stack(...) as s: s.url``. Everything it starts is stopped
-    on exit; its files (logs, nginx configuration and cache) live in ``run`` (default: a temporary folder)."""
+    on exit; its files (logs, nginx configuration and cache) live in ``run`` (default: a temporary folder).
+    ``worker_metrics``: each worker serves its full metrics on a loopback port of its own (``Worker.metrics_url``;
+    ``serve --metrics-port``)."""
 
     def __init__(self, catalog: Path, workers: int = 2, port: int | None = None, serve_args: Sequence[str] = (),
                  run: Path | None = None, worker_ports: Sequence[int] | None = None, proxy: bool = True,
-                 host: str = "127.0.0.1", worker_host: str = "127.0.0.1", **render) -> None:
+                 host: str = "127.0.0.1", worker_host: str = "127.0.0.1", worker_metrics: bool = False,
+                 **render) -> None:
         self._tmp = None if run is not None else tempfile.TemporaryDirectory(prefix="transformer-stack-")
         self.run = Path(run if run is not None else self._tmp.name)
         self.run.mkdir(parents=True, exist_ok=True)
         cache = self.run / "cache"
         ports = list(worker_ports) if worker_ports is not None else [free_port() for _ in range(workers)]
-        self.workers = [Worker(f"w{i}", p, Path(catalog), self.run, serve_args, worker_host)
-                        for i, p in enumerate(ports)]
+        self.workers = [Worker(f"w{i}", p, Path(catalog), self.run, serve_args, worker_host,
+                               free_port() if worker_metrics else None) for i, p in enumerate(ports)]
         self.proxy = (Proxy(port or free_port(), [f"{worker_host}:{w.port}" for w in self.workers], self.run, cache,
                             host, **render) if proxy else None)
         self.url = self.proxy.url if self.proxy else self.workers[0].url
