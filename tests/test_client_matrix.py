@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.require import module
 from tests.xdisplay import display, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
 
 
@@ -40,7 +41,7 @@ viewer.close()
 @pytest.mark.parametrize("view", ["zarr", "zarr3"])
 def test_napari_opens_the_zarr_views_with_level0_equal_to_the_source(server, generated, display, tmp_path,  # noqa: F811
                                                                       view):
-    pytest.importorskip("napari_ome_zarr")
+    module("napari_ome_zarr")
     g = generated["tc"]  # two time points, three named channels
     done = run_napari(NAPARI, [_links(server, g)[view], str(tmp_path)], display)
     layers = json.loads(done.stdout.strip().splitlines()[-1])
@@ -52,7 +53,7 @@ def test_napari_opens_the_zarr_views_with_level0_equal_to_the_source(server, gen
 
 
 def test_cloud_volume_reads_precomputed_mip0_exactly(server, generated):
-    cloudvolume = pytest.importorskip("cloudvolume")
+    cloudvolume = module("cloudvolume")
     g = generated["big"]
     vol = cloudvolume.CloudVolume(_links(server, g)["precomputed"], mip=0, progress=False, use_https=True,
                                   fill_missing=False, cache=False)

@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.require import module
 from tests.xdisplay import display, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
 
 # argv[1]: the command from the page, argv[2]: where to save each layer's level 0
@@ -45,7 +46,7 @@ def test_the_landing_pages_napari_command_opens_the_dataset(server, generated, d
     page = httpx.get(f"{server.url}/datasets/{g.dataset_id}").raise_for_status().text
     command = html.unescape(re.search(r'id="snippet-napari"[^>]*><code>(.*?)</code>', page, re.S).group(1))
     assert shlex.split(command)[:3] == ["napari", "--plugin", "napari-ome-zarr"]
-    pytest.importorskip("napari_ome_zarr")
+    module("napari_ome_zarr")
     done = run_napari(PASTED, [command, str(tmp_path)], display)
     layers = json.loads(done.stdout.strip().splitlines()[-1])
     assert [layer["name"] for layer in layers] == [f"Cortex time series: {n}" for n in ("dapi", "gfp", "tdtomato")]

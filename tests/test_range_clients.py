@@ -7,7 +7,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-ts = pytest.importorskip("tensorstore")
+from tests.require import module
+
+ts = module("tensorstore")
 
 
 def keys(generated) -> list[str]:

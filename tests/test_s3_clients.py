@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 import zarr
 
-boto3 = pytest.importorskip("boto3")
+from tests.require import module, skip_without
+
+boto3 = module("boto3")
 from botocore import UNSIGNED  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
@@ -84,7 +86,7 @@ def test_every_listed_size_is_the_downloaded_size(s3, server, generated, bucket)
 @pytest.mark.parametrize(("bucket", "fmt"), [("zarr", 2), ("zarr3", 3)])
 @pytest.mark.parametrize("name", ["tc", "big"])
 def test_s3fs_and_zarr_read_the_source(server, generated, bucket, fmt, name):
-    pytest.importorskip("s3fs")
+    module("s3fs")
     g = generated[name]
     group = zarr.open_group(f"s3://{bucket}/{g.dataset_id}.ome.zarr", mode="r", zarr_format=fmt,
                             storage_options={"anon": True, "client_kwargs": {"endpoint_url": server.url + "/s3"}})
@@ -102,7 +104,7 @@ def opened_copy(folder: Path, g, fmt: int) -> None:
     assert np.array_equal(zarr.open_group(str(folder), mode="r", zarr_format=fmt)["0"][:], g.data)
 
 
-@pytest.mark.skipif(not AWS.exists(), reason="aws-cli is not installed")
+@skip_without("modules", AWS.exists(), "aws-cli is not installed (the test extra)")
 def test_aws_cli_ls_and_recursive_copy(server, generated, tmp_path):
     g = generated["tc"]
     env = aws_env(tmp_path)
@@ -120,7 +122,7 @@ def test_aws_cli_ls_and_recursive_copy(server, generated, tmp_path):
         opened_copy(dest, g, fmt)
 
 
-@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone is not installed (scripts/system-deps.sh --all)")
+@skip_without("rclone", shutil.which("rclone") is not None, "rclone is not installed (scripts/system-deps.sh --all)")
 def test_rclone_copy_checks_sizes_and_opens(server, generated, tmp_path):
     g = generated["big"]
     remote = f":s3,provider=Other,endpoint='{server.url}/s3',force_path_style=true,env_auth=false:"

@@ -16,10 +16,11 @@ import tifffile
 from catalog.scan import scan
 from catalog.store import Catalog
 from catalog.tokens import new_token
+from tests.require import module, skip_without
 from transformer.prewarm import prewarm
 from transformer.stack import Stack
 
-pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs nginx (scripts/system-deps.sh --all)")
+pytestmark = skip_without("nginx", shutil.which("nginx") is not None, "needs nginx (scripts/system-deps.sh --all)")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +76,7 @@ def test_nginx_does_not_proxy_metrics(stack):
 
 @pytest.mark.slow
 def test_prewarm_on_a_dask_cluster_keeps_the_token_out_of_the_task_specs(stack):
-    distributed = pytest.importorskip("distributed")
+    distributed = module("distributed")
     from distributed.diagnostics.plugin import SchedulerPlugin
 
     running, dataset_id, token = stack

@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
+from tests.require import module, unavailable
 from transformer.testing import offscreen_env, virtual_display
 
 #: what a child prints when it got no OpenGL context (vispy, Qt, GLX, Mesa)
@@ -36,12 +37,12 @@ GL_FAILURE = re.compile(r"glGetString|GL context|OpenGL context|GLXBadContext|Co
 @pytest.fixture(scope="module")
 def display() -> Iterator[str]:
     """DISPLAY for GLX: the one set, else a virtual X server of our own for this module."""
-    pytest.importorskip("napari")
+    module("napari")
     if os.environ.get("DISPLAY"):
         yield os.environ["DISPLAY"]
         return
     if shutil.which("Xvfb") is None:
-        pytest.skip("napari needs an X display for OpenGL: install xvfb (scripts/system-deps.sh --all)")
+        unavailable("xvfb", "napari needs an X display for OpenGL: install xvfb (scripts/system-deps.sh --all)")
     with virtual_display() as number:  # stopped after the module's children
         yield number
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from tests.helpers import Server
+from tests.require import skip_without
 from transformer.server.routes.neuroglancer import client_dir
 
-pytestmark = pytest.mark.skipif(client_dir() is None, reason="the neuroglancer package is not installed")
+pytestmark = skip_without("modules", client_dir() is not None, "the neuroglancer package is not installed")
 
 
 def _encoded(url: str) -> dict[str, int]:
