@@ -4,6 +4,7 @@ untagged skips are left alone, and a misspelt name is refused. A real pytest run
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,21 @@ def test_a_misspelt_name_is_refused(tmp_path, value):
     done = run(tmp_path, value)
     assert done.returncode != 0
     assert "TRANSFORMER_REQUIRE names unknown requirements" in done.stdout + done.stderr
+
+
+#: skips that are about something other than a missing tool or data set (an opt-in, a platform, a data case)
+NOT_TOOLS = ("TRANSFORMER_BENCH", "glibc only", "counts descriptors through /proc", "the demo has no neurons")
+BARE_SKIP = re.compile(r"pytest\.(importorskip|skip)\(|pytest\.mark\.skipif\(")
+
+
+def test_every_skip_for_a_tool_goes_through_require():
+    """A new test that skips with pytest's own calls would pass CI green when its tool is missing."""
+    bare = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        name = path.relative_to(REPO).as_posix()
+        if name in ("tests/require.py", "tests/test_require.py"):
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if BARE_SKIP.search(line) and not any(reason in line for reason in NOT_TOOLS):
+                bare.append(f"{name}:{number}: {line.strip()}")
+    assert bare == [], "use tests.require.unavailable / skip_without / module:\n" + "\n".join(bare)
