@@ -42,10 +42,10 @@ def metrics_text(svc, trusted: bool) -> str:
         lines.append(f"transformer_open_slices_{stat} {value}")
     for stat, value in svc.datasets.stats().items():
         lines.append(f"transformer_open_datasets_{stat} {value}")
-    for name, value in sorted(svc.counters.items()):
+    for name, value in sorted(dict(svc.counters).items()):  # a copy: the listener's thread reads while the loop counts
         lines.append(f"transformer_{name}_total {value}")
     lines.append(f"transformer_inflight {svc.encoded.stats()['inflight']}")
-    for (token, dataset, status), value in sorted(svc.audit.items() if trusted else ()):  # names, never tokens
+    for (token, dataset, status), value in sorted(dict(svc.audit).items() if trusted else ()):  # names, not tokens
         lines.append(f'transformer_restricted_reads_total{{token="{token}",dataset="{dataset}",status="{status}"}} '
                      f"{value}")
     return "\n".join(lines) + "\n"
