@@ -6,10 +6,11 @@ repeated, interleaved (level 0 first, then all levels first, ...), and the media
 their spread, since one pair on a shared machine swings either way. The geometric limit is the voxel
 count of all levels ÷ that of level 0 (~1.14 for 2×2×2 halving): a median below it is a measurement
 that cannot be right, not a goal met. Besides the run's --shape, the part measures a 128 × 1024² raw
-slice stack (issue 22's regression case). The cache budget holds the decoded pyramid, so nothing is
-evicted before its coarser level reads it; the server's /metrics then tell whether any block was
-computed twice (a re-read of level 0). The server's CPU seconds (/proc) are reported beside the wall
-seconds: less swayed by other load on the machine.
+slice stack (issue 22's regression case). The cache budget's blocks share holds the decoded pyramid,
+so no block is evicted before its coarser level reads it (the parts share need not hold every part: a
+slice stack's one-plane parts are half a block, and the pyramid re-reduces those it let go); the
+server's /metrics then tell whether any block was computed twice (a re-read of level 0). The server's
+CPU seconds (/proc) are reported beside the wall seconds: less swayed by other load on the machine.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EXTRA_SHAPES: tuple[tuple[int, int, int], ...] = ((128, 1024, 1024),)
 
 
 def budget_mb(ctx: Context, fmt: str) -> int:
-    """A --cache-mb whose blocks share holds every level of the pyramid with room to spare."""
+    """A --cache-mb whose blocks share holds every level of the pyramid with room to spare (the parts share is
+    what that budget gives it, as a server's would be)."""
     with Floor(ctx.source(fmt), overview="exact") as floor:
         itemsize = floor.pyramid.dtype.itemsize
         decoded = sum(math.prod(lv.spec.shape) * itemsize for lv in floor.pyramid.levels)
