@@ -50,6 +50,7 @@ class Config:
                                   "connecting or the previous response): idle connections are closed")
     threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
     compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
+    s3_prefix: str = setting("/s3", "URL prefix of the read-only S3 API (docs/s3.md); empty: no S3 API")
     chunks: str = setting("auto", "chunk layout: auto (per level, from the source's decode unit: flat "
                           "chunks at a slice stack's fine levels, see docs/chunk-layouts.md) or z,y,x for every level")
     max_open_datasets: int = setting(64, "datasets kept open; the least recently used one closes beyond it")
@@ -63,7 +64,15 @@ class Config:
                                   "overview is exact")
     cutout_max_mb: int = setting(4096, "largest cutout one request may ask for (MiB of voxels); bigger boxes "
                                  "answer 413 and are for `transformer export`")
+    cutout_files: int = setting(4, "OME-TIFF and HDF5 cutouts written at once (each is finished in a temporary "
+                                "file before it is sent); beyond it 503 with Retry-After")
+    cutout_tmp_mb: int = setting(8192, "temporary disk all cutout files being written or sent may take (MiB); "
+                                 "beyond it 503 with Retry-After, a file that could never fit 413")
+    cutout_tmp_dir: Path | None = setting(None, "folder of the temporary cutout files (default: the system's, $TMPDIR)")
     viewer_url: str | None = setting(None, "neuroglancer links open this viewer (default: the bundled {base}/viewer/)")
+    metrics_port: int | None = setting(None, "serve /metrics on this port only (with token names and the ids of "
+                                       "restricted datasets), not on the public one (docs/security.md)")
+    metrics_host: str = setting("127.0.0.1", "interface of the --metrics-port listener")
     worker_name: str = setting("", "name sent as the X-Worker header of every response (set per worker by "
                                "`transformer stack`; empty: no header)")
     jp2_backend: str = setting("auto", "JPEG2000 decoder: glymur (regions, wavelet levels), imagecodecs (whole "

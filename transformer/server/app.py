@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import threading
@@ -14,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog.recheck import start_recheck
 from catalog.store import Catalog
 from readers import registry as reader_registry
 from transformer.config import Config
@@ -21,8 +23,10 @@ from transformer.server.auth import NoStoreWhenRestricted, TokenPrefix
 from transformer.server.errors import TABLE, BadRequest, MethodNotAllowed, NotFound
 from transformer.server.fastpath import FastChunks
 from transformer.server.http import WorkerName, error_response
+from transformer.server.metrics_listener import MetricsListener
 from transformer.server.middleware import CORS
-from transformer.server.routes import api_docs, catalog_api, cutout, health, neuroglancer, pages
+from transformer.server.routes import api_docs, catalog_api, cutout, health, neuroglancer, objects, pages
+from transformer.server.routes.s3 import routes as s3_routes
 from transformer.server.routes.views import view_routes
 from transformer.server.service import Service
 from writers.codecs import compressor
@@ -80,11 +84,24 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
         # the readers' heavy imports (glymur and libopenjp2, tifffile, h5py: ~0.15 s) in the background, so the
         # first dataset a viewer opens after a (re)start does not wait for them; a daemon: never delays exit
         threading.Thread(target=reader_registry.preload, name="preload", daemon=True).start()
+        listener = None
+        if config.metrics_port is not None:  # the full metrics, off the public port (docs/security.md)
+            listener = MetricsListener(config.metrics_host, config.metrics_port,
+                                       lambda: health.metrics_text(service, trusted=True))
+        # serve --data-root: sources that vanish leave the catalog. Stopped here, on shutdown, so its catalog is
+        # closed: nothing after uvicorn.run runs once uvicorn re-raises the SIGTERM it caught
+        recheck = start_recheck(config.data_root, config.catalog) if config.data_root else None
         yield
+        if recheck is not None:  # waits for a round in progress: off the loop
+            await asyncio.to_thread(recheck.stop)
+        if listener is not None:
+            await asyncio.to_thread(listener.close)
         service.close()
 
     app = Starlette(
-        routes=[*catalog_api.routes, *cutout.routes, *view_routes(views, ViewOptions(compressor(config.compressor))),
+        routes=[*catalog_api.routes, *cutout.routes, *objects.routes,
+                *view_routes(views, ViewOptions(compressor(config.compressor))),
+                *s3_routes(views, config.s3_prefix, ViewOptions(compressor(config.compressor))),
                 *neuroglancer.routes, *health.routes, *pages.routes, *api_docs.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
@@ -96,5 +113,6 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
     app.state.views = views
     # outside in: CORS; the /t/{TOKEN}/ prefix off the path (before the warm path and routing see it);
     # private, no-store on what a token or non-public data answered; the warm path (public chunks only)
-    outer = CORS(TokenPrefix(NoStoreWhenRestricted(FastChunks(app, service.responses, service.datasets, views))))
+    warm = FastChunks(app, service.responses, service.datasets, [*views, objects.ObjectPaths()])
+    outer = CORS(TokenPrefix(NoStoreWhenRestricted(warm)))
     return WorkerName(outer, config.worker_name) if config.worker_name else outer  # which worker of a stack
