@@ -161,7 +161,17 @@ async def _with_objects(request: Request, svc, ds, state: dict, base: str) -> di
         segments = [e["id"] for e in neurons if "refusal" not in rows.get(e["id"], {}).get("summary", {})]
     skeletons = source_url(base, SKELETONS, ds.record.id) if neurons else None
     cells = [(e["name"], source_url(base, CELLS, ds.record.id, e["id"])) for e in tables]
+    for entry in tables:  # the viewer asks for the tables next: index them while the link travels (single flight)
+        svc.pool.submit(_quietly, svc.objects.cell_table, ds, entry["id"])
     return add_object_layers(state, skeletons, segments, cells, centre)
+
+
+def _quietly(fn, *args) -> None:
+    """Background work whose failure the request that needs its result will meet and report."""
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - e.g. a refused table: its own route answers 404 with the reason
+        pass
 
 
 async def state_api(request: Request) -> Response:
