@@ -218,6 +218,27 @@ class RemoteDataset:
     def neuroglancer_url(self) -> str:
         return self.record["links"]["neuroglancer"]
 
+    # objects beside the image (transformer/client_objects.py): µm, z, y, x like the image
+    def neurons(self, parse: bool | None = None) -> list[dict]:
+        """Each neuron's ``id``, ``name``, ``label`` and summary (nodes, cable length in µm, soma, types); ``parse``
+        as in ``client_objects.neuron_list`` (default: the server parses what it has not when that is small)."""
+        from transformer.client_objects import neuron_list
+
+        return neuron_list(self, parse) if "skeletons" in self.record.get("links", {}) else []
+
+    def neuron(self, neuron_id: str | int):
+        """One neuron (``client_objects.Neuron``): ``nodes`` (n, 3) µm z, y, x, ``edges``, ``radius``, ``types``."""
+        from transformer.client_objects import read_neuron
+
+        return read_neuron(self, neuron_id)
+
+    def cells(self, box=None, table: str | None = None):
+        """The cells (``client_objects.Cells``: ``ids``, ``zyx`` µm, ``properties``) inside ``box``, (z, y, x)
+        slices of level-0 voxels (None: all); ``table``: a cell table id (default: the first)."""
+        from transformer.client_objects import read_cells
+
+        return read_cells(self, box, table)
+
 
 class RemoteLevel:
     """One level of a served dataset; indexing it downloads the box as numpy."""

@@ -11,12 +11,17 @@ from transformer.server.auth import grant_of, link_base, listing
 from transformer.server.errors import BadRequest
 from transformer.server.http import base_url, json_response, query_int
 from transformer.server.routes.links import cutout_url, dataset_links, view_url
+from writers.objects_registry import object_links
 
 
 def _public(record, base: str, views, manifest: bool = True) -> dict:
-    out = {**record.public_dict(), "links": dataset_links(base, record.id, views)}
+    out = {**record.public_dict(), "links": {**dataset_links(base, record.id, views),
+                                             **object_links(base, record.id, record.attached)}}
     if not manifest:  # search results stay small; the file list is in the full record
         out["files"] = len(out.pop("manifest"))
+        attached = out.pop("attached", [])  # likewise the neurons and cell tables: counted here
+        if attached:
+            out["objects"] = {kind: sum(1 for a in attached if a["kind"] == kind) for kind in ("neuron", "cells")}
     return out
 
 
