@@ -128,8 +128,9 @@ def test_a_cutout_of_a_changed_source_is_a_500_like_its_chunks(tmp_path):
             for fmt, r in answers.items():
                 assert r.status_code == 500, fmt
                 assert r.json()["error"] == "source_error"
-                assert r.json()["reason"] == ("raw.tif: the source changed while being served; it is served "
-                                              "under its new version within 5 s")
+                assert r.json()["reason"] == (
+                    "raw.tif: the source changed while being served; it is served under its new version within 5 s"
+                )
             assert (chunk.status_code, chunk.json()["reason"]) == (500, "raw.tif: the file changed while being served")
         deadline = time.monotonic() + RECOVERY_SECONDS
         while (r := http.get(url + "h5", timeout=60)).status_code != 200:

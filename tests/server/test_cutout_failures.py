@@ -48,8 +48,11 @@ class ThreadServer:
         app = create_app(Config(catalog=catalog, **config), Catalog(catalog))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_config=None,
-                                                   http=header_timeout_protocol(10), loop="asyncio"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_config=None, http=header_timeout_protocol(10), loop="asyncio"
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
@@ -126,8 +129,12 @@ def test_a_failure_at_the_first_slab_is_a_json_error(served, generated, fmt):
     body = r.json()
     assert (body["error"], body["reason"], body["status"]) == ("source_error", REASON, 500)
     assert "/" not in body["reason"]
-    done = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", _url(srv, g, fmt)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", _url(srv, g, fmt)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert (done.returncode, done.stdout) == (0, "500")
 
 
@@ -156,8 +163,12 @@ def test_npy_failing_at_a_later_slab_breaks_the_transfer(served, generated, capl
         request_id = r.headers["X-Request-Id"]
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             r.content  # noqa: B018 - reading the body is the point
-        done = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-H", "X-Request-Id: curl-1", url],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            ["curl", "-sS", "-o", "/dev/null", "-H", "X-Request-Id: curl-1", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 18, done.stderr  # CURLE_PARTIAL_FILE: "transfer closed with bytes remaining"
         time.sleep(0.2)
     errors = [rec for rec in caplog.records if rec.levelno >= logging.ERROR]

@@ -32,8 +32,9 @@ def _unread_answer(srv: Server, g, fmt: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.settimeout(60)
     sock.connect((address.hostname, address.port))
-    sock.sendall(f"GET /api/datasets/{g.dataset_id}/cutout?format={fmt} HTTP/1.1\r\n"
-                 f"Host: {address.netloc}\r\n\r\n".encode())
+    sock.sendall(
+        f"GET /api/datasets/{g.dataset_id}/cutout?format={fmt} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode()
+    )
     assert sock.recv(12) == b"HTTP/1.1 200"
     return sock
 
@@ -41,8 +42,9 @@ def _unread_answer(srv: Server, g, fmt: str) -> socket.socket:
 @pytest.mark.parametrize("fmt", ["tiff", "h5"])
 def test_files_beyond_the_bound_are_503_with_retry_after(generated, tmp_path, fmt):
     g = generated["big"]  # 70 x 300 x 261 uint16: a 10.5 MiB file
-    with Server(generated["_catalog"], "--cache-mb", "16", "--cutout-files", "1", "--cutout-tmp-dir",
-                str(tmp_path)) as srv:
+    with Server(
+        generated["_catalog"], "--cache-mb", "16", "--cutout-files", "1", "--cutout-tmp-dir", str(tmp_path)
+    ) as srv:
         with _unread_answer(srv, g, fmt):
             r = requests.get(_cutout(srv, g, fmt, "&z=0:2"), timeout=60)
             assert r.status_code == 503, r.text

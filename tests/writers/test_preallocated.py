@@ -74,8 +74,15 @@ def test_a_full_disk_refuses_hdf5_files_and_the_process_goes_on(tmp_path):
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
 
-    done = subprocess.run([sys.executable, "-c", SCRIPT], cwd=tmp_path, preexec_fn=limit, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=tmp_path,
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["refused: writing the file failed: File too large"] * 3 + ["written"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.h5"]  # no partial file left

@@ -59,8 +59,16 @@ class SizedBody(Response):
     """``length`` bytes from ``pieces`` behind a ``Content-Length``. ``on_close`` runs once the body is sent,
     aborted or abandoned by the client (it releases what the body holds: a file, a temporary-space lease)."""
 
-    def __init__(self, pieces: AsyncIterator[bytes | memoryview], length: int, *, media_type: str,
-                 headers: Mapping[str, str], request_id: str, on_close: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        pieces: AsyncIterator[bytes | memoryview],
+        length: int,
+        *,
+        media_type: str,
+        headers: Mapping[str, str],
+        request_id: str,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
         self.pieces = pieces
         self.length = length
         self.request_id = request_id
@@ -106,8 +114,14 @@ class SizedBody(Response):
             if self.on_close is not None:
                 self.on_close()
         if failure is not None and not gone:
-            log.error("%s %s aborted after %d of %d bytes: %s", self.request_id, scope.get("path", ""), sent,
-                      self.length, describe(failure))
+            log.error(
+                "%s %s aborted after %d of %d bytes: %s",
+                self.request_id,
+                scope.get("path", ""),
+                sent,
+                self.length,
+                describe(failure),
+            )
             log.debug("traceback of %s", self.request_id, exc_info=failure)
             raise ResponseAborted(self.request_id)
 
@@ -136,15 +150,16 @@ async def ranged(headers: Mapping[str, str], body: SizedBody) -> Response:
     return body
 
 
-async def _window(pieces: AsyncIterator[bytes | memoryview], start: int,
-                  stop: int) -> AsyncIterator[bytes | memoryview]:
+async def _window(
+    pieces: AsyncIterator[bytes | memoryview], start: int, stop: int
+) -> AsyncIterator[bytes | memoryview]:
     """Bytes start..stop of ``pieces``."""
     pos = 0
     try:
         async for piece in pieces:
             end = pos + len(piece)
             if end > start:
-                yield memoryview(piece)[max(0, start - pos):stop - pos]
+                yield memoryview(piece)[max(0, start - pos) : stop - pos]
             pos = end
             if pos >= stop:
                 break

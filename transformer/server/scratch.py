@@ -47,20 +47,29 @@ class Scratch:
     def lease(self, nbytes: int) -> Lease:
         """Room for a file of at most ``nbytes``, or TooLarge (never fits) / Unavailable (not now)."""
         if nbytes > self.budget:
-            raise TooLarge(f"the file would take up to {nbytes / MIB:.0f} MiB of temporary disk, more than the "
-                           f"{self.budget // MIB} MiB this server allows for cutout files: ask format=npy (sent "
-                           f"as it is read, no temporary file) or a smaller box")
+            raise TooLarge(
+                f"the file would take up to {nbytes / MIB:.0f} MiB of temporary disk, more than the "
+                f"{self.budget // MIB} MiB this server allows for cutout files: ask format=npy (sent "
+                f"as it is read, no temporary file) or a smaller box"
+            )
         free = shutil.disk_usage(self.directory).free
         with self.lock:
             if self.files >= self.max_files:
-                raise Unavailable(f"all {self.max_files} cutout files this server writes at once are being "
-                                  f"written: try again shortly, or ask format=npy", RETRY_AFTER)
+                raise Unavailable(
+                    f"all {self.max_files} cutout files this server writes at once are being "
+                    f"written: try again shortly, or ask format=npy",
+                    RETRY_AFTER,
+                )
             if self.used + nbytes > self.budget:
-                raise Unavailable(f"the temporary disk for cutout files is taken ({self.used / MIB:.0f} of "
-                                  f"{self.budget // MIB} MiB): try again shortly, or ask format=npy", RETRY_AFTER)
+                raise Unavailable(
+                    f"the temporary disk for cutout files is taken ({self.used / MIB:.0f} of "
+                    f"{self.budget // MIB} MiB): try again shortly, or ask format=npy",
+                    RETRY_AFTER,
+                )
             if free - self.used < nbytes:  # what others leased may not be written yet
-                raise Unavailable("the server's temporary disk is full: try again later, or ask format=npy",
-                                  RETRY_AFTER)
+                raise Unavailable(
+                    "the server's temporary disk is full: try again later, or ask format=npy", RETRY_AFTER
+                )
             self.used += nbytes
             self.files += 1
         return Lease(self, nbytes)
