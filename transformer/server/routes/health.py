@@ -20,8 +20,8 @@ async def healthz(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    """The public metrics: operational numbers only. With ``--metrics-port`` there are none here (404, as for a
-    route nobody has): the metrics listener (transformer.server.metrics_listener) has all of them."""
+    """The public metrics: operational numbers only. With ``--metrics-port`` there are none here, a 404 as for a
+    route nobody has; the metrics listener (transformer.server.metrics_listener) has all of them."""
     svc = request.app.state.service
     if svc.config.metrics_port is not None:
         raise NotFound(f"no route for {request.url.path!r}")
