@@ -302,3 +302,28 @@ def test_a_vanished_neuron_is_404(world):
     (root / "swc" / "a.swc").unlink()
     r = world["client"].get(f"/objects/{ds}/skeletons/{nid}")
     assert r.status_code == 404 and "gone" in r.json()["reason"] and "/" not in r.json()["reason"].replace("swc/", "")
+
+
+def test_segment_properties_of_many_unparsed_neurons_leave_numbers_out(world, monkeypatch):
+    from transformer.engine import objects
+
+    root = world["root"] / "many"
+    (root / "swc").mkdir(parents=True)
+    for i in range(3):
+        (root / "swc" / f"n{i}.swc").write_text(LINE)
+    _brain(root, "many", {"neurons": "swc/*.swc"})
+    scan(root, world["catalog"])
+    ds = next(r.id for r in world["catalog"].all() if r.title == "many.ome.tif")
+    monkeypatch.setattr(objects, "AUTO_PARSE_BYTES", 10)  # three files of 90 bytes are "too many" to parse now
+    props = world["client"].get(f"/objects/{ds}/skeletons/segment_properties/info")
+    assert props.status_code == 200 and props.headers["cache-control"] == "public, max-age=0"
+    kinds = [p["id"] for p in props.json()["inline"]["properties"]]
+    assert kinds == ["label"] and len(props.json()["inline"]["ids"]) == 3
+    nid = world["catalog"].get(ds).attached[0]["id"]
+    assert world["client"].get(f"/objects/{ds}/skeletons/{nid}").status_code == 200  # viewing one parses it
+    props = world["client"].get(f"/objects/{ds}/skeletons/segment_properties/info").json()
+    tags = next(p for p in props["inline"]["properties"] if p["id"] == "tags")
+    assert sum(1 for v in tags["values"] if v) == 1  # the parsed one has its types, the others none yet
+    monkeypatch.setattr(objects, "AUTO_PARSE_BYTES", 64 << 20)
+    props = world["client"].get(f"/objects/{ds}/skeletons/segment_properties/info").json()
+    assert [p["id"] for p in props["inline"]["properties"]] == ["label", "tags", "nodes", "cable_length_um"]

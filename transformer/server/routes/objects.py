@@ -111,18 +111,25 @@ async def _skeleton_info(request, svc, ds, view, key: ObjectKey, _object):
 
 
 async def _segment_properties(request, svc, ds, view, key: ObjectKey, _object):
-    def produce() -> bytes:
-        rows = [s for s in svc.objects.summaries(ds) if "refusal" not in s]
-        return json_bytes(
-            segment_properties_info(
-                [int(s["id"]) for s in rows],
-                [s["label"] for s in rows],
-                [s.get("type_names", []) for s in rows],
-                {"nodes": [s["nodes"] for s in rows], "cable_length_um": [s["cable_length_um"] for s in rows]},
-            )
-        )
+    """Labels always; tags and numbers from the neurons' summaries. Neurons not parsed yet are parsed here when
+    they are few (engine.objects.AUTO_PARSE_BYTES); otherwise the answer leaves the numbers out (they need a
+    value per neuron), tags only the parsed ones, and is not cached, so it fills in as neurons get viewed."""
+    summaries = await svc.run(svc.objects.summaries, ds, None)
+    if all("nodes" in s or "refusal" in s for s in summaries):
+        return await _cached(request, svc, ds, ("segment_properties",), lambda: properties_bytes(summaries), JSON)
+    return respond(request, properties_bytes(summaries), JSON, max_age=0, compressible=True)
 
-    return await _cached(request, svc, ds, ("segment_properties",), produce, JSON)
+
+def properties_bytes(summaries: list[dict]) -> bytes:
+    rows = [s for s in summaries if "refusal" not in s]
+    numbers = {}
+    if all("nodes" in s for s in rows):
+        numbers = {"nodes": [s["nodes"] for s in rows], "cable_length_um": [s["cable_length_um"] for s in rows]}
+    return json_bytes(
+        segment_properties_info(
+            [int(s["id"]) for s in rows], [s["label"] for s in rows], [s.get("type_names", []) for s in rows], numbers
+        )
+    )
 
 
 async def _skeleton(request, svc, ds, view, key: ObjectKey, _object):
