@@ -87,7 +87,9 @@ def page(source: Source, prefix: str, delimiter: str, max_keys: int, after: str)
             if cp is not None:
                 out.prefixes.append(cp)
                 out.resume = cp + END
-                items = source(out.resume, collapse)  # past everything under this common prefix
+                if leaf is COLLAPSED and cp == name:
+                    continue  # a whole folder, not walked into: the walk goes on past it by itself
+                items = source(out.resume, collapse)  # past everything else under this common prefix
                 break
             if leaf is COLLAPSED:
                 continue

@@ -233,12 +233,15 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
     typed = view.parse(rest, ds.spec)
     entry = entries(view, ds, PLAIN)(typed)
     body = None
-    if entry is None or (isinstance(typed, Chunk) and request.method == "GET"):
+    if entry is None:  # an encoding whose size only the bytes tell (precomputed jpeg): its MD5 is known too
         cache_key = (view.name, ds.version, view.chunk_identity(typed, ds.spec, PLAIN))
         body = (await svc.encoded_chunk(cache_key, lambda: view.encode(typed, ds.spec, ds.pyramid.chunk, PLAIN))).body
-        if entry is None:  # an encoding whose size only the bytes tell (precomputed jpeg): its MD5 is known too
-            entry = Entry(len(body), s3_xml.md5_etag(body), modified(ds.record))
-        elif len(body) != entry.size:  # a listing promised entry.size: never send another length under it
+        entry = Entry(len(body), s3_xml.md5_etag(body), modified(ds.record))
+    elif isinstance(typed, Chunk) and request.method == "GET":
+        # a plain chunk is its decoded block laid out (the blocks cache holds those): kept in the encoded cache
+        # too, a dataset copied through /s3/ would only push out the compressed chunks viewers ask for
+        body = await svc.run(view.encode, typed, ds.spec, ds.pyramid.chunk, PLAIN)
+        if len(body) != entry.size:  # a listing promised entry.size: never send another length under it
             raise RuntimeError(f"{view.name} chunk {rest} is {len(body)} bytes, not {entry.size}")
     elif isinstance(typed, Document):
         body = json_bytes(view.document(typed, ds.spec, PLAIN))
