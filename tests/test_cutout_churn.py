@@ -19,6 +19,7 @@ import tifffile
 from catalog.scan import scan
 from catalog.store import Catalog
 from tests.helpers import Server
+from transformer.server.routes.cutout import UNCHANGED_FOR
 
 SHAPE = (24, 256, 256)
 FORMATS = ("npy", "tiff", "h5")
@@ -122,6 +123,7 @@ def test_a_cutout_of_a_changed_source_is_a_500_like_its_chunks(tmp_path):
         assert http.get(url + "npy&y=0:64", timeout=60).status_code == 200  # opened, confirmed now
         confirmed = time.monotonic()
         (tmp_path / "raw.tif").replace(root / "raw.tif")  # the same bytes under a new inode
+        time.sleep(UNCHANGED_FOR)  # past the time a cutout trusts its last look at the source
         answers = {fmt: http.get(url + fmt, timeout=60) for fmt in FORMATS}
         chunk = http.get(f"{srv.url}/zarr/{dataset_id}.ome.zarr/0/0/0/0/1/1", timeout=60)  # never read before
         if time.monotonic() - confirmed < 4:  # well inside the window (else the machine was too slow to tell)
