@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import zarr
 
+from tests.helpers import Server
 from tests.require import module, skip_without
 
 boto3 = module("boto3")
@@ -150,3 +151,38 @@ def test_hostile_input_on_the_wire_is_s3_xml(server, generated, raw):
     if "../" not in raw:  # a ``..`` path resolves outside /s3/ (a JSON 404 of no route)
         assert b"<Error><Code>" in r.content
     assert str(generated["big"].path.parent).encode() not in r.content
+
+
+@pytest.fixture(scope="module")
+def restricted(tmp_path_factory):
+    from tests.server.test_access import build_catalog
+
+    path, ids, tokens = build_catalog(tmp_path_factory.mktemp("s3tokens"))
+    srv = Server(path)
+    yield srv, ids, tokens
+    srv.stop()
+
+
+def test_boto3_with_the_token_in_the_endpoint(restricted):
+    """docs/s3.md: a token goes in the endpoint (``/t/TOKEN/s3``); listings then show what it grants."""
+    srv, ids, tokens = restricted
+
+    def client(endpoint):
+        return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                            config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+
+    def listed(s3):
+        return {p["Prefix"].split(".")[0] for p in s3.list_objects_v2(Bucket="zarr", Delimiter="/")["CommonPrefixes"]}
+
+    anonymous, granted = client(srv.url + "/s3"), client(f"{srv.url}/t/{tokens['all']}/s3")
+    assert listed(anonymous) == {ids["open"], ids["released"]}
+    assert listed(granted) == set(ids.values())
+    key = f"{ids['secret']}.ome.zarr/0/0/0/0/0/0"
+    body = granted.get_object(Bucket="zarr", Key=key)["Body"].read()
+    assert len(body) % (16 * 20) == 0 and set(body) == {30}  # the secret stack's voxels (build_catalog: 10 × 3)
+    with pytest.raises(ClientError) as err:
+        anonymous.get_object(Bucket="zarr", Key=key)
+    assert err.value.response["Error"]["Code"] == "NoSuchKey"
+    with pytest.raises(ClientError) as err:
+        anonymous.get_object(Bucket="zarr", Key=f"{ids['embargoed']}.ome.zarr/.zattrs")
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
