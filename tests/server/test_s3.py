@@ -215,3 +215,12 @@ def test_versioned_keys_read_but_stale_ones_are_no_such_key(client, generated):
     assert r.content == client.get(f"/s3/zarr/{generated['tc'].dataset_id}.ome.zarr/.zattrs").content
     r = client.get(f"/s3/zarr/{versioned.split('@')[0]}@{'0' * 16}.ome.zarr/.zattrs")
     assert r.status_code == 404 and error_code(r) == "NoSuchKey"
+
+
+def test_prefix_is_configurable_and_can_be_off(generated):
+    with in_process(generated["_catalog"], s3_prefix="/objects") as c:
+        assert c.get("/objects").status_code == 200 and c.get("/s3").status_code == 404
+    with in_process(generated["_catalog"], s3_prefix="") as c:
+        assert c.get("/s3").status_code == 404
+        assert c.get("/s3/zarr?list-type=2").status_code == 404
+        assert c.get("/zarr/?list-type=2").status_code == 200  # the views' own listings stay (browsing)
