@@ -8,7 +8,8 @@ synchronously, so that screenshot is the frame with the data). The cutouts the s
 
 Edges: 100,000 edges of synthetic neurons (random walks that branch), built and drawn once as one Vectors layer
 (the plugin's ``neuron_vectors``) and once as a Shapes layer with one path per unbranched section (the least
-shapes Shapes can draw them with); each time is layer construction + adding + the first screenshot.
+shapes Shapes can draw them with); each time is layer construction + adding + the first screenshot, after a
+tiny layer of each type was drawn once (so neither pays napari's first imports and shader compilation).
 
 Run by hand: ``python -m bench.napari_open [--slices 10000] [--size 4096] [--edges 100000]``.
 """
@@ -75,6 +76,11 @@ neurons = [SimpleNamespace(id="1", name="synthetic", nodes=nodes, edges=edges, t
 viewer = napari.Viewer(show=True)
 viewer.window._qt_window.resize(1200, 800)
 viewer.screenshot(canvas_only=True, flash=False)
+tiny = [SimpleNamespace(id="0", name="tiny", nodes=nodes[:3], edges=edges[:2], types=types[:3])]
+viewer.add_layer(Layer.create(*neuron_vectors(tiny)))  # each layer type once first: imports, shaders
+viewer.add_shapes([nodes[:3]], shape_type="path")
+viewer.screenshot(canvas_only=True, flash=False)
+viewer.layers.clear()
 out = {"edges": int(len(edges))}
 
 start = time.perf_counter()

@@ -96,8 +96,8 @@ def _rgba(hex_colour: str) -> tuple[float, float, float, float]:
 def neuron_vectors(neurons: list, name: str = "neurons", width: float = 1.0) -> LayerData:
     """Every edge of ``neurons`` (client ``Neuron``: ``nodes`` µm z, y, x, ``edges`` child -> parent, ``types``)
     as one Vectors layer: a line from each node to its parent, coloured by the node's SWC type, with the
-    neuron's ``id``, ``name`` and the ``type`` as features. (One Vectors layer draws 100,000 edges in a
-    fraction of a second; Shapes paths take seconds: docs/napari.md.)"""
+    neuron's ``id``, ``name`` and the ``type`` as features. (Vectors rather than Shapes paths: one array and
+    one buffer instead of an object and a mesh per shape; bench/napari_open.py, docs/napari.md.)"""
     starts, vectors, types, ids, names = [], [], [], [], []
     for neuron in neurons:
         edges = np.asarray(neuron.edges, dtype=np.int64).reshape(-1, 2)
@@ -116,18 +116,8 @@ def neuron_vectors(neurons: list, name: str = "neurons", width: float = 1.0) -> 
     features = {"id": np.concatenate(ids) if ids else np.zeros(0, object),
                 "name": np.concatenate(names) if names else np.zeros(0, object), "type": edge_types}
     kwargs = {"name": name, "features": features, "edge_color": type_colours(edge_types), "edge_width": width,
-              "vector_style": "line", "length": 1.0, "blending": "translucent_no_depth",
-              "out_of_slice_display": True}  # whole neurons over any section (toggle in the layer controls)
+              "vector_style": "line", "length": 1.0, "blending": "translucent_no_depth"}
     return data, kwargs, "vectors"
-
-
-def neuron_paths(neurons: list, name: str = "neurons (paths)", width: float = 1.0) -> LayerData:
-    """The same edges as a Shapes layer of two-node paths (slower than :func:`neuron_vectors`; kept to measure
-    the two in bench/napari_open.py)."""
-    data, kwargs, _ = neuron_vectors(neurons, name, width)
-    paths = list(np.stack([data[:, 0], data[:, 0] + data[:, 1]], axis=1))
-    return paths, {"name": name, "shape_type": "path", "edge_color": kwargs["edge_color"], "edge_width": width,
-                   "features": kwargs["features"], "face_color": "transparent"}, "shapes"
 
 
 def cell_points(cells, name: str = "cells", size: float = 4.0) -> LayerData:
@@ -135,7 +125,7 @@ def cell_points(cells, name: str = "cells", size: float = 4.0) -> LayerData:
     property as features."""
     features = {"id": np.asarray(cells.ids), **{k: np.asarray(v) for k, v in cells.properties.items()}}
     kwargs = {"name": name, "features": features, "size": size, "face_color": "#ffd000", "border_width": 0,
-              "blending": "translucent_no_depth", "out_of_slice_display": False}
+              "blending": "translucent_no_depth"}
     return np.asarray(cells.zyx, dtype=np.float64).reshape(-1, 3), kwargs, "points"
 
 
