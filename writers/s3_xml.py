@@ -162,7 +162,7 @@ def http_date(when: datetime) -> str:
 
 def _text(value: str, url: bool = False) -> str:
     if url:
-        value = quote(value, safe="/")
+        value = quote(value, safe="/", errors="surrogatepass")
     return escape(value) if ("&" in value or "<" in value or ">" in value) else value  # keys rarely need it
 
 
@@ -234,6 +234,7 @@ def location() -> bytes:
 
 
 def error(code: str, message: str, resource: str, request_id: str, **extra: str) -> bytes:
+    """``resource`` (the request's path, which may hold any character) is URL-encoded: XML cannot carry them all."""
     more = "".join(_element(k, v) for k, v in extra.items())
     return (f"{XML_HEAD}<Error>{_element('Code', code)}{_element('Message', message)}{more}"
-            f"{_element('Resource', resource)}{_element('RequestId', request_id)}</Error>").encode()
+            f"{_element('Resource', resource, url=True)}{_element('RequestId', request_id)}</Error>").encode()

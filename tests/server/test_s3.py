@@ -91,7 +91,8 @@ def test_token_of_another_listing_is_refused(client, generated):
 
 @pytest.mark.parametrize("key", ["ID.ome.zarr/../../etc/passwd", "ID.ome.zarr/%2e%2e/x", "ID.ome.zarr/0/ü/0",
                                  "ID.ome.zarr/9/0/0/0/0/0", "ID.ome.zarr/", "ID.ome.zarr", "nope.ome.zarr/.zattrs",
-                                 "ID.ome.zarr/0/0/0/0/0/0/0", "ID.ome.zarr/zarr.json", "ID/.zattrs"])
+                                 "ID.ome.zarr/0/0/0/0/0/0/0", "ID.ome.zarr/zarr.json", "ID/.zattrs",
+                                 "ID.ome.zarr/%01%0b", "ID.ome.zarr/%ED%A0%80", "ID.ome.zarr/<&>"])
 def test_missing_keys_are_no_such_key(client, generated, key):
     r = client.get("/s3/zarr/" + key.replace("ID", generated["big"].dataset_id))
     # the client resolves ``..`` before sending: /s3/etc/passwd names no bucket
