@@ -58,9 +58,9 @@ class ArchiveWidget(QWidget):
         self.facets = {name: QComboBox() for name in FACETS}
         for combo in self.facets.values():
             combo.addItem("any", "")
-            combo.activated.connect(self.search)
+            combo.activated.connect(lambda *_: self.search())  # a facet chosen: search again
         search = QPushButton("Search")
-        search.clicked.connect(self.search)
+        search.clicked.connect(lambda *_: self.search())
         self.results = QListWidget()
         self.results.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.results.itemDoubleClicked.connect(lambda _: self.open())
