@@ -216,8 +216,8 @@ def copied(driver, origin: str, button: str) -> str:
     element = driver.find_element(By.CSS_SELECTOR, button)
     assert element.text == "Copy"
     element.click()
-    # "Copied" shows for 1.5 s, then the label goes back to "Copy"
-    WebDriverWait(driver, 1.4, poll_frequency=0.02).until(lambda _: element.text == "Copied")
+    # "Copied" shows for 1.5 s, then the label goes back to "Copy": polled often enough to see it
+    WebDriverWait(driver, 10, poll_frequency=0.02).until(lambda _: element.text == "Copied")
     return driver.execute_async_script("navigator.clipboard.readText().then(arguments[0], e => arguments[0]"
                                         "('clipboard read failed: ' + e))")
 
