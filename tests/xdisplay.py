@@ -47,6 +47,16 @@ def display() -> Iterator[str]:
         yield number
 
 
+def require_xcb(display: str) -> None:
+    """Skip unless Qt's xcb platform starts on ``display`` (its libraries: scripts/system-deps.sh --all); the
+    offscreen platform draws napari's canvas black, so tests of pixels need a window on the virtual display."""
+    probe = "from qtpy.QtWidgets import QApplication; QApplication([])"
+    done = subprocess.run([sys.executable, "-c", probe], env=offscreen_env(display, "xcb"), capture_output=True,
+                          text=True, timeout=120)
+    if done.returncode:
+        unavailable("xvfb", f"Qt's xcb platform does not start (scripts/system-deps.sh --all): {done.stderr[-300:]}")
+
+
 def run_napari(script: str, args: Sequence[str], display: str, timeout: float = 300,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """``python -c script *args`` with napari's environment; run once more if its GL context failed. Fails the

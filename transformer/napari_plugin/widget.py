@@ -11,24 +11,6 @@ import os
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
-from napari.qt.threading import create_worker
-from napari.utils import progress
-from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QSize, Qt
-from qtpy.QtGui import QIcon, QPixmap
-from qtpy.QtWidgets import (
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
-
 from transformer.client import RemoteCatalog, RemoteDataset
 from transformer.napari_plugin.errors import FAILURES, explain
 from transformer.napari_plugin.layers import LayerData, check_access, image_layers, overlay_layers
@@ -41,11 +23,27 @@ FACETS = ("species", "technique", "format", "access")
 THUMBNAIL = 64  # px, the icon size of a result
 
 
-class ArchiveWidget(QWidget):
-    """Search a brain-transformer service and open a dataset (with its neurons and cells) in the viewer."""
+class ArchiveWidget:
+    """Search a brain-transformer service and open a dataset (with its neurons and cells) in the viewer.
+    ``native`` is the Qt widget napari docks (Qt and napari are imported when the widget is made: the package
+    imports them nowhere else, and only with the ``napari`` extra installed)."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
-        super().__init__()
+        from qtpy.QtCore import QSize, Qt
+        from qtpy.QtWidgets import (
+            QComboBox,
+            QFormLayout,
+            QHBoxLayout,
+            QLabel,
+            QLineEdit,
+            QListWidget,
+            QPushButton,
+            QVBoxLayout,
+            QWidget,
+        )
+
+        self.native = QWidget()
+        self.role = Qt.UserRole  # where a result keeps its dataset id
         self.viewer = napari_viewer
         self.workers: set = set()  # running workers (tests wait until it is empty)
         self.server = QLineEdit(os.environ.get("TRANSFORMER_URL", "http://127.0.0.1:8000"))
@@ -83,7 +81,7 @@ class ArchiveWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.open_all_button)
-        layout = QVBoxLayout(self)
+        layout = QVBoxLayout(self.native)
         layout.addLayout(form)
         layout.addWidget(self.results)
         layout.addLayout(buttons)
@@ -102,12 +100,14 @@ class ArchiveWidget(QWidget):
                   returned=self._show_results, desc="Searching")
 
     def _show_results(self, found: dict) -> None:
+        from qtpy.QtWidgets import QListWidgetItem
+
         self.results.clear()
         for record in found["datasets"]:
             shape = "×".join(str(n) for n in record["shape"][2:])
             item = QListWidgetItem(f"{record['title']}\n{record['id']} · {record['format']} · {shape} · "
                                    f"{record['access']}")
-            item.setData(Qt.UserRole, record["id"])
+            item.setData(self.role, record["id"])
             item.setToolTip(record.get("description") or record["title"])
             self.results.addItem(item)
         for name, combo in self.facets.items():  # keep the choice, refresh the values and counts
@@ -132,22 +132,26 @@ class ArchiveWidget(QWidget):
             self._run(_thumbnails, catalog, ids, server=catalog.base_url, yielded=self._set_thumbnail)
 
     def _set_thumbnail(self, pair: tuple[str, bytes]) -> None:
+        from qtpy.QtGui import QIcon, QPixmap
+
         dataset_id, png = pair
         pixmap = QPixmap()
         if not pixmap.loadFromData(png, "PNG"):
             return
         for row in range(self.results.count()):
             item = self.results.item(row)
-            if item.data(Qt.UserRole) == dataset_id:
+            if item.data(self.role) == dataset_id:
                 item.setIcon(QIcon(pixmap))
 
     def selected(self) -> str | None:
         item = self.results.currentItem()
-        return item.data(Qt.UserRole) if item else None
+        return item.data(self.role) if item else None
 
     def open(self, dataset_id: str | None = None, overlays: bool = False) -> None:
         """Open the selected dataset (or ``dataset_id``): its channels, and with ``overlays`` its neurons and
         cells, each added as soon as it arrives."""
+        from napari.utils.notifications import show_info
+
         dataset_id = dataset_id or self.selected()
         if not dataset_id:
             show_info("Brain archive: search, then choose a dataset")
@@ -172,6 +176,9 @@ class ArchiveWidget(QWidget):
              yielded: Callable | None = None, dataset_id: str | None = None, desc: str | None = None,
              **kwargs: Any) -> None:
         """``function(*args, **kwargs)`` in a worker thread (shown in napari's activity with ``desc``)."""
+        from napari.qt.threading import create_worker
+        from napari.utils.notifications import show_error
+
         worker = create_worker(function, *args, _progress={"desc": desc} if desc else False, **kwargs)
         if returned:
             worker.returned.connect(returned)
@@ -202,6 +209,8 @@ def _thumbnails(catalog: RemoteCatalog, ids: list[str]) -> Iterator[tuple[str, b
 def _layers(catalog: RemoteCatalog, dataset_id: str, overlays: bool) -> Generator[LayerData, None, int | None]:
     """The dataset's image layers, then (``overlays``) its neurons and cells, in napari's progress; returns how
     many overlay layers there were (None: not asked for)."""
+    from napari.utils import progress
+
     ds: RemoteDataset = catalog.open(dataset_id)
     check_access(ds)
     yield from image_layers(ds)
