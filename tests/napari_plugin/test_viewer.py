@@ -21,7 +21,7 @@ import pytest
 
 from tests.napari_plugin.conftest import EMBARGOED_TITLE, WIDE_TITLE
 from tests.napari_plugin.sources import IMARIS, OME_TIFF, SLICES, demo_sources
-from tests.xdisplay import display, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
+from tests.xdisplay import display, require_xcb, run_napari  # noqa: F401 - display: a fixture (a virtual X server for GLX)
 from transformer.testing import free_port, stop_process
 
 pytestmark = pytest.mark.slow  # a napari child each (≈ 4-8 s), the demo written once (≈ 10 s)
@@ -299,6 +299,7 @@ def test_open_with_neurons_and_cells_draws_them_in_the_images_frame(archive, dis
     swcs = sorted((folder / "neurons").glob("*.swc"))
     if not swcs:
         pytest.skip("the demo has no neurons")
+    require_xcb(display)
     shot = tmp_path / "napari-neurons.png"
     report = _child_json(run_napari(OVERLAYS, [archive.url, archive.ids[SLICES], str(tmp_path), str(shot)], display,
                                     env={"QT_QPA_PLATFORM": "xcb"}))  # a window on Xvfb: the screenshot has pixels
