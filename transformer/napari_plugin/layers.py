@@ -57,8 +57,10 @@ def image_layers(ds: RemoteDataset) -> list[LayerData]:
 
 
 def check_access(ds: RemoteDataset) -> None:
-    """Read the coarsest level's first chunk (the one napari's thumbnail needs first): an embargoed record is
-    public, so a missing or refused token shows here, at open, instead of in napari's drawing later."""
+    """Unless the dataset is public, read the coarsest level's first chunk: an embargoed record is public, so a
+    missing or refused token shows here, at open, instead of in napari's drawing later."""
+    if ds.record.get("access", "public") == "public":
+        return  # its voxels are everyone's: no round trip before the first frame
     level = ds.levels[-1]
     level.cutout(tuple(slice(0, min(c, n)) for c, n in zip(level.chunks, level.shape, strict=True)))
 
