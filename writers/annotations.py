@@ -17,7 +17,6 @@ point lies in exactly one cell of exactly one level.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -110,28 +109,38 @@ def bounds(xyz_nm: np.ndarray) -> tuple[list[float], list[float]]:
     pts = np.asarray(xyz_nm, dtype=np.float32).reshape(-1, 3)
     if not len(pts):
         return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+    # column by column: numpy reduces an (n, 3) array along its long axis ten times slower
     return (
-        [float(v) for v in np.floor(pts.min(axis=0))],
-        [float(v) for v in np.floor(pts.max(axis=0).astype(np.float64)) + 1],
+        [float(np.floor(pts[:, a].min())) for a in range(3)],
+        [float(np.floor(np.float64(pts[:, a].max()))) + 1 for a in range(3)],
     )
 
 
 # ------------------------------------------------------------------------------------- spatial index
 
 
-@dataclass
 class SpatialPlan:
-    levels: list[dict]  # {"key", "grid_shape", "chunk_size", "limit"}, coarsest first
-    level_of: np.ndarray  # int8 (n,)
-    cell_of: np.ndarray  # int32 (n, 3)
-    order: np.ndarray  # int64 (n,): rows grouped by (level, cell), random order within a cell
-    _sorted_keys: np.ndarray  # int64 (n,): the cell key of order[i]
-    _bases: list[int]  # first key of each level
+    """The plan as arrays: ``order`` lists the points grouped by (level, cell), and each non-empty cell is one
+    run of it, found by its key (``bases[level]`` + the cell's linear index in the level's grid)."""
+
+    def __init__(self, levels: list[dict], order: np.ndarray, keys: np.ndarray, starts: np.ndarray) -> None:
+        self.levels = levels  # {"key", "grid_shape", "chunk_size", "limit"}, coarsest first
+        self.order = order  # int32 (int64 past 2**31 points): rows, random order within a cell
+        self.keys = keys  # int64 (m,): the key of each non-empty cell, increasing
+        self.starts = starts  # int64 (m + 1,): cell c is order[starts[c]:starts[c + 1]]
+        sizes = [int(np.prod(level["grid_shape"])) for level in levels]
+        self.bases = [0, *np.cumsum(sizes, dtype=np.int64).tolist()][: len(levels)]
+        self._level_of: np.ndarray | None = None
+        self._cell_of: np.ndarray | None = None
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.order.nbytes + self.keys.nbytes + self.starts.nbytes)
 
     def _key(self, level: int, ijk) -> int:
         g = self.levels[level]["grid_shape"]
         i, j, k = (int(v) for v in ijk)
-        return self._bases[level] + (i * g[1] + j) * g[2] + k
+        return self.bases[level] + (i * g[1] + j) * g[2] + k
 
     def cell(self, level: int, ijk: tuple[int, int, int]) -> np.ndarray:
         """The rows of the points stored in one cell (possibly none), in random order."""
@@ -141,14 +150,42 @@ class SpatialPlan:
         if len(ijk) != 3 or not all(0 <= int(v) < s for v, s in zip(ijk, g, strict=True)):
             raise AnnotationError(f"cell {tuple(ijk)} is outside the grid {g}")
         key = self._key(level, ijk)
-        lo, hi = np.searchsorted(self._sorted_keys, [key, key + 1])
-        return self.order[lo:hi]
+        at = int(np.searchsorted(self.keys, key))
+        if at == len(self.keys) or int(self.keys[at]) != key:
+            return self.order[:0]
+        return self.order[self.starts[at] : self.starts[at + 1]]
 
     def level_named(self, key: str) -> int | None:
         for i, level in enumerate(self.levels):
             if level["key"] == key:
                 return i
         return None
+
+    @property
+    def level_of(self) -> np.ndarray:
+        """int8 (n,): each point's level (computed on first use: serving needs only ``cell``)."""
+        if self._level_of is None:
+            self._fill()
+        return self._level_of  # type: ignore[return-value]
+
+    @property
+    def cell_of(self) -> np.ndarray:
+        """int32 (n, 3): each point's cell in its level's grid (computed on first use)."""
+        if self._cell_of is None:
+            self._fill()
+        return self._cell_of  # type: ignore[return-value]
+
+    def _fill(self) -> None:
+        level = np.searchsorted(np.asarray(self.bases), self.keys, side="right") - 1
+        grids = np.asarray([lv["grid_shape"] for lv in self.levels], dtype=np.int64).reshape(-1, 3)[level]
+        linear = self.keys - np.asarray(self.bases, dtype=np.int64)[level]
+        plane = grids[:, 1] * grids[:, 2]
+        ijk = np.stack([linear // plane, linear // grids[:, 2] % grids[:, 1], linear % grids[:, 2]], axis=1)
+        counts = np.diff(self.starts)
+        self._level_of = np.empty(len(self.order), dtype=np.int8)
+        self._level_of[self.order] = np.repeat(level.astype(np.int8), counts)
+        self._cell_of = np.empty((len(self.order), 3), dtype=np.int32)
+        self._cell_of[self.order] = np.repeat(ijk.astype(np.int32), counts, axis=0)
 
 
 def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int = 0) -> SpatialPlan:
@@ -157,16 +194,16 @@ def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int
         raise AnnotationError("limit must be at least 1")
     pts = np.asarray(xyz_nm, dtype=np.float32).reshape(-1, 3)  # the coordinates as served
     n = len(pts)
+    index_type = np.int32 if n < 2**31 else np.int64
     lo = np.asarray(lower, dtype=np.float64)
     extent = np.maximum(np.asarray(upper, dtype=np.float64) - lo, 1.0)
     # Work in a random permutation of the points: increasing positions are then a random order, so the
-    # first k points of a cell are a random sample, without gathering or shuffling at every level.
-    perm = np.random.default_rng(seed).permutation(n)
-    fine = _fine_cells(pts[perm], lo, extent)
+    # first k points of a cell are a random sample. The remaining points' rows and fine cells (one int64 each)
+    # are compacted after each level (in order, so still random), never gathered again.
+    rows = np.random.default_rng(seed).permutation(n).astype(index_type)
+    code = _fine_code(pts, lo, extent)[rows]
     halvings = np.zeros(3, dtype=np.int64)
-    taken: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per level: permuted positions, cells, linear
-    bases: list[int] = []
-    remaining = np.arange(n)
+    taken: list[tuple[np.ndarray, np.ndarray]] = []  # per level: rows taken, their cells' linear index
     levels: list[dict] = []
     while True:
         level = len(levels)
@@ -180,47 +217,41 @@ def plan_spatial(xyz_nm: np.ndarray, lower, upper, limit: int = 10000, seed: int
                 "limit": int(limit),
             }
         )
-        bases.append(bases[-1] + int(np.prod(levels[-2]["grid_shape"])) if level else 0)
-        if not len(remaining):
+        if not len(rows):
             break
         if level == 0:  # one cell: its sample is the first `limit` points of the random order
-            chosen = np.arange(min(limit, len(remaining)))
-            ijk = np.zeros((len(chosen), 3), dtype=fine.dtype)
-            linear = np.zeros(len(chosen), dtype=np.int64)
-            taken.append((remaining[chosen], ijk, linear))
-            remaining = remaining[len(chosen) :]
-            if not len(remaining):
+            k = min(limit, len(rows))
+            taken.append((rows[:k], np.zeros(k, dtype=np.int64)))
+            rows, code = rows[k:], code[k:]
+        else:
+            linear = _level_cells(code, halvings)
+            chosen = _choose(linear, int(grid.prod()), limit, last=level == MAX_LEVELS - 1)
+            if chosen is None:  # everything left fits: the last level
+                taken.append((rows, linear))
                 break
-            halvings = halvings + (extent >= extent.max() / 2)
-            continue
-        ijk = fine[remaining] >> (FINE_BITS - halvings).astype(fine.dtype)
-        linear = (ijk[:, 0].astype(np.int64) * grid[1] + ijk[:, 1]) * grid[2] + ijk[:, 2]
-        chosen = _choose(linear, int(grid.prod()), limit, last=level == MAX_LEVELS - 1)
-        taken.append((remaining[chosen], ijk[chosen], linear[chosen]))
-        keep = np.ones(len(remaining), dtype=bool)
-        keep[chosen] = False
-        remaining = remaining[keep]  # still increasing: still a random order
-        if not len(remaining):
+            taken.append((rows[chosen], linear[chosen]))
+            keep = np.ones(len(rows), dtype=bool)
+            keep[chosen] = False
+            rows, code = rows[keep], code[keep]
+        if not len(rows):
             break
         sizes = extent / (1 << halvings)
         halvings = halvings + (sizes >= sizes.max() / 2)
         if halvings.max() > FINE_BITS:
             raise AnnotationError("the spatial index needs more levels than its coordinates resolve")
-    # grouped by (level, cell); a stable sort per level keeps the random (permuted) order inside each cell
-    order_parts, key_parts = [np.zeros(0, dtype=np.int64)], [np.zeros(0, dtype=np.int64)]
-    cell_parts, level_parts = [np.zeros((0, 3), dtype=np.int32)], [np.zeros(0, dtype=np.int8)]
-    for level, (rows, ijk, linear) in enumerate(taken):
+    # grouped by (level, cell); a stable sort per level keeps the random order inside each cell
+    order = np.empty(n, dtype=index_type)
+    keys = np.empty(n, dtype=np.int64)
+    base, at = 0, 0
+    for level, (taken_rows, linear) in enumerate(taken):
         by_cell = _stable_order(linear)
-        order_parts.append(perm[rows[by_cell]])
-        key_parts.append(bases[level] + linear[by_cell])
-        cell_parts.append(ijk[by_cell].astype(np.int32))
-        level_parts.append(np.full(len(rows), level, dtype=np.int8))
-    order = np.concatenate(order_parts)
-    level_of = np.empty(n, dtype=np.int8)
-    level_of[order] = np.concatenate(level_parts)
-    cell_of = np.empty((n, 3), dtype=np.int32)
-    cell_of[order] = np.concatenate(cell_parts)
-    return SpatialPlan(levels, level_of, cell_of, order, np.concatenate(key_parts), bases)
+        order[at : at + len(by_cell)] = taken_rows[by_cell]
+        keys[at : at + len(by_cell)] = linear[by_cell]
+        keys[at : at + len(by_cell)] += base
+        at += len(by_cell)
+        base += int(np.prod(levels[level]["grid_shape"]))
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if n else np.zeros(0, dtype=np.int64)
+    return SpatialPlan(levels, order, keys[starts], np.r_[starts, n].astype(np.int64))
 
 
 def _stable_order(linear: np.ndarray) -> np.ndarray:
@@ -229,22 +260,40 @@ def _stable_order(linear: np.ndarray) -> np.ndarray:
     return np.argsort(linear.astype(np.uint16) if small else linear, kind="stable")
 
 
-def _fine_cells(pts: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> np.ndarray:
-    """Each point's cell on a 2**FINE_BITS grid per axis; a level with h halvings of an axis is this >> (FINE_BITS - h).
+def _fine_code(pts: np.ndarray, lo: np.ndarray, extent: np.ndarray) -> np.ndarray:
+    """Each point's cell on a 2**FINE_BITS grid per axis, packed x, y, z into one int64 (FINE_BITS each).
 
-    floor(x * 2**h) == floor(x * 2**FINE_BITS) >> (FINE_BITS - h), and scaling by a power of two is exact in
-    floating point, so this is the cell that ``chunk_size`` in the info describes (half-open).
+    A level with h halvings of an axis has cell floor(x * 2**h) == floor(x * 2**FINE_BITS) >> (FINE_BITS - h)
+    along it (x in [0, 1) of the extent): scaling by a power of two is exact in floating point, so this is the
+    cell that ``chunk_size`` in the info describes (half-open).
     """
-    out = np.empty(pts.shape, dtype=np.int32)
+    code = np.zeros(len(pts), dtype=np.int64)
     for axis in range(3):
-        x = (pts[:, axis].astype(np.float64) - lo[axis]) / extent[axis] * float(1 << FINE_BITS)
-        np.clip(np.floor(x), 0, (1 << FINE_BITS) - 1, out=x)
-        out[:, axis] = x
-    return out
+        v = pts[:, axis].astype(np.float64)
+        v -= lo[axis]
+        v /= extent[axis]
+        v *= float(1 << FINE_BITS)
+        np.floor(v, out=v)
+        np.clip(v, 0, (1 << FINE_BITS) - 1, out=v)
+        code <<= FINE_BITS
+        code |= v.astype(np.int64)
+    return code
 
 
-def _choose(linear: np.ndarray, cells: int, limit: int, last: bool) -> np.ndarray:
-    """Positions (increasing) kept at this level: per cell, its first floor(count * limit / max count) points.
+def _level_cells(code: np.ndarray, halvings: np.ndarray) -> np.ndarray:
+    """The linear index (i * gy + j) * gz + k of each packed fine cell in the grid of ``halvings``."""
+    hx, hy, hz = (int(h) for h in halvings)
+    linear = code >> (2 * FINE_BITS + FINE_BITS - hx)
+    for axis, h in ((1, hy), (2, hz)):
+        shift = (2 - axis) * FINE_BITS + FINE_BITS - h
+        linear <<= h
+        linear |= (code >> shift) & ((1 << h) - 1)
+    return linear
+
+
+def _choose(linear: np.ndarray, cells: int, limit: int, last: bool) -> np.ndarray | None:
+    """Positions (increasing) kept at this level: per cell, its first floor(count * limit / max count) points;
+    None when every point is kept (the last level).
 
     The points are in random order, so a cell's first k points are a random sample, and they all lie in a
     prefix of about fraction x n positions: only that prefix is sorted (doubled when it falls short).
@@ -257,7 +306,7 @@ def _choose(linear: np.ndarray, cells: int, limit: int, last: bool) -> np.ndarra
         uniq, counts = np.unique(linear, return_counts=True)
     top = int(counts.max())
     if last or top <= limit:
-        return np.arange(n)  # everything left fits: the last level
+        return None  # everything left fits: the last level
     fraction = limit / top
     take = np.floor(counts * fraction + 1e-9).astype(np.int64)
     need = int(take.sum())

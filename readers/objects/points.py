@@ -4,10 +4,11 @@ A CSV names its columns in a header: ``x,y,z`` in any case and order (``z,y,x`` 
 and any other numeric columns, which become properties. A Vaa3D ``.apo`` file is a CSV whose header starts
 with ``##n`` and lists ``z,x,y`` among empty and space-prefixed names; the same rules read it.
 
-Millions of rows are read in blocks of bytes and parsed by numpy over whole columns: plain decimals (the
-usual content) are assembled from their digits, and only odd fields (exponents, nan, text) go through
-Python one by one. No Python object is kept per row. Rows whose x, y or z is missing are dropped and
-reported with their line numbers.
+Millions of rows are read by pandas' C reader (a dependency of the service: 2,000,000 rows in ~0.7 s CPU).
+Tables it does not take, and tables with rows to drop, are read in blocks of bytes: plain decimals (the usual
+content) by numpy over the whole block (readers/objects/decimals.py), other blocks by numpy's C parser, and
+only odd blocks (quotes, ragged lines) through Python row by row. No Python object is kept per row. Rows
+whose x, y or z is missing are dropped and reported with their line numbers.
 """
 
 from __future__ import annotations
@@ -15,17 +16,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from readers.objects.decimals import parse_plain
 from readers.objects.swc import Defect, is_float
 
-BLOCK = 8 << 20  # bytes parsed at once: bounds the temporaries (about 10 bytes per input byte)
+BLOCK = 1 << 20  # bytes parsed at once: bounds the temporaries (about 40 bytes per input byte, per thread)
+PARALLEL = 2  # blocks parsed at once
 SAMPLE = 64 << 10  # bytes read to find the header and the numeric columns
 MAX_DEFECTS = 20
-USE_PANDAS = True  # when it is importable; the tests and the benchmark also run the numpy path alone
+USE_PANDAS = True  # when it is importable (a dependency); the tests and the benchmark also run numpy's path
 _POW10 = 10 ** np.arange(19, dtype=np.int64)
 _UNIT_SUFFIX = re.compile(r"\s*(\(.*\)|\[.*\]|_(um|µm|px|vox|voxel|nm))$")
 _SAFE = re.compile(r"[^A-Za-z0-9_]+")
@@ -205,16 +210,40 @@ def _blocks(path: Path, start: int):
             lines_before += data.count(b"\n", 0, cut)
 
 
+def _parse_block(block: bytes, layout: _Layout, wanted: list[int]) -> tuple[dict[int, np.ndarray], np.ndarray | None]:
+    """Columns ``wanted`` of one block: plain decimals by numpy over the bytes, else numpy's C parser, else
+    Python per field; and each row's 0-based line in the block when the careful path read it."""
+    if layout.delimiter is not None:
+        table = parse_plain(block, layout.delimiter, len(layout.names))
+        if table is not None:
+            return {c: table[:, c].copy() for c in wanted}, None
+    cols = _parse_fast(block, layout.delimiter, wanted)
+    if cols is not None:
+        return cols, None
+    return _parse_slow(block, layout.delimiter, wanted)
+
+
+def _parsed_blocks(path: Path, layout: _Layout, wanted: list[int]):
+    """(columns, lines of rows or None, lines before the block, the block) in file order, PARALLEL blocks parsed
+    at once (numpy releases the GIL), never more read ahead."""
+    with ThreadPoolExecutor(PARALLEL, thread_name_prefix="points") as pool:
+        pending: deque = deque()
+        for block, lines_before in _blocks(path, layout.header_end):
+            pending.append((pool.submit(_parse_block, block, layout, wanted), lines_before, block))
+            if len(pending) > PARALLEL:
+                future, before, done = pending.popleft()
+                yield (*future.result(), before, done)
+        while pending:
+            future, before, done = pending.popleft()
+            yield (*future.result(), before, done)
+
+
 def _read_numpy(path: Path, layout: _Layout, wanted: list[int], axes: list[int]) -> tuple[dict, np.ndarray]:
     """Columns ``wanted`` block by block, and (row, line) pairs for the blocks holding a row without x, y, z."""
     parts: dict[int, list[np.ndarray]] = {c: [] for c in wanted}
     line_parts: list[np.ndarray] = []
     rows = 0
-    for block, lines_before in _blocks(path, layout.header_end):
-        cols = _parse_fast(block, layout.delimiter, wanted)
-        line_of = None
-        if cols is None:
-            cols, line_of = _parse_slow(block, layout.delimiter, wanted)
+    for cols, line_of, lines_before, block in _parsed_blocks(path, layout, wanted):
         for c in wanted:
             parts[c].append(cols[c])
         if not all(np.isfinite(cols[c]).all() for c in axes):  # rare: map its rows to lines
@@ -227,15 +256,18 @@ def _read_numpy(path: Path, layout: _Layout, wanted: list[int], axes: list[int])
 
 
 def _read_pandas(path: Path, layout: _Layout, wanted: list[int]) -> dict[int, np.ndarray] | None:
-    """pandas' C reader, about 5x numpy's, when it is installed (it is not a dependency of the service) and the
-    table is plain: one-character delimiter, numbers or empty fields in the wanted columns. Parsed exactly
-    (round_trip), with only the empty field as missing, so it gives what the numpy path gives; None otherwise."""
+    """pandas' C reader, about 2.5x numpy's, when the table is plain: one-character delimiter, numbers or
+    empty fields in the wanted columns. Parsed exactly (round trip; pandas >= 3.1 always is), with only the
+    empty field as missing, so it gives what the numpy path gives; None otherwise. Imported here: 0.4 s that
+    only a served cell table pays."""
     try:
         import pandas as pd
-    except ImportError:
+    except ImportError:  # an install from before pandas was a dependency
         return None
     if layout.delimiter is None:
         return None
+    version = tuple(int(v) for v in re.findall(r"\d+", pd.__version__)[:2])
+    exact = {} if version >= (3, 1) else {"float_precision": "round_trip"}  # deprecated in 3.1: the default
     try:
         frame = pd.read_csv(
             path,
@@ -249,7 +281,7 @@ def _read_pandas(path: Path, layout: _Layout, wanted: list[int]) -> dict[int, np
             skip_blank_lines=True,
             keep_default_na=False,
             na_values=[""],
-            float_precision="round_trip",
+            **exact,
             encoding="utf-8",
             encoding_errors="replace",
         )

@@ -1,10 +1,9 @@
 """A cell table read once and kept compact: positions (nm, float32), ids, numeric properties in their served
-types, and the multilevel spatial index as one permutation plus the (start, stop) of each non-empty cell.
+types, and the multilevel spatial index as one permutation plus the key and start of each non-empty cell.
 
-No Python object per cell: 2,000,000 cells with one property weigh about 36-60 MB here (24 MB of positions,
-8 MB of the permutation, 2-8 MB per property, and 24 MB of ids and their sorted order only when the table has
-an id column that is not 1..n); the reader's float64 columns and the plan's per-point level and cell arrays are
-dropped once the index is built.
+No Python object per point or per cell: 2,000,000 cells with one property weigh about 36-60 MB here (24 MB of
+positions, 8 MB of the permutation, 2-8 MB per property, and 24 MB of ids and their sorted order only when the
+table has an id column that is not 1..n); the reader's float64 columns are dropped once the index is built.
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from writers.annotations import (
+    SpatialPlan,
     annotation_info,
     bounds,
     encode_point_by_id,
@@ -35,15 +35,14 @@ class CellTable:
     props: dict[str, np.ndarray]  # spec id -> (n,) values in the spec's type
     specs: list[dict]
     info: dict
-    order: np.ndarray  # rows grouped by (level, cell)
-    cells: dict[tuple[int, int, int, int], tuple[int, int]]  # (level, i, j, k) -> order[start:stop]
+    index: SpatialPlan  # rows grouped by (level, cell), and where each non-empty cell's run starts
     by_id: np.ndarray | None  # rows sorted by id (for by_id lookups); None with ids 1..n
     defects: list = field(default_factory=list)
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.xyz_nm, self.ids, self.order, self.by_id, *self.props.values()]
-        return int(sum(a.nbytes for a in arrays if a is not None)) + 128 * len(self.cells) + 4096
+        arrays = [self.xyz_nm, self.ids, self.by_id, *self.props.values()]
+        return int(sum(a.nbytes for a in arrays if a is not None)) + self.index.nbytes + 4096
 
     def __len__(self) -> int:
         return len(self.xyz_nm)
@@ -60,8 +59,7 @@ class CellTable:
 
     def spatial_bytes(self, level: int, ijk: tuple[int, int, int]) -> bytes:
         """The body of one spatial cell (an empty cell is a valid body with count 0)."""
-        start, stop = self.cells.get((level, *ijk), (0, 0))
-        rows = self.order[start:stop]
+        rows = self.index.cell(level, ijk)
         return encode_points(
             self.xyz_nm[rows], {k: v[rows] for k, v in self.props.items()}, self.specs, self.ids_of(rows)
         )
@@ -95,25 +93,8 @@ def build_cell_table(path: Path, scale_xyz: tuple[float, float, float], limit: i
     del table
     lower, upper = bounds(xyz_nm)  # upper exclusive
     plan = plan_spatial(xyz_nm, lower, upper, limit=limit)
-    order = np.asarray(plan.order, dtype=np.int64 if len(ids) >= 2**31 else np.int32)
-    cells = _cell_ranges(plan.level_of[order], plan.cell_of[order])
     info = annotation_info(lower, upper, specs, plan.levels)
     if len(ids) and ids[0] == 1 and ids[-1] == len(ids) and bool((ids == np.arange(1, len(ids) + 1)).all()):
-        return CellTable(path.name, xyz_nm, None, props, specs, info, order, cells, None)  # 24 MB fewer per 2M
-    by_id = np.argsort(ids, kind="stable").astype(order.dtype)
-    return CellTable(path.name, xyz_nm, ids, props, specs, info, order, cells, by_id)
-
-
-def _cell_ranges(levels: np.ndarray, cells: np.ndarray) -> dict[tuple[int, int, int, int], tuple[int, int]]:
-    """(level, i, j, k) -> (start, stop) of each run of equal (level, cell) in the grouped order: the runs are
-    found on one int64 key per point (level in the top bits), not by comparing rows (0.4 s for 2M points)."""
-    if len(levels) == 0:
-        return {}
-    span = int(cells.max()) + 1  # cell indices are below the finest grid's edge
-    key = ((levels.astype(np.int64) * span + cells[:, 0]) * span + cells[:, 1]) * span + cells[:, 2]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    stops = np.r_[starts[1:], len(key)]
-    first = np.column_stack([levels[starts].astype(np.int64), cells[starts].astype(np.int64)])
-    return {
-        tuple(row): (int(a), int(b)) for row, a, b in zip(first.tolist(), starts.tolist(), stops.tolist(), strict=True)
-    }
+        return CellTable(path.name, xyz_nm, None, props, specs, info, plan, None)  # 24 MB fewer per 2M
+    by_id = np.argsort(ids, kind="stable").astype(plan.order.dtype)
+    return CellTable(path.name, xyz_nm, ids, props, specs, info, plan, by_id)
