@@ -3,7 +3,7 @@
 1. ``parse_swc`` on a generated 100,000-node SWC (a branching random walk, children after parents), and
    the skeleton encoding of the result. Goal: parsing ≤ 0.3 s.
 2. ``read_points`` on a generated 2,000,000-row CSV (id, x, y, z in µm, a float and a small integer
-   property): rows per second, with pandas' reader when installed and with numpy alone. Goal: ≤ 3 s.
+   property): rows per second, with pandas' reader (a dependency) and with numpy alone. Goal: ≤ 3 s.
 3. ``plan_spatial`` over those 2,000,000 points (limit 10,000) and the encoding of the coarsest cell:
    with part 2 this is the in-process floor of a cold annotation ``info`` + ``spatial0/0_0_0``.
    Goal for read + plan + cell: ≤ 3 s (the issue's cold HTTP target, which part objects_serving measures).
@@ -201,8 +201,9 @@ def measure(folder: Path, nodes: int = NODES, cells: int = CELLS, repeats: int =
     )
     part.notes += [
         f"medians of {repeats} runs ({few} for the CSV and the plan), one process, files in the page cache",
-        "read_points uses pandas' C reader when pandas is installed (a test extra, not a service dependency), "
-        "else numpy's loadtxt over 8 MB blocks; neither keeps a Python object per row",
+        "read_points uses pandas' C reader (a service dependency); numpy only: plain-decimal 1 MB blocks "
+        "parsed over their bytes, two at a time (readers/objects/decimals.py), others by numpy's loadtxt; "
+        "neither keeps a Python object per row; CPU times count every thread",
         f"in-process floor of a cold annotation info + spatial0/0_0_0 (read + plan + cell): {cold:.2f} s "
         f"({CPU['read'] + CPU['plan'] + CPU['cell']:.2f} s of CPU)",
         "load average at the end: {:.1f} {:.1f} {:.1f} on {} cores (wall times grow with it, CPU times much "

@@ -159,3 +159,14 @@ def test_whitespace_lines_and_comments_never_crash(tmp_path):
     t = read_points(write(tmp_path, "x,y,z\n1,2,3\n   \n4,,6\n# note\n7,8,9\n"))
     assert t.xyz.tolist() == [[1, 2, 3], [7, 8, 9]]
     assert [(d.line, d.kind) for d in t.defects] == [(4, "non_numeric"), (5, "non_numeric")]
+
+
+def test_no_warnings_from_either_path(tmp_path):
+    """pandas 3.1 deprecated float_precision (every mode is the round-trip converter now): not passed there."""
+    import warnings
+
+    path = write(tmp_path, "x,y,z,v\n1.25,2,3,0.1\n4,5,6.5,0.2\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = read_points(path)
+    assert t.xyz.tolist() == [[1.25, 2, 3], [4, 5, 6.5]] and t.columns["v"].tolist() == [0.1, 0.2]

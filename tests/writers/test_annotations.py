@@ -231,3 +231,26 @@ def test_clustered_points_and_empty_cells(tmp_path):
     corner = [int(a.id) for a in reader.get_within_spatial_bounds(lower_bound=[900, 900, 900])]
     assert corner == [n - 1]
     assert np.array_equal(np.asarray(reader.by_id[n].point, dtype=np.float32), xyz[n - 1])
+
+
+def test_plan_is_runs_of_one_permutation():
+    """What the server keeps: one permutation and the key and start of each non-empty cell, increasing."""
+    rng = np.random.default_rng(8)
+    xyz = (rng.normal(0, 1, (20_000, 3)) ** 3 * 1000).astype(np.float32)  # clustered: many empty cells
+    plan = plan_spatial(xyz, *bounds(xyz), limit=300)
+    n = len(xyz)
+    assert np.array_equal(np.sort(plan.order), np.arange(n)) and plan.order.dtype == np.int32
+    assert (np.diff(plan.keys) > 0).all() and (np.diff(plan.starts) > 0).all()
+    assert plan.starts[0] == 0 and plan.starts[-1] == n and len(plan.starts) == len(plan.keys) + 1
+    total = 0
+    for li, level in enumerate(plan.levels):
+        g = level["grid_shape"]
+        for c in np.flatnonzero((plan.keys >= plan.bases[li]) & (plan.keys < plan.bases[li] + int(np.prod(g)))):
+            linear = int(plan.keys[c]) - plan.bases[li]
+            ijk = (linear // (g[1] * g[2]), linear // g[2] % g[1], linear % g[2])
+            rows = plan.cell(li, ijk)
+            assert np.array_equal(rows, plan.order[plan.starts[c] : plan.starts[c + 1]])
+            assert (plan.level_of[rows] == li).all() and (plan.cell_of[rows] == ijk).all()
+            total += len(rows)
+    assert total == n
+    assert plan.nbytes == plan.order.nbytes + plan.keys.nbytes + plan.starts.nbytes
