@@ -15,10 +15,11 @@ from tests.require import module, unavailable
 
 @pytest.fixture(autouse=True, params=["pandas", "numpy"])
 def engine(request, monkeypatch):
-    """Every test on both paths: pandas' reader when installed (not a service dependency), numpy's alone."""
+    """Every test on both paths: pandas' reader (a dependency, for files from 8 MB), numpy's alone."""
     if request.param == "pandas":
         module("pandas")
     monkeypatch.setattr(points, "USE_PANDAS", request.param == "pandas")
+    monkeypatch.setattr(points, "PANDAS_FROM", 0)  # the small files here too
     return request.param
 
 
@@ -170,3 +171,15 @@ def test_no_warnings_from_either_path(tmp_path):
         warnings.simplefilter("error")
         t = read_points(path)
     assert t.xyz.tolist() == [[1.25, 2, 3], [4, 5, 6.5]] and t.columns["v"].tolist() == [0.1, 0.2]
+
+
+def test_small_files_skip_pandas(tmp_path, monkeypatch):
+    """Importing pandas and its first read cost more than numpy's parser takes for a small table."""
+    monkeypatch.setattr(points, "PANDAS_FROM", 8 << 20)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pandas read a small file")
+
+    monkeypatch.setattr(points, "_read_pandas", refuse)
+    t = read_points(write(tmp_path, "x,y,z\n1,2,3\n4,5,6\n"))
+    assert t.xyz.tolist() == [[1, 2, 3], [4, 5, 6]]
