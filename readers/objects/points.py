@@ -188,8 +188,10 @@ def _parse_slow(block: bytes, delimiter: str | None, wanted: list[int]) -> tuple
     return out, np.asarray(line_of, dtype=np.int64)
 
 
-def _blocks(path: Path, start: int):
-    """Blocks of complete lines from ``start``, '\\r' removed, and the number of lines before each."""
+def _blocks(path: Path, start: int, strip_cr: bool = True):
+    """Blocks of complete lines from ``start`` ('\\r' removed unless not ``strip_cr``), and the number of lines
+    before each."""
+    cr = b"\r" if strip_cr else b""
     lines_before = 0
     carry = b""
     with open(path, "rb") as f:
@@ -200,14 +202,14 @@ def _blocks(path: Path, start: int):
             if not chunk:
                 if data.strip():
                     data = data.rstrip() + b"\n"
-                    yield data.replace(b"\r", b""), lines_before
+                    yield data.replace(cr, b"") if cr else data, lines_before
                 return
             cut = data.rfind(b"\n") + 1
             if cut == 0:
                 carry = data
                 continue
             carry = data[cut:]
-            yield data[:cut].replace(b"\r", b""), lines_before
+            yield data[:cut].replace(cr, b"") if cr else data[:cut], lines_before
             lines_before += data.count(b"\n", 0, cut)
 
 
@@ -291,6 +293,22 @@ def _read_pandas(path: Path, layout: _Layout, wanted: list[int]) -> dict[int, np
     return {c: frame[c].to_numpy(dtype=np.float64) for c in wanted}
 
 
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t]*\n")
+
+
+def _one_line_per_row(path: Path, layout: _Layout) -> bool:
+    """True when every line after the header is one row: no blank line (pandas skips those), no quote (a
+    quoted field may hold a newline), no lone '\\r' (pandas ends a line there too). A pass over the bytes,
+    ~20x cheaper than parsing them again."""
+    for raw, _ in _blocks(path, layout.header_end, strip_cr=False):
+        block = raw.replace(b"\r\n", b"\n")
+        if b'"' in block or b"\r" in block or block.startswith(b"\n") or b"\n\n" in block:
+            return False
+        if (b" " in block or b"\t" in block) and _BLANK_LINE.search(block):  # the regex is slow: only then
+            return False
+    return True
+
+
 def read_points(path: Path) -> PointTable:
     """Read a CSV or .apo point table. Raises PointTableError when it has no usable x, y, z columns."""
     path = Path(path)
@@ -304,7 +322,7 @@ def read_points(path: Path) -> PointTable:
     if len(axis_col) < 3:
         raise PointTableError(f"no x, y, z columns in the header (found: {', '.join(layout.names)[:200]})")
     ncols = len(layout.names)
-    sample_text = head[layout.header_end :].decode("utf-8", errors="replace")
+    sample_text = head[layout.header_end :].decode("utf-8", errors="replace").replace("\r", "")  # as _blocks
     if len(head) == SAMPLE:
         sample_text = sample_text[: sample_text.rfind("\n") + 1]
     sample, _ = _split_rows(sample_text, layout.delimiter)
@@ -318,8 +336,13 @@ def read_points(path: Path) -> PointTable:
     big = path.stat().st_size >= PANDAS_FROM
     data = _read_pandas(path, layout, wanted) if USE_PANDAS and big else None
     row_line = np.zeros((0, 2), dtype=np.int64)
-    if data is None or not all(np.isfinite(data[c]).all() for c in axes):
-        # numpy's path (also for a table with rows to drop: it knows each row's line)
+    if data is not None and not all(np.isfinite(data[c]).all() for c in axes):
+        if _one_line_per_row(path, layout):  # row r is on line header_line + 1 + r: no need to read again
+            bad_rows = np.flatnonzero(~np.all([np.isfinite(data[c]) for c in axes], axis=0))
+            row_line = np.stack([bad_rows, bad_rows + layout.header_line + 1], axis=1)
+        else:
+            data = None
+    if data is None:  # numpy's path (also for a table with rows to drop: it knows each row's line)
         data, row_line = _read_numpy(path, layout, wanted, axes)
     xyz = np.empty((len(data[axes[0]]), 3))
     for i, c in enumerate(axes):  # column by column: np.stack is 4x slower here

@@ -183,3 +183,27 @@ def test_small_files_skip_pandas(tmp_path, monkeypatch):
     monkeypatch.setattr(points, "_read_pandas", refuse)
     t = read_points(write(tmp_path, "x,y,z\n1,2,3\n4,5,6\n"))
     assert t.xyz.tolist() == [[1, 2, 3], [4, 5, 6]]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reread"),
+    [
+        ("x,y,z\n1,2,3\n4,,6\n7,8,9\n", 3, False),
+        ("x,y,z\r\n1,2,3\r\n4,,6\r\n7,8,9\r\n", 3, False),  # CRLF: still one line per row
+        ("x,y,z\n1,2,3\n\n4,,6\n7,8,9\n", 4, True),  # a blank line: pandas skipped it, numpy counts it
+        ("x,y,z\n1,2,3\n  \n4,,6\n7,8,9\n", 4, True),  # a line of spaces
+        ('x,y,z,n\n1,2,3,"a\nb"\n4,,6,c\n7,8,9,d\n', None, True),  # a quoted newline: numpy's lines
+        ("x,y,z\n1,2,3\r4,,6\n7,8,9\n", 0, True),  # a lone CR ends a row for pandas, not for numpy
+    ],
+)
+def test_pandas_rows_to_drop_without_reading_again(tmp_path, monkeypatch, engine, text, line, reread):
+    """With pandas, a table with rows to drop is read again by numpy only when its rows are not one per line."""
+    if engine != "pandas":
+        pytest.skip("the pandas path")
+    calls = []
+    real = points._read_numpy
+    monkeypatch.setattr(points, "_read_numpy", lambda *a: calls.append(1) or real(*a))
+    t = read_points(write(tmp_path, text))
+    assert bool(calls) == reread
+    if line is not None:
+        assert [d.line for d in t.defects] == ([line] if line else [])
