@@ -8,6 +8,7 @@ chunk re-reads nothing whose finer blocks are cached.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from itertools import product
 
@@ -146,6 +147,8 @@ class Pyramid:
         level0 = self.volume.levels[0]
         self.stack = options.auto and level0.read_chunks[0] == 1 and level0.shape[2] > 1
         self.levels = self._plan(options.chunk, options.top)
+        self._axes: dict[int, list[tuple[int, int, int]]] = {}  # _finer_axes, by level
+        self._groups_lock = threading.Lock()  # parts of a group kept and counted as one step (_partial)
 
     def _plan(self, chunk: tuple[int, int, int], top: int) -> list[PyramidLevel]:
         v0 = self.volume.levels[0].voxel_size
@@ -291,10 +294,15 @@ class Pyramid:
             return False
         return all(c % f == 0 or g == 1 or (self.summable and f % c == 0) for c, f, g in self._finer_axes(level))
 
-    def _finer_axes(self, level: int):
-        """Per z, y, x: (the finer level's chunk size, ``level``'s factor, the finer level's chunk count)."""
-        finer = self.levels[level - 1].spec
-        return zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:], strict=True)
+    def _finer_axes(self, level: int) -> list[tuple[int, int, int]]:
+        """Per z, y, x: (the finer level's chunk size, ``level``'s factor, the finer level's chunk count); kept,
+        as every part and every chunk of a computed level asks (a spec's grid is computed on each call)."""
+        axes = self._axes.get(level)
+        if axes is None:
+            finer = self.levels[level - 1].spec
+            axes = self._axes[level] = list(zip(finer.chunks[2:], self.levels[level].factors, finer.grid[2:],
+                                                strict=True))
+        return axes
 
     def _part_factors(self, level: int) -> tuple[int, int, int] | None:
         """The groups a finer chunk's part sums when it holds a fraction of ``level``'s voxels (a 1-plane
@@ -304,12 +312,61 @@ class Pyramid:
             return None
         return tuple(min(c, f) for c, f, _ in self._finer_axes(level))
 
-    def _partial(self, level: int, finer_index: tuple[int, ...], block: np.ndarray | None = None) -> np.ndarray:
-        """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``), or
-        its exact sums when it holds fractions of ``level``'s voxels (:meth:`_part_factors`)."""
-        key = (self.key, "part", level, *finer_index)
-        return self.parts.get_or_compute(
-            key, lambda: self._reduced(level, block if block is not None else self.chunk(level - 1, finer_index)))
+    def _partial(self, level: int, finer_index: tuple[int, ...], block: np.ndarray | None = None) -> np.ndarray | None:
+        """Finer chunk ``finer_index`` reduced by ``level``'s factors (exactly that part of ``level``). When it holds
+        fractions of ``level``'s voxels (:meth:`_part_factors`), its exact sums wait in the parts cache for its
+        siblings' (:meth:`_siblings`); the last to come finishes the group's mean (:meth:`_finish`), kept in their
+        place: a quarter of their bytes for a pair of 16-bit planes, and no sums left for ``level``'s chunks."""
+        siblings = self._siblings(level, finer_index)
+        if siblings is None:
+            key = (self.key, "part", level, *finer_index)
+            return self.parts.get_or_compute(
+                key, lambda: self._reduced(level, block if block is not None else self.chunk(level - 1, finer_index)))
+        group_key = (self.key, "group", level, *siblings[0])
+        if group_key in self.parts:
+            return None
+        part = self._reduced(level, block if block is not None else self.chunk(level - 1, finer_index))
+        keys = [(self.key, "part", level, *s) for s in siblings]
+        with self._groups_lock:  # exactly one sibling (the last kept) sees them all
+            self.parts.put(keys[siblings.index(finer_index)], part)
+            parts = [self.parts.peek(k) for k in keys]
+        if any(p is None for p in parts):
+            return None
+        self.parts.put(group_key, self._finish(level, siblings, parts))
+        for k in keys:
+            self.parts.discard(k)
+        return None
+
+    def _siblings(self, level: int, finer_index: tuple[int, ...]) -> list[tuple[int, ...]] | None:
+        """The finer chunks whose summed parts add up to the same voxels of ``level`` as ``finer_index``'s (a
+        one-plane chunk and the next under a level that halves z), first one first; None when parts are whole."""
+        if self._part_factors(level) is None:
+            return None
+        ranges = []
+        for j, (c, f, g) in zip(finer_index[2:], self._finer_axes(level), strict=True):
+            first = j - j % (f // c) if c < f else j  # c < f: f // c chunks make one voxel along this axis
+            ranges.append(range(first, min(first + f // c, g)) if c < f else range(j, j + 1))
+        return [(*finer_index[:2], *j) for j in product(*ranges)]
+
+    def _group_region(self, level: int, siblings: list[tuple[int, ...]]) -> list[slice]:
+        """The (z, y, x) voxels of ``level`` a group of sibling finer chunks makes."""
+        finer = self.levels[level - 1].spec
+        first, last = finer.chunk_region(siblings[0])[2:], finer.chunk_region(siblings[-1])[2:]
+        return [slice(a.start // f, -(-b.stop // f))
+                for a, b, f in zip(first, last, self.levels[level].factors, strict=True)]
+
+    def _finish(self, level: int, siblings: list[tuple[int, ...]], parts: list[np.ndarray]) -> np.ndarray:
+        """The mean of ``level``'s voxels a group of siblings makes, from the exact sums of their parts."""
+        total = parts[0] if len(parts) == 1 else np.add(parts[0], parts[1])
+        for part in parts[2:]:
+            total += part
+        finer = self.levels[level - 1].spec.shape[2:]
+        counts = [downsample.group_counts(n, f, range(s.start, s.stop))
+                  for n, f, s in zip(finer, self.levels[level].factors, self._group_region(level, siblings),
+                                     strict=True)]
+        if all((axis == axis[0]).all() for axis in counts):  # no partial group (not at an edge): one count
+            return downsample.mean_of_sums(total, int(np.prod([axis[0] for axis in counts])), self.dtype)
+        return downsample.mean_of_sums(total, np.einsum("i,j,k->ijk", *counts), self.dtype)
 
     def _reduced(self, level: int, finer: np.ndarray) -> np.ndarray:
         """A finer block reduced for ``level``: its exact sums (:meth:`_part_factors`) or its reduction."""
@@ -319,10 +376,10 @@ class Pyramid:
         return self.reduce(finer, self.levels[level].factors)
 
     def _part_to_assemble(self, level: int, finer_index: tuple[int, ...]) -> np.ndarray:
-        """The part a chunk of ``level`` is assembled from. One the parts cache let go while its block is still
-        kept is reduced again from the block and not put back: the parts of a level are made in the order they
-        are then used, so putting it back would evict the part the next chunk needs, and so on for every one
-        (measured: a 128 x 1024² slice stack whose level-0 parts overflowed the share by 3 % recomputed all
+        """The whole part a chunk of ``level`` is assembled from. One the parts cache let go while its block is
+        still kept is reduced again from the block and not put back: the parts of a level are made in the order
+        they are then used, so putting it back would evict the part the next chunk needs, and so on for every
+        one (measured: a 128 x 1024² slice stack whose level-0 parts overflowed the share by 3 % recomputed all
         of them at level 1, which then cost 3x its share of voxels)."""
         part = self.parts.get((self.key, "part", level, *finer_index))
         if part is not None:
@@ -331,6 +388,26 @@ class Pyramid:
         if block is None:  # never made (a coarse level asked first): made and kept for the chunks after it
             return self._partial(level, finer_index)
         return self._reduced(level, block)
+
+    def _group_to_assemble(self, level: int, siblings: list[tuple[int, ...]]) -> np.ndarray:
+        """The finished mean of a group of siblings (:meth:`_partial`). One the parts cache let go, or never
+        finished, is made from its siblings' parts, those let go reduced again from their kept blocks, and not
+        put back (as :meth:`_part_to_assemble`); a block never made is made, and the group then kept."""
+        group = self.parts.get((self.key, "group", level, *siblings[0]))
+        if group is not None:
+            return group
+        parts, made = [], False
+        for s in siblings:
+            part = self.parts.peek((self.key, "part", level, *s))
+            if part is None:
+                block = self.blocks.peek((self.key, level - 1, *s))
+                made |= block is None
+                part = self._reduced(level, self.chunk(level - 1, s) if block is None else block)
+            parts.append(part)
+        group = self._finish(level, siblings, parts)
+        if made:
+            self.parts.put((self.key, "group", level, *siblings[0]), group)
+        return group
 
     def _compute(self, level: int, index: tuple[int, ...]) -> np.ndarray:
         plan = self.levels[level]
@@ -354,29 +431,29 @@ class Pyramid:
         return self.reduce(self.region(level - 1, t, c, *src, layout=layout), factors)
 
     def _assemble_parts(self, level: int, index: tuple[int, ...]) -> np.ndarray:
-        """A computed chunk from the reduced parts (or the exact sums) of the finer chunks it covers."""
+        """A computed chunk from the reduced parts (or the finished groups of exact sums) of the finer chunks
+        it covers: copies only, the means were taken when the finer chunks were made."""
         spec, finer = self.levels[level].spec, self.levels[level - 1].spec
         factors = self.levels[level].factors
         t, c, *region = spec.chunk_region(index)
-        summed = self._part_factors(level) is not None
-        shape = tuple(s.stop - s.start for s in region)
-        out = np.zeros(shape, downsample.sum_dtype(self.dtype)) if summed else np.empty(shape, self.dtype)
+        out = np.empty(tuple(s.stop - s.start for s in region), self.dtype)
         ranges = []
         for s, f, fc in zip(region, factors, finer.chunks[2:], strict=True):
             ranges.append(range(s.start * f // fc, (s.stop * f - 1) // fc + 1))
+        pasted = set()
         for j in product(*ranges):
             finer_index = (t.start, c.start, *j)
             if any(i >= g for i, g in zip(j, finer.grid[2:], strict=True)):
                 continue
-            origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
-            paste(out, tuple(region), self._part_to_assemble(level, finer_index), origin, add=summed)
-        if not summed:
-            return out
-        counts = [downsample.group_counts(n, f, range(s.start, s.stop))
-                  for n, f, s in zip(finer.shape[2:], factors, region, strict=True)]
-        if all((axis == axis[0]).all() for axis in counts):  # no partial group (not at an edge): one count
-            return downsample.mean_of_sums(out, int(np.prod([axis[0] for axis in counts])), self.dtype)
-        return downsample.mean_of_sums(out, np.einsum("i,j,k->ijk", *counts), self.dtype)
+            siblings = self._siblings(level, finer_index)
+            if siblings is None:
+                origin = [i * fc // f for i, fc, f in zip(j, finer.chunks[2:], factors, strict=True)]
+                paste(out, tuple(region), self._part_to_assemble(level, finer_index), origin)
+            elif siblings[0] not in pasted:
+                pasted.add(siblings[0])
+                origin = [s.start for s in self._group_region(level, siblings)]
+                paste(out, tuple(region), self._group_to_assemble(level, siblings), origin)
+        return out
 
     def _sample(self, sampling: Sampling, t: int, c: int, region: tuple[slice, slice, slice]) -> np.ndarray:
         """A sampled level's region: one strided read of the native level."""
