@@ -26,6 +26,7 @@ from bench.floor import Floor
 from transformer.engine.resources import SHARES
 
 GOAL = 1.2
+CPU_CEILING = 1.3  # every pair's server CPU ratio stays under this, not only the median under GOAL
 MiB = 1 << 20
 REPEATS = 3  # interleaved pairs of fresh servers (level 0 only, all levels) per shape
 #: measured besides --shape: the 128 × 1024² raw TIFF slice stack whose ratio regressed (issue 22 item 14)
@@ -133,6 +134,16 @@ def _goal(name: str, every: list[dict], alone: list[dict]) -> Goal:
                 limit <= median <= GOAL)
 
 
+def _cpu_goal(name: str, every: list[dict], alone: list[dict]) -> Goal:
+    """The server CPU ratio: median ≤ GOAL and every pair under CPU_CEILING. Not held to the geometric limit: level 0
+    of an all-levels run measures a few per cent under its pair's level-0 run (0.96-1.0), so a pyramid that costs
+    its voxels may measure a little below the limit (the wall goal keeps the limit: its swings are far larger)."""
+    cpu = [r["cpu"] / b["cpu"] if b["cpu"] else math.inf for r, b in zip(every, alone, strict=True)]
+    median = statistics.median(cpu)
+    return Goal(name, median, f"median ≤ {GOAL}×, every pair < {CPU_CEILING}× (n = {len(cpu)}, spread {spread(cpu)})",
+                median <= GOAL and max(cpu) < CPU_CEILING)
+
+
 def run(ctx: Context) -> Part:
     part = Part("pyramid", "2. Pyramid cost (all levels cold ÷ level 0 cold)")
     fmt = "tiff-raw" if "tiff-raw" in ctx.settings.formats else ctx.settings.formats[0]
@@ -145,7 +156,8 @@ def run(ctx: Context) -> Part:
             _summary("levels 0-1, default --cache-mb", label, 1024, [default], [alone[0]]),
             _summary("all levels, --overview sampled", label, budget, [sampled], [alone[0]])]
     levels = _per_level(label, every, alone)
-    goals = [_goal("pyramid cost (all levels ÷ level 0, median)", every, alone)]
+    goals = [_goal("pyramid cost (all levels ÷ level 0, median)", every, alone),
+             _cpu_goal("pyramid server CPU (all levels ÷ level 0, median)", every, alone)]
     reread = [r for r in every if r["reads"] > r["native_chunks"]]
     for shape in EXTRA_SHAPES:
         if fmt != "tiff-raw" or tuple(shape) == tuple(ctx.settings.shape):
@@ -160,7 +172,8 @@ def run(ctx: Context) -> Part:
         rows += [_summary("level 0 only", extra_label, extra_budget, e_alone, e_alone),
                  _summary("all levels", extra_label, extra_budget, e_every, e_alone)]
         levels += _per_level(extra_label, e_every, e_alone)
-        goals.append(_goal(f"pyramid cost at {extra_label} raw slices (median)", e_every, e_alone))
+        goals += [_goal(f"pyramid cost at {extra_label} raw slices (median)", e_every, e_alone),
+                  _cpu_goal(f"pyramid server CPU at {extra_label} raw slices (median)", e_every, e_alone)]
         reread += [r for r in e_every if r["reads"] > r["native_chunks"]]
     part.tables.append(table(["run (fresh servers)", "z×y×x", "--cache-mb", "levels", "chunks", "runs",
                               "median seconds", "÷ level 0 (median)", "spread (min–max)", "CPU ÷ level 0 (median)",
