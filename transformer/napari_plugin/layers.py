@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from transformer.client import RemoteDataset
+from transformer.napari_plugin.arrays import chunked_multiscale
 
 LayerData = tuple[Any, dict, str]
 
@@ -40,7 +41,7 @@ def image_layers(ds: RemoteDataset) -> list[LayerData]:
     out = []
     for c, channel in enumerate(ds.channels()):
         name = channel.get("name") or f"channel {c}"
-        arrays = ds.multiscale(c)
+        arrays = chunked_multiscale(ds.levels, c)
         kwargs = {
             "name": f"{title}: {name}",
             "multiscale": len(arrays) > 1,
