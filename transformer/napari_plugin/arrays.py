@@ -57,8 +57,9 @@ class ChunkedChannel:
     it returns a view, and only ``np.asarray(view)`` fetches, the served chunks the view touches, one request
     each. ``chunks`` is the served chunk shape in these axes."""
 
-    def __init__(self, level: RemoteLevel, channel: int, cache: ChunkCache = CACHE,
-                 view: tuple[range | int, ...] | None = None) -> None:
+    def __init__(
+        self, level: RemoteLevel, channel: int, cache: ChunkCache = CACHE, view: tuple[range | int, ...] | None = None
+    ) -> None:
         self.level, self.channel, self.cache = level, channel, cache
         self.timed = level.shape[0] > 1
         full = ((level.shape[0],) if self.timed else ()) + tuple(level.shape[2:])
@@ -81,7 +82,7 @@ class ChunkedChannel:
         key = key if isinstance(key, tuple) else (key,)
         if any(k is Ellipsis for k in key):
             at = key.index(Ellipsis)
-            key = key[:at] + (slice(None),) * (self.ndim - len(key) + 1) + key[at + 1:]
+            key = key[:at] + (slice(None),) * (self.ndim - len(key) + 1) + key[at + 1 :]
         if len(key) > self.ndim:
             raise IndexError(f"too many indices: {len(key)} for {self.ndim} axes")
         key = iter(key + (slice(None),) * (self.ndim - len(key)))
@@ -99,8 +100,14 @@ class ChunkedChannel:
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         """The view's voxels: its covering box filled chunk by chunk, then strides and indexed axes applied."""
-        box = [range(v, v + 1) if isinstance(v, int) else range(min(v[0], v[-1]), max(v[0], v[-1]) + 1) if len(v)
-               else range(0) for v in self.view]
+        box = [
+            range(v, v + 1)
+            if isinstance(v, int)
+            else range(min(v[0], v[-1]), max(v[0], v[-1]) + 1)
+            if len(v)
+            else range(0)
+            for v in self.view
+        ]
         out = np.empty(tuple(len(b) for b in box), self.dtype)
         if out.size:
             self._fill(out, [b.start for b in box])
@@ -140,8 +147,9 @@ class ChunkedChannel:
         start = [i * c for i, c in zip(index, self.grid, strict=True)]
         lo = [max(s, o) for s, o in zip(start, origin, strict=True)]
         hi = [min(s + n, o + m) for s, n, o, m in zip(start, chunk.shape, origin, out.shape, strict=True)]
-        out[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin, strict=True))] = \
-            chunk[tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, start, strict=True))]
+        out[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin, strict=True))] = chunk[
+            tuple(slice(a - s, b - s) for a, b, s in zip(lo, hi, start, strict=True))
+        ]
 
 
 def chunked_multiscale(level_list: list[RemoteLevel], channel: int) -> list[ChunkedChannel]:
