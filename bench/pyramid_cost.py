@@ -7,10 +7,10 @@ their spread, since one pair on a shared machine swings either way. The geometri
 count of all levels ÷ that of level 0 (~1.14 for 2×2×2 halving): a median below it is a measurement
 that cannot be right, not a goal met. Besides the run's --shape, the part measures a 128 × 1024² raw
 slice stack (issue 22's regression case). The cache budget's blocks share holds the decoded pyramid,
-so no block is evicted before its coarser level reads it (the parts share need not hold every part: a
-slice stack's one-plane parts are half a block, and the pyramid re-reduces those it let go); the
-server's /metrics then tell whether any block was computed twice (a re-read of level 0). The server's
-CPU seconds (/proc) are reported beside the wall seconds: less swayed by other load on the machine.
+so no block is evicted before its coarser level reads it (the parts share is what that budget gives it;
+the pyramid re-reduces from kept blocks any part it let go); the server's /metrics then tell whether any
+block was computed twice (a re-read of level 0). The server's CPU seconds (/proc) are reported beside the
+wall seconds, with a goal of their own: less swayed by other load on the machine, though not unswayed.
 """
 
 from __future__ import annotations

@@ -132,7 +132,8 @@ class Pyramid:
         self.volume = volume
         self.blocks = engine.blocks
         # reduced parts live apart from the blocks they summarise (1/8 their size; a one-plane chunk's 2x2
-        # sums, half), so a flood of level-0 blocks cannot evict them and force a re-read of level 0
+        # sums, half, until the next plane's join them into one mean), so a flood of level-0 blocks cannot
+        # evict them and force a re-read of level 0
         self.parts = engine.parts if engine.parts is not None else engine.blocks
         self.leaves = engine.leaves
         self.leaf_split = engine.leaf_split

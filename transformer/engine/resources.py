@@ -8,9 +8,10 @@
   re-copies is a SIGBUS), so reads leave no mapped pages behind, and a raw chunk is re-read at the cost
   of a page-cache copy, so keeping more decoded blocks is where the memory helps.
 - ``parts`` 10 %: blocks reduced for the next level are 1/8 of a block, so a tenth holds the parts of
-  more chunks than the blocks cache holds blocks. Not so for a slice stack's flat chunks under a level that
-  halves z: a one-plane part keeps its 2×2 sums in 32 bits, half a 16-bit block, so a large stack's level-0
-  parts outgrow the share; the pyramid then re-reduces only the parts it let go (issue 22 item 14).
+  more chunks than the blocks cache holds blocks. A slice stack's flat chunks under a level that halves z
+  are no exception: a one-plane part's 2×2 sums (32 bits, half a 16-bit block) wait only for the next
+  plane's, and the pair is kept as one finished mean, 1/8 of the two blocks (issue 22 item 14); a part or
+  group the share lets go is reduced again from kept blocks for the chunk that needs it.
 - ``encoded`` 15 % and ``responses`` 10 %: compressed chunks (often 2-4x smaller than decoded), ready
   to send; a response shares its body with ``encoded`` while both hold it, so that share is partly
   counted twice and kept smaller. ``encoded`` also keeps the catalog pages' PNG thumbnails and previews
