@@ -196,10 +196,10 @@ def test_small_files_skip_pandas(tmp_path, monkeypatch):
         ("x,y,z\n1,2,3\r4,,6\n7,8,9\n", 0, True),  # a lone CR ends a row for pandas, not for numpy
     ],
 )
+@pytest.mark.parametrize("engine", ["pandas"], indirect=True)
 def test_pandas_rows_to_drop_without_reading_again(tmp_path, monkeypatch, engine, text, line, reread):
     """With pandas, a table with rows to drop is read again by numpy only when its rows are not one per line."""
-    if engine != "pandas":
-        pytest.skip("the pandas path")
+    assert engine == "pandas"  # parametrized indirectly: the pandas path only
     calls = []
     real = points._read_numpy
     monkeypatch.setattr(points, "_read_numpy", lambda *a: calls.append(1) or real(*a))
