@@ -207,17 +207,17 @@ def _thumbnails(catalog: RemoteCatalog, ids: list[str]) -> Iterator[tuple[str, b
 
 
 def _layers(catalog: RemoteCatalog, dataset_id: str, overlays: bool) -> Generator[LayerData, None, int | None]:
-    """The dataset's image layers, then (``overlays``) its neurons and cells, in napari's progress; returns how
-    many overlay layers there were (None: not asked for)."""
-    from napari.utils import progress
-
+    """The dataset's image layers, then (``overlays``) its neurons and cells; returns how many overlay layers there
+    were (None: not asked for). Runs in the worker thread, so it shows progress only through the worker's own bar
+    (``_run``'s ``desc``): a napari ``progress`` made here updates Qt widgets from this thread, and the napari child
+    of the overlay test aborted (Qt: "Cannot make QOpenGLContext current in a different thread") 1 run in 3."""
     ds: RemoteDataset = catalog.open(dataset_id)
     check_access(ds)
     yield from image_layers(ds)
     if not overlays:
         return None
     count = 0
-    for layer in overlay_layers(ds, progress):
+    for layer in overlay_layers(ds):
         count += 1
         yield layer
     return count
