@@ -187,6 +187,15 @@ def _prefixes(prefixes: list[str], url: bool) -> str:
     return "".join(f"<CommonPrefixes>{_element('Prefix', p, url)}</CommonPrefixes>" for p in prefixes)
 
 
+def _list_tail(delimiter: str, url: bool, result: Page) -> list[str]:
+    """What both listing versions end with, in the order AWS sends it."""
+    parts = [_element("Delimiter", delimiter, url)] if delimiter else []
+    if url:
+        parts.append("<EncodingType>url</EncodingType>")
+    return [*parts, _element("IsTruncated", _bool(result.truncated)), _contents(result.contents, url),
+            _prefixes(result.prefixes, url), "</ListBucketResult>"]
+
+
 def list_v2(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, result: Page,
             continuation: str | None, next_token: str | None, start_after: str | None) -> bytes:
     parts = [XML_HEAD, f'<ListBucketResult xmlns="{NS}">', _element("Name", bucket), _element("Prefix", prefix, url)]
@@ -197,13 +206,7 @@ def list_v2(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, 
     if start_after:
         parts.append(_element("StartAfter", start_after, url))
     parts += [_element("KeyCount", len(result.contents) + len(result.prefixes)), _element("MaxKeys", max_keys)]
-    if delimiter:
-        parts.append(_element("Delimiter", delimiter, url))
-    if url:
-        parts.append("<EncodingType>url</EncodingType>")
-    parts += [_element("IsTruncated", _bool(result.truncated)), _contents(result.contents, url),
-              _prefixes(result.prefixes, url), "</ListBucketResult>"]
-    return "".join(parts).encode()
+    return "".join(parts + _list_tail(delimiter, url, result)).encode()
 
 
 def list_v1(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, result: Page, marker: str) -> bytes:
@@ -212,13 +215,7 @@ def list_v1(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, 
     if result.truncated and delimiter and result.resume is not None:  # AWS sends NextMarker only with a delimiter
         parts.append(_element("NextMarker", result.resume.removesuffix(END), url))
     parts.append(_element("MaxKeys", max_keys))
-    if delimiter:
-        parts.append(_element("Delimiter", delimiter, url))
-    if url:
-        parts.append("<EncodingType>url</EncodingType>")
-    parts += [_element("IsTruncated", _bool(result.truncated)), _contents(result.contents, url),
-              _prefixes(result.prefixes, url), "</ListBucketResult>"]
-    return "".join(parts).encode()
+    return "".join(parts + _list_tail(delimiter, url, result)).encode()
 
 
 def list_buckets(names: list[str], created: datetime) -> bytes:
