@@ -22,7 +22,6 @@ import numpy as np
 
 MAX_LEVELS = 16  # many points at one spot never thin out: the last level takes them all
 FINE_BITS = 20  # cells per axis resolved at most: 2**20
-_SIZES = {"float32": 4, "int32": 4, "uint32": 4, "int16": 2, "uint16": 2, "int8": 1, "uint8": 1, "rgb": 1, "rgba": 1}
 _DTYPES = {
     "float32": ("<f4", ()),
     "int32": ("<i4", ()),
@@ -34,6 +33,8 @@ _DTYPES = {
     "rgb": ("u1", (3,)),
     "rgba": ("u1", (4,)),
 }
+#: each type's alignment (its component's size): properties are listed by it, largest first
+_SIZES = {name: np.dtype(code).itemsize for name, (code, _) in _DTYPES.items()}
 _INT_CHOICES = (
     ("uint8", 0, 255),
     ("int8", -128, 127),
@@ -372,7 +373,7 @@ def record_dtype(specs: list[dict]) -> np.dtype:
     offset = 12
     for i, spec in enumerate(specs):
         code, shape = _DTYPES[spec["type"]]
-        align = np.dtype(code).itemsize
+        align = _SIZES[spec["type"]]
         if offset % align:
             pad = align - offset % align
             fields.append((f"_pad{i}", "u1", (pad,)))
