@@ -7,7 +7,7 @@ soma, types, defects) the first time it parses the file. A summary of another st
 stale and is not used. ``objects_fts`` makes neurons findable by name, SWC type and header words; a search
 joins the datasets table, so an object is listed exactly when its dataset is (access is the dataset's).
 
-Mixed into :class:`catalog.store.Catalog`, whose connection and lock it uses.
+Mixed into :class:`catalog.store.Catalog`, whose connection, lock and write transaction it uses.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def _text(row: dict) -> tuple[str, str, str]:
 
 
 class ObjectsTable:
-    """Methods of the catalog over the ``objects`` table (``self._db``, ``self._lock`` are the catalog's)."""
+    """Methods of the catalog over the ``objects`` table (``self._db``, ``self._lock``, ``self._write`` are the
+    catalog's)."""
 
     def ensure_objects_schema(self) -> None:
         """Create the tables once per connection (an older database gains them on first use)."""
@@ -56,26 +57,19 @@ class ObjectsTable:
     def put_objects(self, dataset_id: str, rows: list[dict]) -> None:
         """Replace the rows of ``dataset_id``; a row whose stamp is unchanged keeps what parsing added."""
         self.ensure_objects_schema()
-        with self._lock:
+        with self._write():  # the catalog's transaction (catalog/store.py)
             kept = {
                 r[0]: (r[1], json.loads(r[2]))
                 for r in self._db.execute(
                     "SELECT object_id, stamp, summary FROM objects WHERE dataset_id = ?", (dataset_id,)
                 )
             }
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._drop_objects(dataset_id)
-                for row in rows:
-                    old = kept.get(row["object_id"])
-                    if old is not None and old[0] == row["stamp"] and row["stamp"]:
-                        row = {**row, "summary": {**row["summary"], **old[1]}}
-                    self._insert_object(row)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._writes += 1
+            self._drop_objects(dataset_id)
+            for row in rows:
+                old = kept.get(row["object_id"])
+                if old is not None and old[0] == row["stamp"] and row["stamp"]:
+                    row = {**row, "summary": {**row["summary"], **old[1]}}
+                self._insert_object(row)
 
     def _drop_objects(self, dataset_id: str) -> None:
         rowids = [r[0] for r in self._db.execute("SELECT rowid FROM objects WHERE dataset_id = ?", (dataset_id,))]
@@ -123,7 +117,7 @@ class ObjectsTable:
         """Keep what parsing found, if the row still describes the file of ``stamp``. Not counted as a write
         of this connection: a summary changes no record, so open datasets need not be re-read."""
         self.ensure_objects_schema()
-        with self._lock:
+        with self._write(counted=False):
             row = self._db.execute(
                 "SELECT rowid, name, summary FROM objects WHERE dataset_id = ? AND object_id = ? AND stamp = ?",
                 (dataset_id, object_id, stamp),
@@ -131,20 +125,14 @@ class ObjectsTable:
             if row is None:
                 return
             merged = {**json.loads(row[2]), **summary}
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "UPDATE objects SET summary = ? WHERE rowid = ?", (json.dumps(merged, allow_nan=False), row[0])
-                )
-                self._db.execute("DELETE FROM objects_fts WHERE rowid = ?", (row[0],))
-                self._db.execute(
-                    "INSERT INTO objects_fts (rowid, name, types, header) VALUES (?,?,?,?)",
-                    (row[0], *_text({"name": row[1], "summary": merged})),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            self._db.execute(
+                "UPDATE objects SET summary = ? WHERE rowid = ?", (json.dumps(merged, allow_nan=False), row[0])
+            )
+            self._db.execute("DELETE FROM objects_fts WHERE rowid = ?", (row[0],))
+            self._db.execute(
+                "INSERT INTO objects_fts (rowid, name, types, header) VALUES (?,?,?,?)",
+                (row[0], *_text({"name": row[1], "summary": merged})),
+            )
 
     def find_objects(
         self, q: str, limit: int = 50, include_private: bool = False, granted: Collection[str] = ()

@@ -168,9 +168,10 @@ class Catalog(ObjectsTable):
         self._db.close()
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[None]:
+    def _write(self, counted: bool = True) -> Iterator[None]:
         """One write transaction under the lock: committed whole, or rolled back whole on any error (else the
-        shared connection would stay inside the transaction and every later write fail)."""
+        shared connection would stay inside the transaction and every later write fail). ``counted``: whether
+        it changes ``generation()`` (a parsed object's summary changes no record)."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -179,7 +180,8 @@ class Catalog(ObjectsTable):
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            self._writes += 1
+            if counted:
+                self._writes += 1
 
     def put(self, record: Record) -> None:
         with self._write():
