@@ -23,6 +23,13 @@ def _root(tmp_path):
     return root
 
 
+def _remove_vol_and_wait(root, catalog, deadline: float) -> None:
+    """Delete vol.tif and wait (until ``deadline``, monotonic) for the running recheck to drop its record."""
+    (root / "vol.tif").unlink()
+    while any(r.title == "vol.tif" for r in catalog.all()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_vanished_sources_and_slices_are_pruned_with_the_reason(tmp_path):
     root = _root(tmp_path)
     catalog = Catalog(tmp_path / "c.sqlite")
@@ -42,10 +49,7 @@ def test_the_recheck_thread_prunes_until_stopped(tmp_path):
     scan(root, catalog)
     recheck = start_recheck(root, db, interval=0.05)
     try:
-        (root / "vol.tif").unlink()
-        deadline = time.monotonic() + 30
-        while any(r.title == "vol.tif" for r in catalog.all()) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _remove_vol_and_wait(root, catalog, time.monotonic() + 30)
         assert sorted(r.title for r in catalog.all()) == ["kept.tif", "stack"]
     finally:
         recheck.stop()

@@ -10,7 +10,7 @@ import time
 from catalog.recheck import start_recheck
 from catalog.scan import scan
 from catalog.store import Catalog
-from tests.catalog.test_recheck import _root
+from tests.catalog.test_recheck import _remove_vol_and_wait, _root
 
 
 def test_a_failing_first_round_does_not_end_the_rechecks(tmp_path, caplog):
@@ -31,9 +31,7 @@ def test_a_failing_first_round_does_not_end_the_rechecks(tmp_path, caplog):
             assert "the recheck of root failed" in caplog.text and "KeyError" in caplog.text
             assert recheck.thread.is_alive()
             catalog.remove(broken.id)  # fixed: the next rounds succeed
-            (root / "vol.tif").unlink()
-            while any(r.title == "vol.tif" for r in catalog.all()) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _remove_vol_and_wait(root, catalog, deadline)
             assert sorted(r.title for r in catalog.all()) == ["kept.tif", "stack"]
         finally:
             recheck.stop()
