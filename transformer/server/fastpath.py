@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from readers.caching import Cache
 from transformer.server.auth import PATH_TOKEN
-from transformer.server.http import JSON, etag_matches, refusal_body
-from transformer.server.ranges import Unsatisfiable, content_range, plan, unsatisfied, wants_identity
+from transformer.server.http import etag_matches, range_refusal
+from transformer.server.ranges import Unsatisfiable, part_headers, plan, wants_identity
 from writers.view import View
 
 
@@ -94,12 +94,9 @@ def _ranged(entry: CachedResponse, headers: Headers) -> tuple[int, list[tuple[by
     try:
         span = plan(headers.get("range"), headers.get("if-range"), entry.etag, size)
     except Unsatisfiable:
-        body = refusal_body(size)
-        return 416, [(b"content-type", JSON.encode()), (b"cache-control", b"no-store"),
-                     (b"content-range", unsatisfied(size)), (b"content-length", str(len(body)).encode())], body
+        refusal = range_refusal(size)
+        return 416, refusal.raw_headers, bytes(refusal.body)
     if span is None:
         return 200, entry.headers, entry.body
     start, stop = span
-    kept = [(k, v) for k, v in entry.headers if k != b"content-length"]
-    return 206, [*kept, (b"content-range", content_range(start, stop, size)),
-                 (b"content-length", str(stop - start).encode())], entry.body[start:stop]
+    return 206, part_headers(entry.headers, start, stop, size), entry.body[start:stop]

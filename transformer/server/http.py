@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from transformer.config import Config
 from transformer.server.errors import BadRequest, classify, log_failure
-from transformer.server.ranges import ACCEPT_RANGES, Unsatisfiable, content_range, plan, unsatisfied, wants_identity
+from transformer.server.ranges import ACCEPT_RANGES, Unsatisfiable, part_headers, plan, unsatisfied, wants_identity
 from writers.keys import decimal, shown
 
 JSON = "application/json"
@@ -82,21 +82,16 @@ def ranged(request: Request, response: Response) -> Response:
     if span is None:
         return response
     start, stop = span
-    kept = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
     part = Response(body[start:stop], status_code=206)
-    part.raw_headers = [*kept, (b"content-range", content_range(start, stop, len(body))),
-                        (b"content-length", str(stop - start).encode())]
+    part.raw_headers = part_headers(response.raw_headers, start, stop, len(body))
     return part
-
-
-def refusal_body(size: int) -> bytes:
-    return json_bytes({"error": "range_not_satisfiable", "status": 416,
-                       "reason": f"the range selects no byte of this {size}-byte body"})
 
 
 def range_refusal(size: int) -> Response:
     """416 with ``Content-Range: bytes */size``: the range selects no byte of a ``size``-byte body."""
-    response = Response(refusal_body(size), status_code=416, media_type=JSON, headers={"Cache-Control": "no-store"})
+    body = json_bytes({"error": "range_not_satisfiable", "status": 416,
+                       "reason": f"the range selects no byte of this {size}-byte body"})
+    response = Response(body, status_code=416, media_type=JSON, headers={"Cache-Control": "no-store"})
     response.raw_headers.extend([(b"content-range", unsatisfied(size)), ACCEPT_RANGES])
     return response
 

@@ -61,5 +61,12 @@ def content_range(start: int, stop: int, size: int) -> bytes:
     return f"bytes {start}-{stop - 1}/{size}".encode()
 
 
+def part_headers(whole: list[tuple[bytes, bytes]], start: int, stop: int, size: int) -> list[tuple[bytes, bytes]]:
+    """The raw headers of a whole ``size``-byte body, for its bytes start..stop: Content-Range, its own length."""
+    kept = [(k, v) for k, v in whole if k != b"content-length"]
+    return [*kept, (b"content-range", content_range(start, stop, size)),
+            (b"content-length", str(stop - start).encode())]
+
+
 def unsatisfied(size: int) -> bytes:
     return f"bytes */{size}".encode()
