@@ -4,20 +4,27 @@ transformer.testing (re-exported here)."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
+import tifffile
 from starlette.testclient import TestClient
 
+from catalog.record import Record
+from catalog.scan import scan
 from catalog.store import Catalog
 from transformer.config import Config
 from transformer.server.app import create_app
 from transformer.testing import Server, free_port, stop_process
 from writers.view import View
 
-__all__ = ["REPO", "Server", "free_port", "in_process", "real_data", "reference_mean", "stop_process", "to_tczyx"]
+__all__ = ["REPO", "Server", "cutout_voxels", "free_port", "in_process", "readme_concrete", "readme_snippets",
+           "real_data", "reference_mean", "scanned", "stop_process", "to_tczyx"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -75,3 +82,35 @@ def to_tczyx(data: np.ndarray, axes: str) -> np.ndarray:
             arr = arr[np.newaxis]
             names.insert(0, role)
     return np.transpose(arr, [names.index(r) for r in "tczyx"])
+
+
+def scanned(root: Path, db: Path) -> list[Record]:
+    """Scan ``root`` into a new catalog at ``db`` and close it again; its records."""
+    catalog = Catalog(db)
+    try:
+        scan(root, catalog)
+        return catalog.all()
+    finally:
+        catalog.close()
+
+
+def cutout_voxels(fmt: str, body: bytes) -> np.ndarray:
+    """The voxels of a cutout body of ``format=npy|tiff|h5``, read with each format's own library."""
+    if fmt == "npy":
+        return np.load(io.BytesIO(body))
+    if fmt == "tiff":
+        with tifffile.TiffFile(io.BytesIO(body)) as tif:
+            return tif.series[0].asarray()
+    with h5py.File(io.BytesIO(body), "r") as f:
+        return f["data"][...]
+
+
+def readme_snippets(heading: str, language: str) -> list[str]:
+    """The ``language`` code blocks of the README section titled ``## heading``, in order."""
+    section = (REPO / "README.md").read_text().split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+
+
+def readme_concrete(text: str, url: str, dataset_id: str) -> str:
+    """A README snippet aimed at a test server: its documented address becomes ``url``, ``ID`` the dataset's."""
+    return re.sub(r"\bID\b", dataset_id, text.replace("http://127.0.0.1:8000", url))

@@ -5,20 +5,16 @@ format is served whole again within the reopen window (docs/errors.md)."""
 
 from __future__ import annotations
 
-import io
 import shutil
 import threading
 import time
 
-import h5py
 import numpy as np
 import pytest
 import requests
 import tifffile
 
-from catalog.scan import scan
-from catalog.store import Catalog
-from tests.helpers import Server
+from tests.helpers import Server, cutout_voxels, scanned
 from transformer.server.routes.cutout import UNCHANGED_FOR
 
 SHAPE = (24, 256, 256)
@@ -27,21 +23,11 @@ FORMATS = ("npy", "tiff", "h5")
 RECOVERY_SECONDS = 30
 
 
-def _voxels(fmt: str, body: bytes) -> np.ndarray:
-    if fmt == "npy":
-        return np.load(io.BytesIO(body))
-    if fmt == "tiff":
-        with tifffile.TiffFile(io.BytesIO(body)) as tif:
-            return tif.series[0].asarray()
-    with h5py.File(io.BytesIO(body), "r") as f:
-        return f["data"][...]
-
-
 def _check(r: requests.Response, fmt: str, data: np.ndarray, root) -> int:
     """The status of a whole, correct answer; fails the test on anything else."""
     if r.status_code == 200:
         assert int(r.headers["Content-Length"]) == len(r.content)
-        np.testing.assert_array_equal(_voxels(fmt, r.content).reshape(data.shape), data)
+        np.testing.assert_array_equal(cutout_voxels(fmt, r.content).reshape(data.shape), data)
     else:
         assert r.status_code in (500, 503), r.status_code
         body = r.json()
@@ -59,10 +45,7 @@ def test_cutouts_of_a_recopied_source_are_whole_or_errors(tmp_path):
     tifffile.imwrite(spare / "raw.tif", data, rowsperstrip=SHAPE[1])  # uncompressed strips: the raw path
     shutil.copyfile(spare / "raw.tif", root / "raw.tif")
     db = tmp_path / "catalog.sqlite"
-    catalog = Catalog(db)
-    scan(root, catalog)
-    dataset_id = catalog.all()[0].id
-    catalog.close()
+    dataset_id = scanned(root, db)[0].id
     expected = data[None, None]
 
     with Server(db, "--cache-mb", "8") as srv, requests.Session() as http:
@@ -114,10 +97,7 @@ def test_a_cutout_of_a_changed_source_is_a_500_like_its_chunks(tmp_path):
     tifffile.imwrite(tmp_path / "raw.tif", data, rowsperstrip=128)
     shutil.copyfile(tmp_path / "raw.tif", root / "raw.tif")
     db = tmp_path / "catalog.sqlite"
-    catalog = Catalog(db)
-    scan(root, catalog)
-    dataset_id = catalog.all()[0].id
-    catalog.close()
+    dataset_id = scanned(root, db)[0].id
     with Server(db, "--cache-mb", "8", "--chunks", "8,64,64") as srv, requests.Session() as http:
         url = f"{srv.url}/api/datasets/{dataset_id}/cutout?format="
         assert http.get(url + "npy&y=0:64", timeout=60).status_code == 200  # opened, confirmed now
@@ -138,5 +118,5 @@ def test_a_cutout_of_a_changed_source_is_a_500_like_its_chunks(tmp_path):
         while (r := http.get(url + "h5", timeout=60)).status_code != 200:
             assert time.monotonic() < deadline, "never reopened"
             time.sleep(0.2)
-        np.testing.assert_array_equal(_voxels("h5", r.content)[0, 0], data)
+        np.testing.assert_array_equal(cutout_voxels("h5", r.content)[0, 0], data)
         assert http.get(f"{srv.url}/zarr/{dataset_id}.ome.zarr/0/0/0/0/1/1", timeout=60).status_code == 200

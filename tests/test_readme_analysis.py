@@ -4,7 +4,6 @@ voxels zarr-python reads from the zarr view."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,34 +14,23 @@ import pytest
 import tifffile
 import zarr
 
-from catalog.scan import scan
-from catalog.store import Catalog
-from tests.helpers import REPO, Server
+from tests.helpers import Server, readme_concrete, readme_snippets, scanned
 from transformer.demo import write_demo
 
 pytestmark = pytest.mark.slow  # writes the demo (≈ 5 s) and starts a server
 
 
 def snippets(language: str) -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Data for analysis", 1)[1].split("\n## ", 1)[0]
-    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+    return readme_snippets("Data for analysis", language)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = write_demo(tmp_path_factory.mktemp("demo"))
     db = tmp_path_factory.mktemp("catalog") / "catalog.sqlite"
-    catalog = Catalog(db)
-    scan(root, catalog)
-    dataset_id = next(r.id for r in catalog.all() if r.source.endswith("brain-2ch.ome.tif"))
-    catalog.close()
+    records = scanned(write_demo(tmp_path_factory.mktemp("demo")), db)
+    dataset_id = next(r.id for r in records if r.source.endswith("brain-2ch.ome.tif"))
     with Server(db) as server:
         yield server, db, dataset_id
-
-
-def concrete(text: str, server, dataset_id: str) -> str:
-    return re.sub(r"\bID\b", dataset_id, text.replace("http://127.0.0.1:8000", server.url))
 
 
 def test_readme_snippets_run_on_the_demo(demo, tmp_path):
@@ -51,9 +39,9 @@ def test_readme_snippets_run_on_the_demo(demo, tmp_path):
     shell = snippets("sh")
     assert len(shell) == 2 and len(snippets("python")) == 1
     for block in shell:
-        subprocess.run(["bash", "-euc", concrete(block, server, dataset_id)], cwd=tmp_path, env=env, check=True,
-                       capture_output=True)
-    exec(concrete(snippets("python")[0], server, dataset_id), {})  # noqa: S102 (the README's own code)
+        subprocess.run(["bash", "-euc", readme_concrete(block, server.url, dataset_id)], cwd=tmp_path, env=env,
+                       check=True, capture_output=True)
+    exec(readme_concrete(snippets("python")[0], server.url, dataset_id), {})  # noqa: S102 (the README's own code)
 
     group = zarr.open_group(f"{server.url}/zarr/{dataset_id}.ome.zarr", mode="r", zarr_format=2)
     one, zero = group["1"], group["0"]

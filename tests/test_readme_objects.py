@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,7 @@ import numpy as np
 import pytest
 import zarr
 
-from catalog.scan import scan
-from catalog.store import Catalog
-from tests.helpers import REPO, Server
+from tests.helpers import Server, readme_concrete, readme_snippets, scanned
 from tests.require import skip_without
 from transformer.demo import write_demo
 
@@ -26,25 +23,16 @@ AWS = Path(sys.executable).with_name("aws")
 
 
 def snippets(language: str) -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Neurons and cells, napari, S3", 1)[1].split("\n## ", 1)[0]
-    return re.findall(rf"```{language}\n(.*?)```", section, re.S)
+    return readme_snippets("Neurons and cells, napari, S3", language)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    root = write_demo(tmp_path_factory.mktemp("demo"))
     db = tmp_path_factory.mktemp("catalog") / "catalog.sqlite"
-    catalog = Catalog(db)
-    scan(root, catalog)
-    dataset_id = next(r.id for r in catalog.all() if r.attached)  # the TIFF-slice brain with neurons and cells
-    catalog.close()
+    records = scanned(write_demo(tmp_path_factory.mktemp("demo")), db)
+    dataset_id = next(r.id for r in records if r.attached)  # the TIFF-slice brain with neurons and cells
     with Server(db) as server:
         yield server, dataset_id
-
-
-def concrete(text: str, server, dataset_id: str) -> str:
-    return re.sub(r"\bID\b", dataset_id, text.replace("http://127.0.0.1:8000", server.url))
 
 
 def test_sidecar_example_is_json_with_the_documented_keys():
@@ -56,7 +44,7 @@ def test_python_snippet_reads_neurons_and_cells(demo):
     server, dataset_id = demo
     (code,) = snippets("python")
     scope: dict = {}
-    exec(concrete(code, server, dataset_id), scope)  # noqa: S102 (the README's own code)
+    exec(readme_concrete(code, server.url, dataset_id), scope)  # noqa: S102 (the README's own code)
     neuron, cells, first = scope["neuron"], scope["cells"], scope["first"]
     assert first["nodes"] == len(neuron.nodes) > 1 and neuron.nodes.shape[1] == 3
     assert neuron.edges.shape == (len(neuron.nodes) - 1, 2)  # one tree: every node but the root has a parent
@@ -76,7 +64,7 @@ def test_s3_snippet_lists_and_copies(demo, tmp_path):
     # a new user's environment: no AWS configuration or credentials, aws-cli on PATH
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(HOME=str(home), PATH=f"{AWS.parent}:{env['PATH']}")
-    run = subprocess.run(["bash", "-euc", concrete(block, server, dataset_id)], cwd=tmp_path, env=env,
+    run = subprocess.run(["bash", "-euc", readme_concrete(block, server.url, dataset_id)], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert f"PRE {dataset_id}.ome.zarr/" in run.stdout

@@ -7,7 +7,6 @@ clients are requests and curl."""
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import shutil
@@ -17,16 +16,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 import requests
-import tifffile
 import uvicorn
 
 from catalog.store import Catalog
 from readers.base import SourceError
-from tests.helpers import free_port
+from tests.helpers import cutout_voxels, free_port
 from tests.require import skip_without
 from transformer.config import Config
 from transformer.server import bodies
@@ -96,16 +93,6 @@ def _url(srv: ThreadServer, g, fmt: str) -> str:
     return f"{srv.url}/api/datasets/{g.dataset_id}/cutout?format={fmt}"
 
 
-def _decode(fmt: str, body: bytes) -> np.ndarray:
-    if fmt == "npy":
-        return np.load(io.BytesIO(body))
-    if fmt == "tiff":
-        with tifffile.TiffFile(io.BytesIO(body)) as tif:
-            return tif.series[0].asarray()
-    with h5py.File(io.BytesIO(body), "r") as f:
-        return f["data"][...]
-
-
 @pytest.mark.parametrize("fmt", ["npy", "tiff", "h5"])
 def test_whole_cutouts_carry_their_length(served, generated, fmt):
     srv, _ = served
@@ -116,7 +103,7 @@ def test_whole_cutouts_carry_their_length(served, generated, fmt):
     assert "chunked" not in r.headers.get("Transfer-Encoding", "")
     assert re.fullmatch(r"[0-9a-f]{12}", r.headers["X-Request-Id"])
     assert "X-Request-Id" in r.headers["Access-Control-Expose-Headers"]  # a page's script may read it
-    np.testing.assert_array_equal(_decode(fmt, r.content).reshape(g.data.shape), g.data)
+    np.testing.assert_array_equal(cutout_voxels(fmt, r.content).reshape(g.data.shape), g.data)
 
 
 @pytest.mark.parametrize("fmt", ["npy", "tiff", "h5"])
