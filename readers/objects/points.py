@@ -408,11 +408,12 @@ def sniff_points(path: Path) -> dict:
     rows = sum(1 for ln in io.BytesIO(body) if ln.strip())
     if not complete and rows:
         rows = int(round((size - layout.header_end) / (len(body) / rows)))
+    xyz = _names_xyz(layout.names)
     return {
         "format": layout.format,
         "columns": [n for n in layout.names if n],
-        "xyz": _names_xyz(layout.names),
+        "xyz": xyz,
         "rows_estimate": rows,
         "exact": complete,
-        "error": None if _names_xyz(layout.names) else "no x, y, z columns in the header",
+        "error": None if xyz else "no x, y, z columns in the header",
     }
