@@ -67,12 +67,13 @@ def attached_files(base: str, attached: list[dict]) -> list[tuple[str, str]]:
     return [(entry["name"], os.path.join(base, entry["name"])) for entry in attached]
 
 
-def sniff(path: Path, kind: str) -> dict:
+def sniff(path: Path, kind: str, st: os.stat_result | None = None) -> dict:
     """What the scan records of one file without parsing it: its label (file name), size, header lines and,
-    for an empty or binary file, the refusal. Never raises: an unreadable file is a refusal."""
+    for an empty or binary file, the refusal. Never raises: an unreadable file is a refusal. ``st``: the
+    file's stat when the caller has it (not asked twice)."""
     summary: dict = {"label": path.name, "bytes": 0, "header": []}
     try:
-        summary["bytes"] = path.stat().st_size
+        summary["bytes"] = (st or path.stat()).st_size
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
     except OSError as exc:
@@ -123,9 +124,10 @@ def rows_of(record, base: str) -> list[dict]:
     for entry in record.attached:
         path = Path(base, entry["name"])
         try:
-            stamp = stat_stamp([(entry["name"], os.stat(path))])
+            st = os.stat(path)
+            stamp = stat_stamp([(entry["name"], st)])
         except OSError:
-            stamp = ""
+            st, stamp = None, ""
         rows.append(
             {
                 "dataset_id": record.id,
@@ -133,7 +135,7 @@ def rows_of(record, base: str) -> list[dict]:
                 "kind": entry["kind"],
                 "name": entry["name"],
                 "stamp": stamp,
-                "summary": sniff(path, entry["kind"]),
+                "summary": sniff(path, entry["kind"], st),
             }
         )
     return rows
