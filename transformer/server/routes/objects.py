@@ -38,9 +38,10 @@ class ObjectPaths:
         return segment or None
 
 
-async def _dataset(request: Request):
+async def _dataset(request: Request, param: str = "segment"):
+    """The service and the dataset the path parameter ``param`` names, with the request's grant."""
     svc = request.app.state.service
-    return svc, await svc.dataset(request.path_params["segment"], grant_of(request))
+    return svc, await svc.dataset(request.path_params[param], grant_of(request))
 
 
 async def _cached(request: Request, svc, ds, key: tuple, produce: Callable[[], bytes], media_type: str):
@@ -205,11 +206,6 @@ CELL_KEYS = {"info": _cells_info, "by_id": _by_id, "spatial": _spatial}
 # -- raw and JSON forms, box queries (/api/datasets/{id}/...) ----------------------------------------------
 
 
-async def _api_dataset(request: Request):
-    svc = request.app.state.service
-    return svc, await svc.dataset(request.path_params["id"], grant_of(request))
-
-
 async def neurons(request: Request) -> Response:
     """Every neuron of a dataset with what parsing found, and the cell tables.
     ---
@@ -225,7 +221,7 @@ async def neurons(request: Request) -> Response:
       "401": {description: embargoed, no token}
       "404": {description: no such dataset}
     """
-    svc, ds = await _api_dataset(request)
+    svc, ds = await _dataset(request, "id")
     parse = {"1": True, "0": False, "auto": None}.get(request.query_params.get("parse", "auto"))
     if request.query_params.get("parse", "auto") not in ("0", "1", "auto"):
         raise BadRequest("parse must be 0, 1 or auto")
@@ -259,7 +255,7 @@ async def neuron(request: Request) -> Response:
       "200": {description: the SWC text or the JSON form}
       "404": {description: no such dataset or neuron, or a refused file}
     """
-    svc, ds = await _api_dataset(request)
+    svc, ds = await _dataset(request, "id")
     object_id, suffix = _split_name(request.path_params["name"])
     if suffix not in ("", "json", "swc"):
         raise NotFound(f"neurons are served as {{id}}.swc or {{id}}.json, not .{suffix[:20]}")
@@ -329,7 +325,7 @@ async def cells(request: Request) -> Response:
       "400": {description: a malformed box or format}
       "404": {description: no such dataset or cell table}
     """
-    svc, ds = await _api_dataset(request)
+    svc, ds = await _dataset(request, "id")
     tables = svc.objects.entries(ds, "cells")
     if not tables:
         raise NotFound(f"dataset {ds.record.id!r} has no cell table")
@@ -386,7 +382,7 @@ async def cell_file(request: Request) -> Response:
       "200": {description: the file}
       "404": {description: no such dataset or table, or another suffix}
     """
-    svc, ds = await _api_dataset(request)
+    svc, ds = await _dataset(request, "id")
     object_id, suffix = _split_name(request.path_params["name"])
     entry = svc.objects.entry(ds, "cells", object_id)
     own = entry["name"].rsplit(".", 1)[-1].lower() if "." in entry["name"] else ""
