@@ -29,6 +29,7 @@ import httpx
 import numpy as np
 
 from bench.common import Context, Goal, MemoryWatch, Part, Settings, serve, table
+from bench.pyramid_cost import cpu_seconds
 from catalog.scan import scan
 from catalog.store import Catalog
 from readers.objects.swc import parse_swc
@@ -205,12 +206,13 @@ def _cells_part(part: Part, table_path: Path, tmp: Path, cells: int, began: floa
     with serve(tmp / "cells.sqlite", "--cache-mb", str(CACHE_MB)) as srv, httpx.Client(timeout=300) as client:
         client.get(f"{srv.url}/api/datasets/{record.id}").raise_for_status()
         watch = MemoryWatch(srv.proc.pid, CACHE_MB)
-        cpu_before = _cpu_seconds(srv.proc.pid)
+        # the server's CPU seconds: the cold path's cost apart from the machine's load, which stretches wall time
+        cpu_before = cpu_seconds(srv.proc.pid)
         start = time.perf_counter()
         info = client.get(f"{srv.url}/objects/{record.id}/cells/{tid}/info").raise_for_status().json()
         coarse = client.get(f"{srv.url}/objects/{record.id}/cells/{tid}/spatial0/0_0_0").raise_for_status()
         cold_s = time.perf_counter() - start
-        cold_cpu = _cpu_seconds(srv.proc.pid) - cpu_before
+        cold_cpu = cpu_seconds(srv.proc.pid) - cpu_before
         peak = watch.peak()
     levels = len(info["spatial"])
     count = int(np.frombuffer(coarse.content[:8], "<u8")[0])
@@ -241,13 +243,6 @@ def _cells_part(part: Part, table_path: Path, tmp: Path, cells: int, began: floa
     ]
     part.seconds = time.perf_counter() - began
     return part
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (all its threads): the cold path's cost apart from the
-    machine's load, which stretches the wall time."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(fn) -> float:
