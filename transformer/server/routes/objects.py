@@ -222,9 +222,11 @@ async def neurons(request: Request) -> Response:
       "404": {description: no such dataset}
     """
     svc, ds = await _dataset(request, "id")
-    parse = {"1": True, "0": False, "auto": None}.get(request.query_params.get("parse", "auto"))
-    if request.query_params.get("parse", "auto") not in ("0", "1", "auto"):
+    choices = {"1": True, "0": False, "auto": None}
+    text = request.query_params.get("parse", "auto")
+    if text not in choices:
         raise BadRequest("parse must be 0, 1 or auto")
+    parse = choices[text]
     rows = await svc.run(svc.objects.summaries, ds, parse)
     tables = [{"id": e["id"], "name": e["name"]} for e in svc.objects.entries(ds, "cells")]
     return respond(
