@@ -133,14 +133,16 @@ class ObjectStore:
     def neuron(self, ds: Dataset, object_id: str) -> Neuron:
         """The parsed neuron (blocking); RefusedObject when its file gives no tree."""
         entry = self.entry(ds, "neuron", object_id)
-        found = self.cache.get_or_compute((ds.version, "neuron", object_id), lambda: self._parse(ds, entry))
+        found = self._parsed(ds, entry)
         if found.morphology.refusal:
             raise RefusedObject(f"neuron {object_id} ({entry['name']}) is not served: {found.morphology.refusal}")
         return found
 
-    def _parse(self, ds: Dataset, entry: dict) -> Neuron:
-        from catalog.scan import stat_stamp
+    def _parsed(self, ds: Dataset, entry: dict) -> Neuron:
+        """The neuron of ``entry``, parsed once per dataset version (refused ones too: the refusal is kept)."""
+        return self.cache.get_or_compute((ds.version, "neuron", entry["id"]), lambda: self._parse(ds, entry))
 
+    def _parse(self, ds: Dataset, entry: dict) -> Neuron:
         path = self.path(ds, entry)
         st = _stat(path, entry)
         data = path.read_bytes()
@@ -150,32 +152,24 @@ class ObjectStore:
         # a radius in voxels is scaled by the mean lateral voxel size (SWC has one radius per node)
         radius = morphology.radius * np.float32((scale[0] + scale[1]) / 2)
         summary = neuron_summary(morphology, scale, path.name)
-        neuron = Neuron(entry["id"], entry["name"], morphology, xyz, radius, summary)
-        try:
-            self.catalog.put_object_summary(ds.record.id, entry["id"], stat_stamp([(entry["name"], st)]), summary)
-        except Exception:  # noqa: BLE001 - a read-only or busy catalog must not fail the request
-            log.warning("could not keep the summary of a neuron of %s", ds.record.id, exc_info=True)
-        return neuron
+        self._keep_summary(ds, entry, st, summary)
+        return Neuron(entry["id"], entry["name"], morphology, xyz, radius, summary)
 
     def summaries(self, ds: Dataset, parse_missing: bool | None = True) -> list[dict]:
         """Every neuron's ``{"id", "name", "label", **summary}``, in record order; ``parse_missing`` parses
         those whose summary is not known yet (blocking); None: only when they are at most AUTO_PARSE_BYTES in
         all (a listing must not take minutes on a brain of 1,000 large neurons)."""
         rows = self.rows(ds)
-        known = [dict(rows.get(e["id"], {}).get("summary") or {}) for e in self.entries(ds, "neuron")]
+        entries = self.entries(ds, "neuron")
+        known = [dict(rows.get(e["id"], {}).get("summary") or {}) for e in entries]
         if parse_missing is None:
             missing = sum(k.get("bytes", 0) for k in known if "nodes" not in k and "refusal" not in k)
             parse_missing = missing <= AUTO_PARSE_BYTES
         out = []
-        for entry, summary in zip(self.entries(ds, "neuron"), known, strict=True):
+        for entry, summary in zip(entries, known, strict=True):
             if "nodes" not in summary and "refusal" not in summary and parse_missing:
                 try:
-                    summary = {
-                        **summary,
-                        **self.cache.get_or_compute(
-                            (ds.version, "neuron", entry["id"]), lambda e=entry: self._parse(ds, e)
-                        ).summary,
-                    }
+                    summary = {**summary, **self._parsed(ds, entry).summary}
                 except OSError as exc:
                     summary["refusal"] = f"cannot be read ({exc.strerror or exc.__class__.__name__})"
             out.append({"id": entry["id"], "name": entry["name"], "label": Path(entry["name"]).name, **summary})
@@ -190,8 +184,6 @@ class ObjectStore:
         return self.cache.get_or_compute((ds.version, "cells", object_id), lambda: self._build(ds, entry, scale))
 
     def _build(self, ds: Dataset, entry: dict, scale: tuple[float, float, float]) -> CellTable:
-        from catalog.scan import stat_stamp
-
         path = self.path(ds, entry)
         st = _stat(path, entry)
         try:
@@ -199,11 +191,18 @@ class ObjectStore:
         except PointTableError as exc:  # no usable x, y, z: attached, listed, not served
             raise RefusedObject(f"cell table {entry['id']} ({entry['name']}) is not served: {exc}") from None
         summary = {"rows": len(table), "rows_exact": True, "columns": [s["id"] for s in table.specs]}
+        self._keep_summary(ds, entry, st, summary)
+        return table
+
+    def _keep_summary(self, ds: Dataset, entry: dict, st: os.stat_result, summary: dict) -> None:
+        """Keep what parsing found in the catalog, for the file as ``st`` saw it."""
+        from catalog.scan import stat_stamp
+
         try:
             self.catalog.put_object_summary(ds.record.id, entry["id"], stat_stamp([(entry["name"], st)]), summary)
         except Exception:  # noqa: BLE001 - a read-only or busy catalog must not fail the request
-            log.warning("could not keep the summary of a cell table of %s", ds.record.id, exc_info=True)
-        return table
+            log.warning("could not keep the summary of %s %s of %s", entry["kind"], entry["id"], ds.record.id,
+                        exc_info=True)
 
 
 def _stat(path: Path, entry: dict) -> os.stat_result:
