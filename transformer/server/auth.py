@@ -26,6 +26,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog.access import effective
 from catalog.record import Record
 from catalog.store import Catalog
 from catalog.tokens import TOKEN_PATTERN, TokenRow, digest
@@ -111,6 +112,12 @@ def _audit(audit: Counter, record: Record, creds: Credentials, status: int, data
         return
     audit[(creds.name, record.id, status)] += 1
     log.info("restricted read dataset=%s token=%s status=%d", record.id, creds.name, status)
+
+
+def readable(catalog: Catalog, creds: Credentials) -> list[str]:
+    """The ids of the datasets whose voxels ``creds`` may read (:func:`admit` with ``data``, for every dataset
+    at once from the catalog's access columns): public ones and those its token grants."""
+    return [i for i, access, until in catalog.accesses() if effective(access, until) == "public" or creds.covers(i)]
 
 
 def listing(creds: Credentials) -> dict:

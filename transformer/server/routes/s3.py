@@ -20,10 +20,10 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from catalog.access import effective, today
+from catalog.access import today
 from catalog.record import Record
 from transformer.engine.datasets import UnknownDataset
-from transformer.server.auth import Credentials, admit, grant_of
+from transformer.server.auth import Credentials, admit, grant_of, readable
 from transformer.server.errors import Forbidden, NotFound, Unauthorized, log_failure
 from transformer.server.http import etag_matches, json_bytes
 from transformer.server.ranges import Unsatisfiable, content_range, plan, unsatisfied
@@ -92,12 +92,6 @@ def _guarded(handler):
 # ---------------------------------------------------------------------------------------------- listing
 
 
-def visible(svc, creds: Credentials) -> list[str]:
-    """The datasets ``creds`` may read voxels of: public ones and those its token grants (embargoed and private
-    data is absent from listings, never listed and then refused)."""
-    return [i for i, access, until in svc.catalog.accesses() if effective(access, until) == "public" or creds.covers(i)]
-
-
 def modified(record: Record) -> datetime:
     try:
         when = datetime.fromisoformat(record.added)
@@ -131,7 +125,8 @@ def segments_of(svc, view: View, creds: Credentials) -> list[tuple[str, str]]:
     key = (id(svc.catalog), svc.catalog.generation(), today(), view.name)
     if creds.row is None and key in _PUBLIC_SEGMENTS:
         return _PUBLIC_SEGMENTS[key]
-    segments = sorted((view.dataset_segment(i) + "/", i) for i in visible(svc, creds))
+    # data creds may not read is absent from listings, never listed and then refused
+    segments = sorted((view.dataset_segment(i) + "/", i) for i in readable(svc.catalog, creds))
     if creds.row is None:
         if len(_PUBLIC_SEGMENTS) > 64:
             _PUBLIC_SEGMENTS.clear()
