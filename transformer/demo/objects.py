@@ -65,11 +65,12 @@ def _neuron(rng: np.random.Generator, inside: np.ndarray, voxel: tuple[float, fl
 
 def _cells(brain: np.ndarray, threshold: float = 3500) -> list[tuple[int, int, int, int]]:
     """(z, y, x, value) of each voxel brighter than ``threshold`` and than its six neighbours."""
-    core = brain[1:-1, 1:-1, 1:-1].astype(np.int32)
+    wide = brain.astype(np.int32)  # widened once, not once per neighbour
+    core = wide[1:-1, 1:-1, 1:-1]
     peak = core > threshold
     for axis in range(3):
         for shift in (-1, 1):
-            neighbour = np.roll(brain.astype(np.int32), shift, axis=axis)[1:-1, 1:-1, 1:-1]
+            neighbour = np.roll(wide, shift, axis=axis)[1:-1, 1:-1, 1:-1]
             peak &= core > neighbour
     z, y, x = np.nonzero(peak)
     return [(int(a) + 1, int(b) + 1, int(c) + 1, int(core[a, b, c])) for a, b, c in zip(z, y, x, strict=True)]
