@@ -55,8 +55,7 @@ def respond(
                "Accept-Ranges": "bytes"}
     if compressible:
         headers["Vary"] = "Accept-Encoding"
-    gzip_it = (compressible and len(body) > 256 and "gzip" in request.headers.get("accept-encoding", "")
-               and not wants_identity(request.headers))
+    gzip_it = compressible and gzip_wanted(request, len(body))
     if gzip_it:  # a different representation needs its own validator
         headers["ETag"] = etag = etag[:-1] + '-gz"'
     if etag_matches(request.headers.get("if-none-match"), etag):
@@ -66,6 +65,13 @@ def respond(
         headers["Content-Encoding"] = "gzip"
     response = Response(body, media_type=media_type, headers=headers)
     return ranged(request, response) if ranges else response
+
+
+def gzip_wanted(request: Request, size: int) -> bool:
+    """Whether ``respond`` sends a compressible ``size``-byte body gzipped: the client accepts gzip, the body is
+    worth it, and no Range asks for the identity bytes. Callers holding a gzipped copy ask first, to make one
+    only when it is sent."""
+    return size > 256 and "gzip" in request.headers.get("accept-encoding", "") and not wants_identity(request.headers)
 
 
 def ranged(request: Request, response: Response) -> Response:

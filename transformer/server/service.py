@@ -16,7 +16,7 @@ from transformer.engine.objects import ObjectStore
 from transformer.engine.resources import Resources
 from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
-from transformer.server.http import etag_of, gzip_bytes, ranged, respond
+from transformer.server.http import etag_of, gzip_bytes, gzip_wanted, ranged, respond
 from transformer.server.ranges import wants_identity
 from transformer.server.scratch import Scratch
 
@@ -97,8 +97,7 @@ class Service:
         ``immutable``: the URL names the dataset version (http.IMMUTABLE)."""
         chunk = await self.encoded_chunk(key, produce)
         gzipped = None
-        if (compressible and "gzip" in request.headers.get("accept-encoding", "")
-                and not wants_identity(request.headers)):
+        if compressible and gzip_wanted(request, len(chunk.body)):
             body = chunk.body
             gzipped = (await self.encoded_chunk((key, "gzip"), lambda: gzip_bytes(body))).body
         response = respond(request, chunk.body, etag=chunk.etag, compressible=compressible, gzipped=gzipped,

@@ -28,7 +28,7 @@ from starlette.routing import Route
 
 from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import BadRequest, NotFound
-from transformer.server.http import base_url, etag_of, gzip_bytes, json_response, query_int, respond
+from transformer.server.http import base_url, etag_of, gzip_bytes, gzip_wanted, json_response, query_int, respond
 from transformer.server.routes.links import view_url
 from transformer.server.service import Encoded
 from writers import neuroglancer
@@ -216,7 +216,7 @@ async def viewer_file(request: Request) -> Response:
     file = await _kept(svc, ("viewer", name), functools.partial(read_bundled, name))
     compressible = not name.endswith(".wasm")
     gzipped = None
-    if compressible and len(file.body) > 256 and "gzip" in request.headers.get("accept-encoding", ""):
+    if compressible and gzip_wanted(request, len(file.body)):
         gzipped = (await _kept(svc, ("viewer", name, "gzip"), functools.partial(gzip_bytes, file.body, 6))).body
     media = _TYPES.get(Path(name).suffix, "application/octet-stream")
     max_age = 0 if name == "index.html" else 86400  # index.html: small and rewritten per release, revalidated
