@@ -78,6 +78,7 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
     config = config or Config.from_env()
     service = Service(config, catalog)
     views = tuple(installed() if views is None else views)
+    options = ViewOptions(compressor(config.compressor))  # the views' own routes and the S3 browse listings
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -100,8 +101,7 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
 
     app = Starlette(
         routes=[*catalog_api.routes, *cutout.routes, *objects.routes,
-                *view_routes(views, ViewOptions(compressor(config.compressor))),
-                *s3_routes(views, config.s3_prefix, ViewOptions(compressor(config.compressor))),
+                *view_routes(views, options), *s3_routes(views, config.s3_prefix, options),
                 *neuroglancer.routes, *health.routes, *pages.routes, *api_docs.routes],
         # Expected errors are handled by class: starlette re-raises whatever reaches a catch-all Exception
         # handler, which drops the kept-alive connection and logs a traceback for a mere 404.
