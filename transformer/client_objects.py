@@ -54,16 +54,21 @@ class Cells:
         return f"<Cells n={len(self)} properties={list(self.properties)}>"
 
 
+def listing(ds, parse: bool | None = None) -> dict:
+    """The dataset's objects in one request: ``neurons`` (as :func:`neuron_list`) and ``cell_tables``."""
+    value = "auto" if parse is None else int(parse)
+    return ds.connection.json(f"/api/datasets/{ds.id}/neurons?parse={value}")
+
+
 def neuron_list(ds, parse: bool | None = None) -> list[dict]:
     """Each neuron's ``id``, ``name``, ``label`` and summary. ``parse``: True makes the server parse every neuron
     it has not parsed yet (minutes for 1,000 large ones), False lists what it knows, None (default) parses when
     that is at most 64 MiB of SWC."""
-    value = "auto" if parse is None else int(parse)
-    return ds.connection.json(f"/api/datasets/{ds.id}/neurons?parse={value}")["neurons"]
+    return listing(ds, parse)["neurons"]
 
 
 def cell_tables(ds) -> list[dict]:
-    return ds.connection.json(f"/api/datasets/{ds.id}/neurons?parse=0")["cell_tables"]
+    return listing(ds, False)["cell_tables"]
 
 
 def read_neuron(ds, neuron_id: str | int, summary: dict | None = None) -> Neuron:

@@ -135,15 +135,16 @@ def cell_points(cells, name: str = "cells", size: float = 4.0) -> LayerData:
 def overlay_layers(ds: RemoteDataset, progress: Callable[..., Iterable] | None = None) -> Iterator[LayerData]:
     """The dataset's neurons (one Vectors layer) and cells (a Points layer per table), read through the
     client; ``progress``: napari's ``progress`` (an iterable wrapper showing a bar), or None."""
-    from transformer.client_objects import cell_tables  # issue 19's part of the client
+    from transformer.client_objects import listing  # issue 19's part of the client
 
     extent = max(n * v for n, v in zip(ds.shape[2:], ds.voxel_size, strict=True))
-    entries = ds.neurons()
+    found = listing(ds)  # neurons and cell tables in one request (ds.neurons() and cell_tables() are two)
+    entries = found["neurons"] if "skeletons" in ds.record.get("links", {}) else []
     if entries:
         listed = progress(entries, desc=f"neurons of {ds.id}") if progress else entries
         neurons = [ds.neuron(entry["id"]) for entry in listed]
         yield neuron_vectors(neurons, f"{ds.record.get('title') or ds.id}: neurons", width=extent / 300)
-    for table in cell_tables(ds):
+    for table in found["cell_tables"]:
         cells = ds.cells(table=table["id"])
         yield cell_points(cells, f"{ds.record.get('title') or ds.id}: {table.get('name') or 'cells'}",
                           size=extent / 150)
