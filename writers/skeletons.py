@@ -136,3 +136,47 @@ def segment_properties_info(
         "@type": "neuroglancer_segment_properties",
         "inline": {"ids": [str(int(i)) for i in ids], "properties": properties},
     }
+
+
+def encode_skeleton_um(xyz_um: np.ndarray, edges: np.ndarray, radius_um: np.ndarray, types: np.ndarray) -> bytes:
+    """``encode_skeleton`` from positions and radii in µm (x, y, z), as the service keeps a parsed neuron."""
+    return encode_skeleton(
+        (xyz_um * 1000.0).astype(np.float32), edges, (radius_um * 1000.0).astype(np.float32), types.astype(np.float32)
+    )
+
+
+def properties_of_summaries(summaries: list[dict]) -> dict:
+    """``segment_properties_info`` of neuron summaries (``id``, ``label``, ``type_names``, ``nodes``,
+    ``cable_length_um``): refused neurons are left out; numbers only when every neuron has them."""
+    rows = [s for s in summaries if "refusal" not in s]
+    numbers = {}
+    if all("nodes" in s for s in rows):
+        numbers = {"nodes": [s["nodes"] for s in rows], "cable_length_um": [s["cable_length_um"] for s in rows]}
+    return segment_properties_info(
+        [int(s["id"]) for s in rows], [s["label"] for s in rows], [s.get("type_names", []) for s in rows], numbers
+    )
+
+
+def skeleton_volume_info(shape_zyx: tuple[int, int, int], voxel_size_um_zyx: tuple[float, float, float],
+                         skeletons: str = "skeletons") -> dict:
+    """A segmentation volume info with no chunks of its own that names the skeleton directory: what cloud-volume
+    opens to read skeletons (opening the skeleton directory itself fails, OBJECTS.md §2)."""
+    nz, ny, nx = shape_zyx
+    vz, vy, vx = voxel_size_um_zyx
+    return {
+        "@type": "neuroglancer_multiscale_volume",
+        "type": "segmentation",
+        "data_type": "uint64",
+        "num_channels": 1,
+        "skeletons": skeletons,
+        "scales": [
+            {
+                "key": "none",
+                "resolution": [vx * 1000, vy * 1000, vz * 1000],
+                "size": [nx, ny, nz],
+                "voxel_offset": [0, 0, 0],
+                "chunk_sizes": [[64, 64, 64]],
+                "encoding": "raw",
+            }
+        ],
+    }

@@ -8,6 +8,7 @@ import pytest
 from readers.objects.swc import parse_swc
 from tests.helpers import real_data
 from tests.require import module, unavailable
+from writers import skeletons
 from writers.skeletons import (
     SkeletonError,
     decode_skeleton,
@@ -145,3 +146,23 @@ def test_real_neurons_through_osteoid(name):
     assert skel.to_precomputed() == data
     # the cable length osteoid measures (nm) is ours (µm) x 1000
     assert skel.cable_length() == pytest.approx(m.summary()["cable_length_um"] * 1000, rel=1e-5)
+
+
+def test_skeleton_um_and_volume_info_and_properties_of_summaries():
+    """What the service builds from a parsed neuron: nm bytes, the cloud-volume info, segment properties."""
+    xyz_um = np.array([[1.0, 2.0, 3.0], [4.5, 5.0, 6.0]])
+    edges = np.array([[1, 0]], dtype=np.uint32)
+    body = skeletons.encode_skeleton_um(xyz_um, edges, np.array([0.5, 0.25]), np.array([1, 3]))
+    out = skeletons.decode_skeleton(body, skeletons.skeleton_info())
+    np.testing.assert_array_equal(out["positions"], (xyz_um * 1000).astype(np.float32))
+    np.testing.assert_array_equal(out["radius"], np.float32([500, 250]))
+    np.testing.assert_array_equal(out["type"], np.float32([1, 3]))
+    info = skeletons.skeleton_volume_info((10, 20, 30), (4.0, 2.0, 1.0))
+    assert info["scales"][0]["size"] == [30, 20, 10] and info["scales"][0]["resolution"] == [1000, 2000, 4000]
+    summaries = [{"id": "7", "label": "a.swc", "type_names": ["soma"], "nodes": 2, "cable_length_um": 3.5},
+                 {"id": "9", "label": "b.swc", "refusal": "cycle"}]
+    props = skeletons.properties_of_summaries(summaries)["inline"]
+    assert props["ids"] == ["7"]
+    assert {p["id"] for p in props["properties"]} >= {"label", "nodes", "cable_length_um"}
+    no_numbers = skeletons.properties_of_summaries([{"id": "7", "label": "a.swc"}])["inline"]
+    assert {p["id"] for p in no_numbers["properties"]} == {"label"}

@@ -8,7 +8,6 @@ version (``encoded``) and, for public data, kept for the warm path like image ch
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 
@@ -20,9 +19,15 @@ from starlette.routing import Route
 from transformer.server.auth import grant_of
 from transformer.server.errors import BadRequest, NotFound
 from transformer.server.http import JSON, json_bytes, respond
+from writers.cell_rows import encode_cell_rows
 from writers.errors import MalformedKey, NoSuchKey
 from writers.objects_registry import OBJECTS_PREFIX, ObjectKey, ObjectView, installed
-from writers.skeletons import encode_skeleton, segment_properties_info, skeleton_info
+from writers.skeletons import (
+    encode_skeleton_um,
+    properties_of_summaries,
+    skeleton_info,
+    skeleton_volume_info,
+)
 
 _CELL = re.compile(r"^(0|[1-9][0-9]*)_(0|[1-9][0-9]*)_(0|[1-9][0-9]*)$")
 
@@ -67,25 +72,7 @@ async def volume_info(request: Request) -> Response:
     if not svc.objects.entries(ds, "neuron"):
         raise NotFound(f"dataset {ds.record.id!r} has no neurons")
     level = ds.spec.levels[0]
-    _, _, nz, ny, nx = level.shape
-    vz, vy, vx = level.voxel_size
-    info = {
-        "@type": "neuroglancer_multiscale_volume",
-        "type": "segmentation",
-        "data_type": "uint64",
-        "num_channels": 1,
-        "skeletons": "skeletons",
-        "scales": [
-            {
-                "key": "none",
-                "resolution": [vx * 1000, vy * 1000, vz * 1000],
-                "size": [nx, ny, nz],
-                "voxel_offset": [0, 0, 0],
-                "chunk_sizes": [[64, 64, 64]],
-                "encoding": "raw",
-            }
-        ],
-    }
+    info = skeleton_volume_info(level.shape[2:], level.voxel_size)
     return respond(request, json_bytes(info), JSON, max_age=60, compressible=True)
 
 
@@ -122,15 +109,7 @@ async def _segment_properties(request, svc, ds, view, key: ObjectKey, _object):
 
 
 def properties_bytes(summaries: list[dict]) -> bytes:
-    rows = [s for s in summaries if "refusal" not in s]
-    numbers = {}
-    if all("nodes" in s for s in rows):
-        numbers = {"nodes": [s["nodes"] for s in rows], "cable_length_um": [s["cable_length_um"] for s in rows]}
-    return json_bytes(
-        segment_properties_info(
-            [int(s["id"]) for s in rows], [s["label"] for s in rows], [s.get("type_names", []) for s in rows], numbers
-        )
-    )
+    return json_bytes(properties_of_summaries(summaries))
 
 
 async def _skeleton(request, svc, ds, view, key: ObjectKey, _object):
@@ -140,12 +119,7 @@ async def _skeleton(request, svc, ds, view, key: ObjectKey, _object):
     def produce() -> bytes:
         neuron = svc.objects.neuron(ds, object_id)
         m = neuron.morphology
-        return encode_skeleton(
-            (neuron.xyz_um * 1000.0).astype(np.float32),
-            m.edges(),
-            (neuron.radius_um * 1000.0).astype(np.float32),
-            m.types.astype(np.float32),
-        )
+        return encode_skeleton_um(neuron.xyz_um, m.edges(), neuron.radius_um, m.types)
 
     return await _cached(request, svc, ds, ("skeleton", object_id), produce, "application/octet-stream")
 
@@ -355,22 +329,8 @@ async def cells(request: Request) -> Response:
 
 def box_bytes(table, rows: np.ndarray, fmt: str) -> bytes:
     """The rows as CSV or npy: id, z, y, x (µm) and every property."""
-    xyz_um = table.xyz_nm[rows].astype(np.float64) / 1000.0
-    names = [s["id"] for s in table.specs]
-    fields = [("id", "<u8"), ("z", "<f8"), ("y", "<f8"), ("x", "<f8"), *((n, "<f8") for n in names)]
-    out = np.zeros(len(rows), dtype=fields)
-    out["id"] = table.ids_of(rows)
-    out["z"], out["y"], out["x"] = xyz_um[:, 2], xyz_um[:, 1], xyz_um[:, 0]
-    for name in names:
-        out[name] = table.props[name][rows]
-    buffer = io.BytesIO()
-    if fmt == "npy":
-        np.save(buffer, out, allow_pickle=False)
-        return buffer.getvalue()
-    buffer.write((",".join(n for n, _ in fields) + "\n").encode())
-    if len(out):
-        np.savetxt(buffer, out, fmt=["%d", *["%.9g"] * (len(fields) - 1)], delimiter=",")
-    return buffer.getvalue()
+    props = {s["id"]: table.props[s["id"]][rows] for s in table.specs}
+    return encode_cell_rows(table.ids_of(rows), table.xyz_nm[rows], props, fmt)
 
 
 async def cell_file(request: Request) -> Response:
