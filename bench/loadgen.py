@@ -106,19 +106,22 @@ http {{
     listen 127.0.0.1:{port};
     root {root};
     location / {{ {location} }}
+    {extra}
   }}
 }}
 """
 
 
 @contextlib.contextmanager
-def nginx(root: Path, workdir: Path, workers: int = 1, location: str = "") -> Iterator[str]:
+def nginx(root: Path, workdir: Path, workers: int = 1, location: str = "", extra: str = "") -> Iterator[str]:
     """nginx serving ``root`` on a free loopback port, with a config written into ``workdir`` (``location``: more
-    directives for ``location /``, e.g. ``autoindex on;`` for clients that list folders)."""
+    directives for ``location /``, e.g. ``autoindex on;`` for clients that list folders; ``extra``: more
+    directives of the server block, e.g. other locations)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(workers=workers, tmp=workdir, port=port, root=root, location=location))
+    conf.write_text(NGINX_CONF.format(workers=workers, tmp=workdir, port=port, root=root, location=location,
+                                     extra=extra))
     cmd = ["nginx", "-e", str(workdir / "error.log"), "-c", str(conf), "-p", str(workdir)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

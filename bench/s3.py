@@ -5,9 +5,9 @@
   (its continuation token), one request at a time over one keep-alive connection. The server runs with 32³ chunks so
   the dataset has well over 1,000 keys at the run's shape.
 - copy: ``rclone copy --fast-list`` of the whole zarr v2 dataset from /s3/ (4 transfers, rclone's default), once to make
-  every chunk (cold), then again on the warm server; the baseline is the same rclone copying the same bytes (the
-  first copy's folder) from nginx serving that folder (rclone's http backend over nginx's autoindex), so both
-  sides are one client with the same parallelism and only the server differs.
+  every chunk (cold), then again on the warm server; the baseline is the same rclone S3 backend copying the same
+  bytes (the first copy's files) from nginx serving them at the same keys (the one listing request passed to the
+  service), so both sides are one client doing the same work and only the server differs.
 """
 
 from __future__ import annotations
@@ -64,6 +64,10 @@ def _rclone(source: str, dest: Path, *options: str) -> float:
     return time.perf_counter() - start
 
 
+def _s3_remote(endpoint: str, prefix: str) -> str:
+    return f":s3,provider=Other,endpoint='{endpoint}/s3',force_path_style=true,env_auth=false:zarr/{prefix}"
+
+
 def _tree_bytes(folder: Path) -> tuple[int, int]:
     files = [p for p in folder.rglob("*") if p.is_file()]
     return len(files), sum(p.stat().st_size for p in files)
@@ -89,36 +93,48 @@ def run(ctx: Context) -> Part:
         return part
     copies = ctx.tmp / "s3-copy"
     with serve(db) as srv:
-        remote = f":s3,provider=Other,endpoint='{srv.url}/s3',force_path_style=true,env_auth=false:zarr/{prefix}"
         cold_dir = copies / "cold"
-        cold = _rclone(remote, cold_dir, "--fast-list")
-        warm = statistics.median(_rclone(remote, copies / f"warm{i}", "--fast-list") for i in range(ROUNDS))
-    warm_dir = copies / "warm0"
-    cold_dir.chmod(0o755)
-    for p in cold_dir.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)  # nginx's workers may run as another user
-    with nginx(cold_dir, ctx.tmp / "nginx-s3", location="autoindex on;") as url:
-        baseline = statistics.median(_rclone(f":http,url='{url}/':", copies / f"nginx{i}") for i in range(ROUNDS))
-    nginx_dir = copies / "nginx0"
-    files, size = _tree_bytes(cold_dir)
-    assert _tree_bytes(warm_dir) == (files, size)
-    # nginx's autoindex hides dot files: its copy lacks zarr v2's small documents (.zattrs, .zarray, ...)
-    nginx_files, nginx_size = _tree_bytes(nginx_dir)
-    mb, nginx_mb = size / 1e6, nginx_size / 1e6
-    part.tables.append(table(["rclone copy", "objects", "MB", "seconds", "MB/s"], [
-        ("/s3/ cold (every chunk made)", files, mb, cold, mb / cold),
-        (f"/s3/ warm (median of {ROUNDS})", files, mb, warm, mb / warm),
-        (f"nginx, the same files (median of {ROUNDS})", nginx_files, nginx_mb, baseline, nginx_mb / baseline)]))
-    ratio = (mb / warm) / (nginx_mb / baseline)
-    part.goals.append(Goal("rclone copy from /s3/ (warm) ÷ from nginx (throughput)", ratio, f">= {COPY_GOAL}",
-                           ratio >= COPY_GOAL))
+        cold = _rclone(_s3_remote(srv.url, prefix), cold_dir, "--fast-list")
+        files, size = _tree_bytes(cold_dir)
+        # the baseline: nginx serving the copy's files at the same keys; it cannot list, so the one listing
+        # request goes to the service (rclone --fast-list makes one per 1,000 keys)
+        root = copies / "nginx-root"
+        (root / "s3" / "zarr").mkdir(parents=True)
+        cold_dir.rename(root / "s3" / "zarr" / prefix.rstrip("/"))
+        for p in [root, *root.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)  # nginx's workers may run as another user
+        listing = f"location = /s3/zarr {{ proxy_pass {srv.url}; }}"
+        with nginx(root, ctx.tmp / "nginx-s3", location="autoindex on;", extra=listing) as url:
+            times: dict[str, list[float]] = {"s3": [], "nginx": [], "http": []}
+            for i in range(ROUNDS):  # interleaved, so a change in the machine's load falls on both sides
+                times["s3"].append(_rclone(_s3_remote(srv.url, prefix), copies / f"s3-{i}", "--fast-list"))
+                times["nginx"].append(_rclone(_s3_remote(url, prefix), copies / f"nginx-{i}", "--fast-list"))
+                times["http"].append(_rclone(f":http,url='{url}/s3/zarr/{prefix}':", copies / f"http-{i}"))
+    for name in ("s3", "nginx"):
+        assert _tree_bytes(copies / f"{name}-0") == (files, size), name
+    # nginx's autoindex hides dot files: the http backend's copy lacks zarr v2's small documents (.zattrs, ...)
+    http_files, http_size = _tree_bytes(copies / "http-0")
+    warm, baseline, http = (statistics.median(times[k]) for k in ("s3", "nginx", "http"))
+    mb, http_mb = size / 1e6, http_size / 1e6
+    part.tables.append(table(["rclone copy", "objects", "MB", "seconds", "MB/s", "ratio to nginx"], [
+        ("/s3/ cold (every chunk made)", files, mb, cold, mb / cold, baseline / cold),
+        (f"/s3/ warm (median of {ROUNDS})", files, mb, warm, mb / warm, baseline / warm),
+        (f"nginx, the same files as S3 objects (median of {ROUNDS})", files, mb, baseline, mb / baseline, 1.0),
+        (f"nginx, the same files over rclone's http backend (median of {ROUNDS})", http_files, http_mb, http,
+         http_mb / http, (http_mb / http) / (mb / baseline))]))
+    ratio = baseline / warm
+    part.goals.append(Goal("rclone copy from /s3/ (warm) ÷ the same rclone from nginx (throughput)", ratio,
+                           f">= {COPY_GOAL}", ratio >= COPY_GOAL))
     part.notes += [
         f"The {record.format} dataset as zarr v2 under /s3/zarr/: {files:,} objects, {mb:.1f} MB (chunks are "
         "served uncompressed under /s3/ so every listed size is known from the geometry).",
-        "Both copies are `rclone copy` with its defaults (4 transfers, 8 checkers), from /s3/ with `--fast-list` "
-        "(one recursive listing instead of one per folder: what rclone advises for S3; a zarr tree has a folder "
-        "per chunk row, and walking them one listing each took twice as long); the server, rclone and nginx "
-        "share this machine's cores. nginx's autoindex does not list dot files, so its copy lacks the zarr v2 "
-        "documents (a few KB): the ratio compares MB/s.",
+        "Each copy is `rclone copy --fast-list` with rclone's S3 backend and its defaults (4 transfers, 8 "
+        "checkers), so both sides are the same client doing the same work (its S3 SDK, an MD5 of every object "
+        "it writes); only the server differs. nginx serves the cold copy's files at the same keys with "
+        "sendfile and passes the one listing request to the service. The copies alternate, and the server, "
+        "rclone and nginx share this machine's cores.",
+        "The last row is context, not the baseline: rclone's http backend reading nginx's autoindex does less "
+        "client work per object (no S3 SDK, no MD5: about a third of the S3 backend's user CPU here) and skips "
+        "the dot files, so it compares clients, not servers.",
     ]
     return part

@@ -105,6 +105,16 @@ def compressor(name: str) -> Compressor:
     return found
 
 
+def plain_buffer(block: np.ndarray, shape: tuple[int, ...]) -> memoryview | None:
+    """The bytes of an uncompressed chunk of ``shape`` as a view of ``block``, without a copy: only when the block
+    already is that chunk laid out (full size, little-endian, C order); None when it must be encoded first."""
+    if (1,) * (len(shape) - block.ndim) + block.shape != tuple(shape) or not block.flags.c_contiguous:
+        return None
+    if block.dtype != block.dtype.newbyteorder("<"):  # big-endian (native order on a little-endian host is "<")
+        return None
+    return memoryview(block).cast("B")
+
+
 def pad_to(block: np.ndarray, shape: tuple[int, ...], fill: float = 0) -> np.ndarray:
     """Zarr chunks are always full size: pad an edge block with the fill value."""
     if block.shape == tuple(shape):

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from writers import keys, listing
+from writers.codecs import plain_buffer
 from writers.errors import MalformedKey, NoSuchKey, WriterError
 from writers.listing import Folder, Merge, fixed
 from writers.neuroglancer import Source
 from writers.spec import ImageSpec, LevelSpec
-from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
+from writers.view import Chunk, Document, PeekBlock, ReadBlock, View, ViewOptions
 
 ENCODINGS = ("raw", "jpeg", "compressed_segmentation")
 CSEG_BLOCK = (8, 8, 8)
@@ -267,6 +268,15 @@ class Precomputed(View):
         else:  # another chunk size of the level (a block of its own, see Pyramid.chunk)
             blocks = [read(key.level, (t, c, zi, yi, xi), key.layout) for c in range(n_channels)]
         return encode(np.stack(blocks), spec, self.encoding(key, spec, options))
+
+    def plain_in_memory(self, key: PrecomputedChunk, spec: ImageSpec, peek: PeekBlock) -> memoryview | None:
+        # one channel's (z, y, x) block, clipped at the edge like the chunk, is the raw chunk as it lies
+        if key.layout or key.encoding not in (None, "raw") or spec.levels[key.level].shape[1] != 1:
+            return None
+        block = peek(key.level, (key.index[0], 0, *key.index[1:]))
+        if block is None or block.dtype != np.dtype(served_dtype(spec.dtype, spec.kind)):
+            return None
+        return plain_buffer(block, block.shape)
 
     def chunk_size(self, key: PrecomputedChunk, spec: ImageSpec, options: ViewOptions) -> int | None:
         if self.encoding(key, spec, options) != "raw":

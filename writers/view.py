@@ -63,6 +63,8 @@ def version_tag(version: str) -> str:
 #: reads the decoded (z, y, x) block of ``level`` at a (t, c, z, y, x) grid index, clipped at the volume
 #: edge (Pyramid.chunk); an optional third argument ``layout`` indexes the grid of ``LevelSpec.layouts``
 ReadBlock = Callable[..., np.ndarray]
+#: the decoded block ``ReadBlock`` would give (layout 0), if it is in memory now, else None (Pyramid.peek)
+PeekBlock = Callable[[int, tuple[int, ...]], np.ndarray | None]
 
 
 class View(ABC):
@@ -119,6 +121,13 @@ class View(ABC):
     @abstractmethod
     def encode(self, key: Chunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         """The chunk's bytes; ``read`` gives the decoded blocks it is made of."""
+
+    def plain_in_memory(self, key: Chunk, spec: ImageSpec, peek: PeekBlock) -> memoryview | None:
+        """The chunk's plain bytes (``ViewOptions.plain`` with no compressor) as a view of a decoded block that
+        is already in memory, without a copy; None when that block is not in memory or must be laid out first
+        (an edge to pad, another byte order or dtype, several channels). Nothing here reads or computes: the S3
+        route calls it on the event loop and goes to the worker pool (``encode``) on None."""
+        return None
 
     def compressible(self, key: Chunk, spec: ImageSpec) -> bool:
         """Whether a chunk response may be gzipped for clients that accept it (already compressed: no)."""

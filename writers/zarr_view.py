@@ -10,11 +10,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from writers.codecs import encode_full_chunk
+from writers.codecs import encode_full_chunk, plain_buffer
 from writers.errors import NoSuchKey
 from writers.listing import Folder, fixed, grid, joined
 from writers.spec import ImageSpec
-from writers.view import Chunk, Document, ReadBlock, View, ViewOptions
+from writers.view import Chunk, Document, PeekBlock, ReadBlock, View, ViewOptions
 
 
 class ZarrView(View):
@@ -33,6 +33,10 @@ class ZarrView(View):
 
     def encode(self, key: Chunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         return encode_full_chunk(read(key.level, key.index), spec.levels[key.level].chunks, options.compressor)
+
+    def plain_in_memory(self, key: Chunk, spec: ImageSpec, peek: PeekBlock) -> memoryview | None:
+        block = peek(key.level, key.index)
+        return None if block is None else plain_buffer(block, spec.levels[key.level].chunks)
 
     def chunk_size(self, key: Chunk, spec: ImageSpec, options: ViewOptions) -> int | None:
         if options.compressor.codec is not None:

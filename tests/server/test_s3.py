@@ -225,3 +225,20 @@ def test_prefix_is_configurable_and_can_be_off(generated):
         assert c.get("/s3").status_code == 404
         assert c.get("/s3/zarr?list-type=2").status_code == 404
         assert c.get("/zarr/?list-type=2").status_code == 200  # the views' own listings stay (browsing)
+
+
+@pytest.mark.parametrize("bucket", ["zarr", "zarr3", "precomputed"])
+def test_a_chunk_sent_from_memory_is_the_chunk_made_cold(client, generated, bucket):
+    """The second GET of a chunk is sent from the block in memory (View.plain_in_memory): the same bytes, ranges
+    included, as the first, which made it; an edge chunk too (padded, so always encoded)."""
+    segment = generated["big"].dataset_id + ("" if bucket == "precomputed" else ".ome.zarr")
+    listed = [k for k in keys(client.get(f"/s3/{bucket}?list-type=2&prefix={segment}/0/"))
+              if not k.rsplit("/", 1)[-1].startswith((".z", "zarr.json"))]
+    assert len(listed) > 2
+    for key in (listed[0], listed[-1]):
+        cold = client.get(f"/s3/{bucket}/{key}")
+        warm = client.get(f"/s3/{bucket}/{key}")
+        assert cold.status_code == warm.status_code == 200 and cold.content == warm.content
+        assert len(warm.content) == int(warm.headers["content-length"]) > 0
+        part = client.get(f"/s3/{bucket}/{key}", headers={"Range": "bytes=10-19"})
+        assert (part.status_code, part.content) == (206, cold.content[10:20])

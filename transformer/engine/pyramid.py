@@ -257,6 +257,11 @@ class Pyramid:
             self.leaves.submit(self._partial, level + 1, index, block)
         return block
 
+    def peek(self, level: int, index: tuple[int, ...]) -> np.ndarray | None:
+        """The block ``chunk(level, index)`` gives, if it is in memory now (nothing is read or computed, so the
+        event loop may ask), else None."""
+        return self.blocks.peek((self.key, level, *index))
+
     def _other_layout(self, level: int, index: tuple[int, ...], layout: int) -> np.ndarray:
         """A chunk of another chunk shape of ``level``, cached as a block of its own.
 

@@ -234,8 +234,12 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
         entry = Entry(len(body), s3_xml.md5_etag(body), modified(ds.record))
     elif isinstance(typed, Chunk) and request.method == "GET":
         # a plain chunk is its decoded block laid out (the blocks cache holds those): kept in the encoded cache
-        # too, a dataset copied through /s3/ would only push out the compressed chunks viewers ask for
-        body = await svc.run(view.encode, typed, ds.spec, ds.pyramid.chunk, PLAIN)
+        # too, a dataset copied through /s3/ would only push out the compressed chunks viewers ask for. A block
+        # in memory that already is the chunk is sent as it lies: no copy and no hop to the pool (which cost
+        # half of a warm GET: docs/benchmarks.md part 15)
+        body = view.plain_in_memory(typed, ds.spec, ds.pyramid.peek)
+        if body is None:
+            body = await svc.run(view.encode, typed, ds.spec, ds.pyramid.chunk, PLAIN)
         if len(body) != entry.size:  # a listing promised entry.size: never send another length under it
             raise RuntimeError(f"{view.name} chunk {rest} is {len(body)} bytes, not {entry.size}")
     elif isinstance(typed, Document):
