@@ -187,17 +187,28 @@ def _prefixes(prefixes: list[str], url: bool) -> str:
     return "".join(f"<CommonPrefixes>{_element('Prefix', p, url)}</CommonPrefixes>" for p in prefixes)
 
 
-def _list_tail(delimiter: str, url: bool, result: Page) -> list[str]:
-    """What both listing versions end with, in the order AWS sends it."""
+def _list_tail(delimiter: str, url: bool, result: Page, unqualified_copies: bool) -> list[str]:
+    """What both listing versions end with, in the order AWS sends it; ``unqualified_copies``: see ``list_v2``."""
     parts = [_element("Delimiter", delimiter, url)] if delimiter else []
     if url:
         parts.append("<EncodingType>url</EncodingType>")
-    return [*parts, _element("IsTruncated", _bool(result.truncated)), _contents(result.contents, url),
-            _prefixes(result.prefixes, url), "</ListBucketResult>"]
+    contents, prefixes = _contents(result.contents, url), _prefixes(result.prefixes, url)
+    parts += [_element("IsTruncated", _bool(result.truncated)), contents, prefixes]
+    if unqualified_copies:
+        parts += [contents.replace("<Contents>", '<Contents xmlns="">'),
+                  prefixes.replace("<CommonPrefixes>", '<CommonPrefixes xmlns="">')]
+    return [*parts, "</ListBucketResult>"]
 
 
 def list_v2(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, result: Page,
-            continuation: str | None, next_token: str | None, start_after: str | None) -> bytes:
+            continuation: str | None, next_token: str | None, start_after: str | None,
+            unqualified_copies: bool = False) -> bytes:
+    """ListObjectsV2's answer. ``unqualified_copies``: every ``Contents`` and ``CommonPrefixes`` once more in no
+    namespace, for Neuroglancer releases up to 2.41.2, whose XPath (``//CommonPrefixes/Prefix``) matches only
+    elements in no namespace while they require the root in S3's (fixed in google/neuroglancer#946); a reader
+    that matches S3's namespace, as later Neuroglancer does, sees each entry once. Clients that drop namespaces
+    (botocore, fast-xml-parser) would see each twice: routes send them only to the view prefixes' listings
+    fetched by a browser."""
     parts = [XML_HEAD, f'<ListBucketResult xmlns="{NS}">', _element("Name", bucket), _element("Prefix", prefix, url)]
     if continuation is not None:
         parts.append(_element("ContinuationToken", continuation))
@@ -206,7 +217,7 @@ def list_v2(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, 
     if start_after:
         parts.append(_element("StartAfter", start_after, url))
     parts += [_element("KeyCount", len(result.contents) + len(result.prefixes)), _element("MaxKeys", max_keys)]
-    return "".join(parts + _list_tail(delimiter, url, result)).encode()
+    return "".join(parts + _list_tail(delimiter, url, result, unqualified_copies)).encode()
 
 
 def list_v1(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, result: Page, marker: str) -> bytes:
@@ -215,7 +226,7 @@ def list_v1(bucket: str, prefix: str, delimiter: str, max_keys: int, url: bool, 
     if result.truncated and delimiter and result.resume is not None:  # AWS sends NextMarker only with a delimiter
         parts.append(_element("NextMarker", result.resume.removesuffix(END), url))
     parts.append(_element("MaxKeys", max_keys))
-    return "".join(parts + _list_tail(delimiter, url, result)).encode()
+    return "".join(parts + _list_tail(delimiter, url, result, False)).encode()
 
 
 def list_buckets(names: list[str], created: datetime) -> bytes:

@@ -146,6 +146,24 @@ def test_neuroglancer_folder_browsing(client, generated):
     assert keys(r) == [f"{generated['big'].dataset_id}/info"]
 
 
+def unqualified(r, tag: str, child: str) -> list[str]:
+    return [c.find(child).text for c in xml(r).iter(tag)]  # elements in no namespace
+
+
+def test_browsers_get_each_entry_once_more_in_no_namespace(client, generated):
+    """Neuroglancer <= 2.41.2 finds only entries in no namespace (s3_xml.list_v2): a browser's fetch of a view
+    prefix's listing carries both forms; S3 clients, and every listing under /s3/, only S3's."""
+    one = f"{generated['big'].dataset_id}.ome.zarr/"
+    browser = {"Sec-Fetch-Mode": "cors"}
+    for url in (f"/zarr/?list-type=2&prefix={one}&delimiter=/", f"/?list-type=2&prefix=zarr/{one}&delimiter=/"):
+        plain, fetched = client.get(url), client.get(url, headers=browser)
+        assert unqualified(plain, "Contents", "Key") == unqualified(plain, "CommonPrefixes", "Prefix") == []
+        assert unqualified(fetched, "Contents", "Key") == keys(fetched) == keys(plain) != []
+        assert unqualified(fetched, "CommonPrefixes", "Prefix") == prefixes(fetched) == prefixes(plain) != []
+    r = client.get(f"/s3/zarr?list-type=2&prefix={one}&delimiter=/", headers=browser)
+    assert unqualified(r, "Contents", "Key") == [] and keys(r) != []
+
+
 def test_list_v1_pages_with_marker(client, generated):
     one = f"{generated['tc'].dataset_id}.ome.zarr/"
     everything = keys(client.get(f"/s3/zarr?list-type=2&prefix={one}"))

@@ -205,7 +205,11 @@ async def list_objects(request: Request, rid: str, bucket: str, view: View | Ite
     if v2:
         next_token = (s3_xml.token(bucket, prefix, delimiter, result.resume)
                       if result.truncated and result.resume is not None else None)
-        body = s3_xml.list_v2(bucket, prefix, delimiter, max_keys, url, result, continuation, next_token, start_after)
+        # a browser's fetch of a view prefix's listing is Neuroglancer browsing folders (Sec-Fetch-Mode: only
+        # browsers send it): answered so its released versions parse it too (s3_xml.list_v2)
+        for_browser = options is not PLAIN and "sec-fetch-mode" in request.headers
+        body = s3_xml.list_v2(bucket, prefix, delimiter, max_keys, url, result, continuation, next_token, start_after,
+                              unqualified_copies=for_browser)
     else:
         body = s3_xml.list_v1(bucket, prefix, delimiter, max_keys, url, result, marker)
     return _answer(request, rid, 200, body, {"Cache-Control": "no-store"})
