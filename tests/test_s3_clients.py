@@ -186,3 +186,50 @@ def test_boto3_with_the_token_in_the_endpoint(restricted):
     with pytest.raises(ClientError) as err:
         anonymous.get_object(Bucket="zarr", Key=f"{ids['embargoed']}.ome.zarr/.zattrs")
     assert err.value.response["Error"]["Code"] == "AccessDenied"
+
+
+# -- virtual-hosted style (--s3-host): clients address {bucket}.s3.test; the server is reached as their HTTP proxy,
+# so no name has to resolve (the request line then carries the whole URL, Host the bucket's name)
+
+
+@pytest.fixture(scope="module")
+def vhost(generated):
+    srv = Server(generated["_catalog"], "--s3-host", "s3.test")
+    yield srv
+    srv.stop()
+
+
+def test_boto3_virtual_hosted_style(vhost, generated):
+    port = vhost.url.rsplit(":", 1)[1]
+    s3 = boto3.client("s3", endpoint_url=f"http://s3.test:{port}", region_name="us-east-1",
+                      config=Config(signature_version=UNSIGNED, s3={"addressing_style": "virtual"},
+                                    proxies={"http": vhost.url}))
+    prefix = f"{generated['big'].dataset_id}.ome.zarr/"
+    keys = [o["Key"] for o in all_keys(s3, "zarr", prefix, page_size=50)]
+    assert len(keys) > 50 and keys == sorted(keys)
+    key = f"{prefix}0/0/0/0/0/0"
+    whole = s3.get_object(Bucket="zarr", Key=key)["Body"].read()
+    assert whole == httpx.get(f"{vhost.url}/s3/zarr/{key}").content
+    assert s3.get_object(Bucket="zarr", Key=key, Range="bytes=0-99")["Body"].read() == whole[:100]
+    assert s3.head_object(Bucket="zarr", Key=key)["ContentLength"] == len(whole)
+
+
+@skip_without("rclone", shutil.which("rclone") is not None, "rclone is not installed (scripts/system-deps.sh --all)")
+def test_rclone_and_aws_cli_virtual_hosted_style(vhost, generated, tmp_path):
+    g = generated["tc"]
+    port = vhost.url.rsplit(":", 1)[1]
+    env = {**{k: v for k, v in os.environ.items() if k not in ("AWS_CA_BUNDLE", "NO_PROXY", "no_proxy")},
+           "HTTP_PROXY": vhost.url, "http_proxy": vhost.url}
+    remote = f":s3,provider=Other,endpoint='http://s3.test:{port}',force_path_style=false,env_auth=false:"
+    dest = tmp_path / "rclone" / f"{g.dataset_id}.ome.zarr"
+    run = subprocess.run(["rclone", "copy", "--config", "/dev/null", f"{remote}zarr3/{g.dataset_id}.ome.zarr",
+                          str(dest)], capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr
+    opened_copy(dest, g, 3)
+    if AWS.exists():
+        config = tmp_path / "aws-config"
+        config.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = virtual\n")
+        aws = {**aws_env(tmp_path), **env, "AWS_CONFIG_FILE": str(config)}
+        ls = subprocess.run([str(AWS), "s3", "ls", "--no-sign-request", "--endpoint-url", f"http://s3.test:{port}",
+                             "s3://zarr/"], capture_output=True, text=True, env=aws, timeout=120)
+        assert ls.returncode == 0 and f"PRE {g.dataset_id}.ome.zarr/" in ls.stdout, ls.stderr

@@ -51,6 +51,8 @@ class Config:
     threads: int = setting(max(4, (os.cpu_count() or 2) * 2), "chunk worker threads")
     compressor: str = setting("blosc-zstd", "zarr chunk compressor: blosc-zstd, blosc-lz4, zstd, gzip, none")
     s3_prefix: str = setting("/s3", "URL prefix of the read-only S3 API (docs/s3.md); empty: no S3 API")
+    s3_host: str = setting("", "host name of virtual-hosted-style S3 (docs/s3.md): {bucket}.HOST/{key} is "
+                           "{s3-prefix}/{bucket}/{key}, and HOST itself is the S3 API's root; empty: path style only")
     chunks: str = setting("auto", "chunk layout: auto (per level, from the source's decode unit: flat "
                           "chunks at a slice stack's fine levels, see docs/chunk-layouts.md) or z,y,x for every level")
     max_open_datasets: int = setting(64, "datasets kept open; the least recently used one closes beyond it")

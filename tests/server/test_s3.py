@@ -260,3 +260,35 @@ def test_a_chunk_sent_from_memory_is_the_chunk_made_cold(client, generated, buck
         assert len(warm.content) == int(warm.headers["content-length"]) > 0
         part = client.get(f"/s3/{bucket}/{key}", headers={"Range": "bytes=10-19"})
         assert (part.status_code, part.content) == (206, cold.content[10:20])
+
+
+def test_virtual_hosted_buckets(generated, tmp_path):
+    """``--s3-host s3.test``: ``{bucket}.s3.test/{key}`` is ``/s3/{bucket}/{key}``, ``s3.test`` the S3 root; other
+    hosts see the service as before; a token in the path works on a bucket's host too."""
+    one = f"{generated['big'].dataset_id}.ome.zarr"
+    with in_process(generated["_catalog"], s3_host="s3.test") as c:
+        on = {"Host": "zarr.s3.test:8000"}
+        r = c.get("/", headers={"Host": "S3.test"})
+        assert [b.find(NS + "Name").text for b in xml(r).iter(NS + "Bucket")] == ["precomputed", "zarr", "zarr3"]
+        path_style = c.get(f"/s3/zarr/{one}/.zattrs").content
+        assert c.get(f"/zarr/{one}/.zattrs", headers={"Host": "s3.test"}).content == path_style
+        r = c.get("/?list-type=2&delimiter=/", headers=on)
+        assert xml(r).find(NS + "Name").text == "zarr" and f"{one}/" in prefixes(r)
+        assert c.head("/", headers=on).status_code == 200  # HeadBucket
+        key = f"/{one}/0/0/0/0/0/0"
+        r = c.get(key, headers={**on, "Range": "bytes=5-9"})
+        assert (r.status_code, r.content) == (206, c.get("/s3/zarr" + key).content[5:10])
+        r = c.get(key, headers={"Host": "nope.s3.test"})
+        assert r.status_code == 404 and error_code(r) == "NoSuchBucket"
+        r = c.get(f"/{one}/..%2f..%2fx", headers=on)
+        assert r.status_code == 404 and error_code(r) == "NoSuchKey"
+        page = c.get("/", headers={"Host": "archive.example.org"})
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    with in_process(generated["_catalog"], s3_host="s3.test", s3_prefix="") as c:  # no S3 API: no S3 host
+        assert c.get("/", headers={"Host": "s3.test"}).headers["content-type"].startswith("text/html")
+    catalog, ids, tokens = build_catalog(tmp_path)
+    with in_process(catalog, s3_host="s3.test") as c:
+        private = f"/{ids['secret']}.ome.zarr/.zattrs"
+        assert c.get(private, headers={"Host": "zarr.s3.test"}).status_code == 404
+        r = c.get(f"/t/{tokens['all']}{private}", headers={"Host": "zarr.s3.test"})
+        assert r.status_code == 200 and r.headers["cache-control"] == "private, no-store"

@@ -28,6 +28,7 @@ from transformer.server.middleware import CORS
 from transformer.server.routes import api_docs, catalog_api, cutout, health, neuroglancer, objects, pages
 from transformer.server.routes.s3 import routes as s3_routes
 from transformer.server.routes.views import view_routes
+from transformer.server.s3_hosts import VirtualHostedBuckets
 from transformer.server.service import Service
 from writers.codecs import compressor
 from writers.registry import installed
@@ -112,7 +113,11 @@ def create_app(config: Config | None = None, catalog: Catalog | None = None,
     app.state.service = service
     app.state.views = views
     # outside in: CORS; the /t/{TOKEN}/ prefix off the path (before the warm path and routing see it);
-    # private, no-store on what a token or non-public data answered; the warm path (public chunks only)
+    # {bucket}.S3-HOST as path-style S3; private, no-store on what a token or non-public data answered; the warm
+    # path (public chunks only)
     warm = FastChunks(app, service.responses, service.datasets, [*views, objects.ObjectPaths()])
-    outer = CORS(TokenPrefix(NoStoreWhenRestricted(warm)))
+    inner = NoStoreWhenRestricted(warm)
+    if config.s3_host and config.s3_prefix:  # {bucket}.HOST/{key}: routed as path style (s3_hosts.py)
+        inner = VirtualHostedBuckets(inner, config.s3_host, config.s3_prefix)
+    outer = CORS(TokenPrefix(inner))
     return WorkerName(outer, config.worker_name) if config.worker_name else outer  # which worker of a stack
