@@ -30,7 +30,7 @@ from tests.helpers import Server, reference_mean
 from tests.require import skip_without
 from writers.neuroglancer import state_url
 
-KINDS = ["zarr", "zarr3", "precomputed"]
+KINDS = ["zarr", "zarr3", "precomputed", "zarr3-sharded"]
 
 pytestmark = [pytest.mark.slow, skip_without(
     "chromium", available(), "needs Debian chromium and chromium-driver (scripts/system-deps.sh --all installs them)",

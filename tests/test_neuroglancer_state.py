@@ -16,8 +16,8 @@ from writers import neuroglancer as ng
 from writers.registry import view_named
 from writers.spec import ChannelSpec, ImageSpec, LevelSpec
 
-KINDS = ["zarr", "zarr3", "precomputed"]
-SCHEMES = {"zarr": "zarr2://", "zarr3": "zarr3://", "precomputed": "precomputed://"}
+KINDS = ["zarr", "zarr3", "precomputed", "zarr3-sharded"]
+SCHEMES = {"zarr": "zarr2://", "zarr3": "zarr3://", "precomputed": "precomputed://", "zarr3-sharded": "zarr3://"}
 
 
 def viewer_state(spec: ImageSpec, kind: str, url: str, t: int = 0) -> dict:
@@ -177,7 +177,7 @@ def test_api_sources_are_absolute_and_served(server, generated, kind):
     scheme, _, http_url = url.partition("://")
     assert scheme == SCHEMES[kind][:-3]
     assert http_url.startswith(server.url + "/")
-    probe = {"zarr": "/.zattrs", "zarr3": "/zarr.json", "precomputed": "/info"}[kind]
+    probe = {"zarr": "/.zattrs", "zarr3": "/zarr.json", "precomputed": "/info", "zarr3-sharded": "/zarr.json"}[kind]
     assert httpx.get(http_url + probe).status_code == 200
     assert state["dimensions"]["z"] == [3e-6, "m"] and state["dimensions"]["x"] == [5e-7, "m"]
     assert state["position"][:3] == [133 // 2, 101 // 2, 37 // 2]

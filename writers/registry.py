@@ -12,6 +12,7 @@ from writers.precomputed import Precomputed
 from writers.view import View
 from writers.zarr_v2 import ZarrV2
 from writers.zarr_v3 import ZarrV3
+from writers.zarr_v3_sharded import ZarrV3Sharded
 
 log = logging.getLogger(__name__)
 GROUP = "transformer.views"
@@ -34,6 +35,7 @@ def register(view: View, into: dict[str, View] = VIEWS) -> View:
 register(ZarrV2())
 register(ZarrV3())
 register(Precomputed())
+register(ZarrV3Sharded())
 
 
 @functools.cache

@@ -45,6 +45,16 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Part:
+    """A run of a chunk's bytes made on its own (``View.parts``): the encoded ``chunk`` of the view's finer grid,
+    or fixed ``data`` (an index)."""
+
+    size: int
+    chunk: Chunk | None = None
+    data: bytes = b""
+
+
+@dataclass(frozen=True)
 class ViewOptions:
     """Service settings a view may use to encode."""
 
@@ -127,6 +137,21 @@ class View(ABC):
         is already in memory, without a copy; None when that block is not in memory or must be laid out first
         (an edge to pad, another byte order or dtype, several channels). Nothing here reads or computes: the S3
         route calls it on the event loop and goes to the worker pool (``encode``) on None."""
+        return None
+
+    def parts(self, key: Chunk, spec: ImageSpec) -> list[Part] | None:
+        """The chunk as runs of bytes made one by one, in order (None: made whole by ``encode``). A view whose
+        chunks are large and whose layout the geometry decides (a zarr shard of plain inner chunks) says so,
+        and the server then makes only the parts a byte range touches, and sends a whole chunk part by part."""
+        return None
+
+    def encode_part(self, part: Part, spec: ImageSpec, read: ReadBlock) -> bytes:
+        """The bytes of one of ``parts`` (exactly ``part.size``)."""
+        raise NotImplementedError
+
+    def part_in_memory(self, part: Part, spec: ImageSpec, peek: PeekBlock) -> bytes | memoryview | None:
+        """``encode_part`` without reading or computing (from a block in memory, as ``plain_in_memory``), else
+        None."""
         return None
 
     def compressible(self, key: Chunk, spec: ImageSpec) -> bool:

@@ -3,6 +3,8 @@ default chunk keys."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from writers import ngff
@@ -42,11 +44,13 @@ def array_json(spec: ImageSpec, level: LevelSpec, comp: Compressor) -> dict:
     }
 
 
-def group_json(spec: ImageSpec, comp: Compressor) -> dict:
+def group_json(spec: ImageSpec, comp: Compressor,
+               array: Callable[[ImageSpec, int], dict] | None = None) -> dict:
     """Root group with OME 0.5 attributes and consolidated metadata of every level.
 
     ``omero`` is also written at the top level of the attributes, where Neuroglancer reads channel
-    colours and windows; validators look only inside ``ome``.
+    colours and windows; validators look only inside ``ome``. ``array``: each level's document, if not
+    ``array_json`` with ``comp``.
     """
     ome = ngff.ome_attributes_v05(spec)
     return {
@@ -56,7 +60,8 @@ def group_json(spec: ImageSpec, comp: Compressor) -> dict:
         "consolidated_metadata": {
             "kind": "inline",
             "must_understand": False,
-            "metadata": {str(i): array_json(spec, level, comp) for i, level in enumerate(spec.levels)},
+            "metadata": {str(i): array(spec, i) if array is not None else array_json(spec, level, comp)
+                         for i, level in enumerate(spec.levels)},
         },
     }
 

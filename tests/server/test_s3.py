@@ -26,6 +26,13 @@ def prefixes(r) -> list[str]:
     return [c.find(NS + "Prefix").text for c in xml(r).iter(NS + "CommonPrefixes")]
 
 
+BUCKETS = ["precomputed", "zarr", "zarr3", "zarr3-sharded"]  # every installed view, by name
+
+
+def bucket_names(r) -> list[str]:
+    return [b.find(NS + "Name").text for b in xml(r).iter(NS + "Bucket")]
+
+
 def error_code(r) -> str:
     assert r.headers["content-type"].startswith("application/xml") and r.headers["x-amz-request-id"]
     return xml(r).find("Code").text
@@ -35,7 +42,7 @@ def test_list_buckets_with_and_without_slash(client):
     for path in ("/s3", "/s3/"):
         r = client.get(path)
         assert r.status_code == 200 and r.headers["x-amz-request-id"]
-        assert [b.find(NS + "Name").text for b in xml(r).iter(NS + "Bucket")] == ["precomputed", "zarr", "zarr3"]
+        assert bucket_names(r) == BUCKETS
 
 
 def test_head_bucket(client):
@@ -218,7 +225,7 @@ def test_root_lists_every_view_for_neuroglancer(client, generated):
     """Neuroglancer lists a bare server URL virtual-hosted style: ``GET /?list-type=2&prefix=&delimiter=/``."""
     r = client.get("/?list-type=2&prefix=&delimiter=/&encoding-type=url", headers={"Accept": "application/xml"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
-    assert prefixes(r) == ["precomputed/", "zarr/", "zarr3/"]
+    assert prefixes(r) == ["precomputed/", "zarr/", "zarr3-sharded/", "zarr3/"]
     r = client.get("/?list-type=2&prefix=zarr/&delimiter=/&encoding-type=url")
     ids = sorted(g.dataset_id for name, g in generated.items() if name != "_catalog")
     assert prefixes(r) == [f"zarr/{i}.ome.zarr/" for i in ids]
@@ -245,7 +252,7 @@ def test_prefix_is_configurable_and_can_be_off(generated):
         assert c.get("/zarr/?list-type=2").status_code == 200  # the views' own listings stay (browsing)
 
 
-@pytest.mark.parametrize("bucket", ["zarr", "zarr3", "precomputed"])
+@pytest.mark.parametrize("bucket", ["zarr", "zarr3", "precomputed", "zarr3-sharded"])
 def test_a_chunk_sent_from_memory_is_the_chunk_made_cold(client, generated, bucket):
     """The second GET of a chunk is sent from the block in memory (View.plain_in_memory): the same bytes, ranges
     included, as the first, which made it; an edge chunk too (padded, so always encoded)."""
@@ -269,7 +276,7 @@ def test_virtual_hosted_buckets(generated, tmp_path):
     with in_process(generated["_catalog"], s3_host="s3.test") as c:
         on = {"Host": "zarr.s3.test:8000"}
         r = c.get("/", headers={"Host": "S3.test"})
-        assert [b.find(NS + "Name").text for b in xml(r).iter(NS + "Bucket")] == ["precomputed", "zarr", "zarr3"]
+        assert bucket_names(r) == BUCKETS
         path_style = c.get(f"/s3/zarr/{one}/.zattrs").content
         assert c.get(f"/zarr/{one}/.zattrs", headers={"Host": "s3.test"}).content == path_style
         r = c.get("/?list-type=2&delimiter=/", headers=on)

@@ -77,7 +77,7 @@ def test_extra_view_serves_documents_and_chunks(raw_client, generated):
 def test_extra_view_is_linked_from_records(raw_client, generated):
     g = generated["big"]
     links = raw_client.get(f"/api/datasets/{g.dataset_id}").json()["links"]
-    assert list(links) == ["self", "zarr", "zarr3", "precomputed", "raw", "neuroglancer", "cutout"]
+    assert list(links) == ["self", "zarr", "zarr3", "precomputed", "zarr3-sharded", "raw", "neuroglancer", "cutout"]
     assert links["raw"] == f"http://testserver/raw/{g.dataset_id}"
     listed = raw_client.get("/api/datasets", params={"limit": 1000}).json()["datasets"]
     assert {d["id"]: d["links"]["raw"] for d in listed}[g.dataset_id] == links["raw"]
@@ -101,10 +101,10 @@ def test_extra_view_is_answered_from_the_warm_path(raw_client, generated):
 def test_a_view_neuroglancer_cannot_open_is_no_source(raw_client, generated):
     r = raw_client.get(f"/api/datasets/{generated['big'].dataset_id}/neuroglancer", params={"source": "raw"})
     assert r.status_code == 400
-    assert r.json()["reason"] == "source='raw': choose one of zarr, zarr3, precomputed"
+    assert r.json()["reason"] == "source='raw': choose one of zarr, zarr3, precomputed, zarr3-sharded"
 
 
 def test_the_default_app_serves_installed_views_only(client, generated):
     assert client.get(f"/raw/{generated['big'].dataset_id}/shape").status_code == 404
     links = client.get(f"/api/datasets/{generated['big'].dataset_id}").json()["links"]
-    assert list(links) == ["self", "zarr", "zarr3", "precomputed", "neuroglancer", "cutout"]
+    assert list(links) == ["self", "zarr", "zarr3", "precomputed", "zarr3-sharded", "neuroglancer", "cutout"]

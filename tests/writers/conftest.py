@@ -10,6 +10,7 @@ from writers.spec import ImageSpec
 from writers.view import Chunk, Document, View
 from writers.zarr_v2 import ZarrV2
 from writers.zarr_v3 import ZarrV3
+from writers.zarr_v3_sharded import ZarrV3Sharded, sharded
 
 VIEWS = {view.name: view for view in installed()}
 
@@ -45,7 +46,8 @@ def keys_of(view: View, spec: ImageSpec) -> list[Document | Chunk]:
     elif isinstance(view, ZarrV3):
         out += [Document("zarr.json")] + [Document("zarr.json", level) for level in levels]
     if isinstance(view, ZarrV2 | ZarrV3):
-        out += [Chunk(level, index) for level in levels for index in grid_edges(spec.levels[level].grid)]
+        grids = sharded(spec) if isinstance(view, ZarrV3Sharded) else spec  # its chunk keys index shards
+        out += [Chunk(level, index) for level in levels for index in grid_edges(grids.levels[level].grid)]
         return out
     n_times = spec.levels[0].shape[0]
     for encoding in offered(spec):

@@ -14,7 +14,7 @@ from writers.zarr_v2 import ZarrV2
 def test_built_in_views_in_link_order():
     assert [(v.name, v.prefix, v.suffix) for v in installed()][:3] == [
         ("zarr", "/zarr", ".ome.zarr"), ("zarr3", "/zarr3", ".ome.zarr"), ("precomputed", "/precomputed", "")]
-    assert list(VIEWS) == ["zarr", "zarr3", "precomputed"]
+    assert list(VIEWS) == ["zarr", "zarr3", "precomputed", "zarr3-sharded"]
     assert view_named("zarr3") is VIEWS["zarr3"]
     with pytest.raises(LookupError, match="no view named 'n5'"):
         view_named("n5")
@@ -66,5 +66,5 @@ def test_view_plugins_load_from_entry_points_and_broken_ones_are_skipped(tmp_pat
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={"PYTHONPATH": str(tmp_path), "PATH": ""}, cwd=Path(__file__).parents[2])
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "['zarr', 'zarr3', 'precomputed', 'mirror']"
+    assert run.stdout.strip() == "['zarr', 'zarr3', 'precomputed', 'zarr3-sharded', 'mirror']"
     assert "view plugin 'broken' failed to load; skipped" in run.stderr

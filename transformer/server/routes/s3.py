@@ -26,6 +26,7 @@ from transformer.engine.datasets import UnknownDataset
 from transformer.server.auth import Credentials, admit, grant_of, readable
 from transformer.server.errors import Forbidden, NotFound, Unauthorized, log_failure
 from transformer.server.http import etag_matches, json_bytes
+from transformer.server.parted import parted_response
 from transformer.server.ranges import Unsatisfiable, content_range, plan, unsatisfied
 from writers import s3_xml
 from writers.codecs import compressor
@@ -232,11 +233,13 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
     typed = view.parse(rest, ds.spec)
     entry = entries(view, ds, PLAIN)(typed)
     body = None
-    if entry is None:  # an encoding whose size only the bytes tell (precomputed jpeg): its MD5 is known too
+    # a shard is made and sent part by part, below (parted.py)
+    parts = view.parts(typed, ds.spec) if isinstance(typed, Chunk) else None
+    if parts is None and entry is None:  # an encoding whose size only the bytes tell (precomputed jpeg): MD5 known too
         cache_key = (view.name, ds.version, view.chunk_identity(typed, ds.spec, PLAIN))
         body = (await svc.encoded_chunk(cache_key, lambda: view.encode(typed, ds.spec, ds.pyramid.chunk, PLAIN))).body
         entry = Entry(len(body), s3_xml.md5_etag(body), modified(ds.record))
-    elif isinstance(typed, Chunk) and request.method == "GET":
+    elif parts is None and isinstance(typed, Chunk) and request.method == "GET":
         # a plain chunk is its decoded block laid out (the blocks cache holds those): kept in the encoded cache
         # too, a dataset copied through /s3/ would only push out the compressed chunks viewers ask for. A block
         # in memory that already is the chunk is sent as it lies: no copy and no hop to the pool (which cost
@@ -261,6 +264,12 @@ async def get_object(request: Request, rid: str, view: View, key: str) -> Respon
     except Unsatisfiable:
         raise S3Error(416, "InvalidRange", "The requested range is not satisfiable",
                       {"Content-Range": unsatisfied(entry.size).decode()}) from None
+    if parts is not None:
+        headers.update({"x-amz-request-id": rid, "x-amz-id-2": rid})
+        if span is not None:
+            headers["Content-Range"] = content_range(*span, entry.size).decode()
+        return await parted_response(request, svc, view, ds, parts, span or (0, entry.size),
+                                     200 if span is None else 206, headers, media)
     if span is None:
         return _answer(request, rid, 200, body or b"", {**headers, "Content-Length": str(entry.size)}, media)
     start, stop = span

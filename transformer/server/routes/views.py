@@ -13,6 +13,7 @@ from starlette.routing import Route
 from transformer.server.auth import grant_of, link_base
 from transformer.server.errors import NotFound
 from transformer.server.http import JSON, base_url, json_bytes, respond, stale_version
+from transformer.server.parted import respond_parts
 from transformer.server.routes.links import view_url
 from writers.view import Document, View, ViewOptions, version_tag
 
@@ -35,6 +36,11 @@ def endpoint(view: View, options: ViewOptions):
         if isinstance(key, Document):
             return respond(request, json_bytes(view.document(key, ds.spec, options)), JSON, max_age=60,
                            compressible=True, immutable=tag is not None)
+
+        parts = view.parts(key, ds.spec)
+        if parts is not None:  # made and sent part by part (a shard): never whole in the caches (parted.py)
+            return await respond_parts(request, svc, view, ds, parts, view.chunk_identity(key, ds.spec, options),
+                                       immutable=tag is not None)
 
         def produce() -> bytes:
             return view.encode(key, ds.spec, ds.pyramid.chunk, options)
