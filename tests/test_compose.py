@@ -4,6 +4,7 @@ accepts the result."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,7 @@ from tests.helpers import REPO
 from tests.require import skip_without
 from transformer.cli import build_parser
 from transformer.stack import render_nginx, template_path
+from writers.registry import installed
 
 COMPOSE = yaml.safe_load((REPO / "docker" / "compose.yml").read_text())
 SERVICES = COMPOSE["services"]
@@ -54,6 +56,9 @@ def test_nginx_accepts_the_rendered_configuration(tmp_path: Path):
     make_folders(tmp_path, tmp_path / "cache")
     conf = tmp_path / "nginx.conf"
     conf.write_text(render_nginx("127.0.0.1:1", ["127.0.0.1:2", "localhost:3"], tmp_path, tmp_path / "cache"))
+    # the views' answers are kept whatever the Host: the map's pattern takes every installed view's prefix
+    pattern = re.search(r"~(\^/\(.*\)/) \"\";", conf.read_text()).group(1)
+    assert all(re.match(pattern, f"{view.prefix}/x/0") for view in installed()) and not re.match(pattern, "/api/x")
     check = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
                            capture_output=True, text=True)
     assert check.returncode == 0, check.stderr

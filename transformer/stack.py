@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from transformer.testing import free_port, stop_process
+from writers.registry import installed
 
 TEMPLATE_ENV = "TRANSFORMER_NGINX_TEMPLATE"
 
@@ -43,7 +45,9 @@ def render_nginx(listen: str, upstreams: Sequence[str], run: Path, cache: Path, 
     user = "# not root: nginx runs as the invoking user"
     if os.geteuid() == 0:  # nginx's workers drop to nobody, who must reach the cache (else they stay root)
         user = "user nobody nogroup;" if reachable_by_others(cache) else "user root root;"
+    views = "|".join(re.escape(view.prefix.strip("/")) for view in installed())  # cached whatever the Host
     values = {"USER": user, "NGINX_WORKERS": str(nginx_workers), "RUN": str(run), "CACHE": str(cache),
+              "VIEW_PREFIXES": views,
               "CACHE_SIZE": cache_size, "UPSTREAMS": servers, "LISTEN": listen,
               "ACCESS_LOG": f"{run}/access.log without_tokens" if access_log else "off"}
     for name, value in values.items():

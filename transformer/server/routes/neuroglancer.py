@@ -1,6 +1,7 @@
 """Neuroglancer: viewer states and links for a dataset, and the viewer itself at /viewer/.
 
-- ``GET /api/datasets/{id}/neuroglancer?source=zarr|zarr3|precomputed&t=0`` → ``{"state", "url", "source"}``.
+- ``GET /api/datasets/{id}/neuroglancer?source=VIEW&t=0`` (any installed view Neuroglancer opens: zarr, zarr3,
+  precomputed, zarr3-sharded) → ``{"state", "url", "source"}``.
   The default source is ``zarr`` (OME-Zarr 0.4 on zarr v2): neuroglancer reads its OME transform natively
   (no half-voxel compensation needed), it carries every time point and channel in one source, any dtype is
   served as is (precomputed has no float64/int64), and every neuroglancer build and most other viewers read
