@@ -3,6 +3,7 @@ table has its rows with measured (positive) ratios, and the correctness facts th
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ TITLES = {
     "peer": "## 7. A peer on the same data",
     "cutout": "## 8. Data for analysis",
     "scaleout": "## 12. Scale-out",
+    "s3": "## 15. S3 facade",
 }
 
 
@@ -154,3 +156,18 @@ def test_scaleout_part(data: Path, tmp_path: Path) -> None:
     assert all(float(dict(row)["cold chunks/s"]) > 0 for row in cold)
     assert "chunks the workers computed during the warm runs: 0." in text  # warm means nginx or worker cache hits
     assert float(goals[duplicates]["value"]).is_integer()
+
+
+def test_s3_part(data: Path, tmp_path: Path) -> None:
+    missing = missing_tools() + ([] if shutil.which("rclone") else ["rclone"])
+    if missing:
+        unavailable(missing[0], f"{', '.join(missing)} not installed (scripts/system-deps.sh --all): s3 part not run")
+    text = run_parts(["s3"], data, tmp_path / "benchmarks.md")
+    check(text, ["s3"])
+    listing, copies = tables(section(text, TITLES["s3"]))
+    assert [dict(row)["requests"] for row in listing] == ["60", "60"]
+    by_name = {dict(row)["rclone copy"].split(" (")[0]: dict(row) for row in copies}
+    s3, nginx, sharded = (by_name[k] for k in ("/s3/ warm", "nginx, the same files as S3 objects",
+                                                  "/s3/ zarr3-sharded warm, the same voxels in shards"))
+    assert s3["objects"] == nginx["objects"] and s3["MB"] == nginx["MB"]  # the same files on both sides
+    assert int(sharded["objects"]) < int(s3["objects"]) and float(sharded["MB/s"]) > 0
