@@ -19,7 +19,8 @@ from typing import NoReturn
 import pytest
 
 #: every requirement a test may name (``TRANSFORMER_REQUIRE=all`` means these)
-KNOWN = frozenset({"nginx", "wrk", "chromium", "xvfb", "curl", "rclone", "openjpeg", "shared", "modules", "docker"})
+KNOWN = frozenset({"nginx", "wrk", "chromium", "xvfb", "curl", "rclone", "s3cmd", "openjpeg", "shared", "modules",
+                   "docker"})
 ENV = "TRANSFORMER_REQUIRE"
 _TAG = re.compile(r"\[requires (\w+)\]")
 

@@ -233,3 +233,48 @@ def test_rclone_and_aws_cli_virtual_hosted_style(vhost, generated, tmp_path):
         ls = subprocess.run([str(AWS), "s3", "ls", "--no-sign-request", "--endpoint-url", f"http://s3.test:{port}",
                              "s3://zarr/"], capture_output=True, text=True, env=aws, timeout=120)
         assert ls.returncode == 0 and f"PRE {g.dataset_id}.ome.zarr/" in ls.stdout, ls.stderr
+
+
+def test_minio_sdk_virtual_hosted_style(vhost, generated):
+    """The MinIO SDK parses S3 XML its own way and takes no path in its endpoint: it reaches /s3/ by --s3-host."""
+    minio = module("minio")
+    import urllib3
+
+    port = vhost.url.rsplit(":", 1)[1]
+    client = minio.Minio(f"s3.test:{port}", secure=False, http_client=urllib3.ProxyManager(vhost.url))
+    assert [b.name for b in client.list_buckets()] == ["precomputed", "zarr", "zarr3", "zarr3-sharded"]
+    g = generated["tc"]
+    listed = list(client.list_objects("zarr3-sharded", prefix=f"{g.dataset_id}.ome.zarr/", recursive=True))
+    assert len(listed) > 5
+    for obj in listed:
+        body = client.get_object("zarr3-sharded", obj.object_name)
+        assert len(body.read()) == obj.size and client.stat_object("zarr3-sharded", obj.object_name).size == obj.size
+        body.close()
+    shard = next(o for o in listed if "/c/" in o.object_name)
+    whole = client.get_object("zarr3-sharded", shard.object_name).read()
+    part = client.get_object("zarr3-sharded", shard.object_name, offset=10, length=100)
+    assert part.read() == whole[10:110]
+
+
+@skip_without("s3cmd", shutil.which("s3cmd") is not None, "s3cmd is not installed (scripts/system-deps.sh --all)")
+def test_s3cmd_lists_and_gets_a_dataset(vhost, generated, tmp_path):
+    """s3cmd (Debian's) addresses buckets by host name only: --s3-host, reached as its proxy."""
+    port = vhost.url.rsplit(":", 1)[1]
+    config = tmp_path / "s3cfg"
+    config.write_text(f"[default]\naccess_key = anonymous\nsecret_key = anonymous\nhost_base = s3.test:{port}\n"
+                      f"host_bucket = %(bucket)s.s3.test:{port}\nuse_https = False\nproxy_host = 127.0.0.1\n"
+                      f"proxy_port = {port}\n")
+    g = generated["big"]
+
+    def s3cmd(*args: str) -> str:
+        run = subprocess.run(["s3cmd", "-c", str(config), *args], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0 and "WARNING" not in run.stderr, run.stderr
+        return run.stdout
+
+    assert "s3://zarr3-sharded" in s3cmd("ls")
+    assert f"DIR  s3://zarr/{g.dataset_id}.ome.zarr/" in s3cmd("ls", "s3://zarr/")
+    for bucket, fmt in (("zarr", 2), ("zarr3-sharded", 3)):
+        dest = tmp_path / bucket
+        dest.mkdir()
+        s3cmd("get", "--recursive", f"s3://{bucket}/{g.dataset_id}.ome.zarr/", f"{dest}/")
+        opened_copy(dest, g, fmt)
