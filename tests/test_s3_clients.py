@@ -278,3 +278,22 @@ def test_s3cmd_lists_and_gets_a_dataset(vhost, generated, tmp_path):
         dest.mkdir()
         s3cmd("get", "--recursive", f"s3://{bucket}/{g.dataset_id}.ome.zarr/", f"{dest}/")
         opened_copy(dest, g, fmt)
+
+
+@skip_without("modules", AWS.exists(), "aws-cli is not installed (the test extra)")
+def test_the_landing_pages_copy_command_runs(server, generated, tmp_path):
+    """The landing page's "Copy the whole dataset" command, run as a visitor pastes it (aws-cli, no configuration),
+    gives a folder that opens with zarr-python and equals the source."""
+    import html
+    import re
+
+    g = generated["tc"]
+    page = httpx.get(f"{server.url}/datasets/{g.dataset_id}").text
+    command = html.unescape(re.search(r'id="snippet-s3".*?<code>(.*?)</code>', page, re.S).group(1))
+    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "no"),
+           "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
+           "PATH": f"{AWS.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    run = subprocess.run(["bash", "-euc", command + " --only-show-errors"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    opened_copy(tmp_path / f"{g.dataset_id}.ome.zarr", g, 2)

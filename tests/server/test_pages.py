@@ -171,6 +171,11 @@ def test_landing_page_buttons_answer(world):
     level = int(re.search(r"level=(\d+)", url).group(1))
     assert level == 0 and box.shape == (1, 1, 10, 40, 60)  # a dataset smaller than the example box: all of it
     np.testing.assert_array_equal(box[0, 0], data[0])
+    copy = html.unescape(re.search(r'id="snippet-s3".*?<code>(.*?)</code>', page, re.S).group(1))
+    assert copy == ("aws s3 cp --recursive --no-sign-request --endpoint-url http://testserver/s3 "
+                    f"s3://zarr/{ids['brain']}.ome.zarr/ {ids['brain']}.ome.zarr")  # run for real: test_s3_clients.py
+    listing = client.get(f"/s3/zarr?list-type=2&prefix={ids['brain']}.ome.zarr/&delimiter=/")
+    assert listing.status_code == 200 and b"<Key>" in listing.content
 
 
 def test_json_ld_is_a_datacite_aligned_dataset(world):

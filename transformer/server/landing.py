@@ -22,9 +22,15 @@ def cutout_example(links: dict, spec: ImageSpec) -> str:
     return f"{links['cutout']}?level={level}&t=0&c=0&{box}&format=npy"
 
 
-def snippets(links: dict, spec: ImageSpec) -> dict[str, str]:
-    """Ready-to-run commands and code for this dataset, keyed by what they are."""
+def snippets(links: dict, spec: ImageSpec, s3: tuple[str, str] | None = None) -> dict[str, str]:
+    """Ready-to-run commands and code for this dataset, keyed by what they are. ``s3``: the S3 endpoint and the
+    dataset's folder in the ``zarr`` bucket (None: the service has no S3 API)."""
     zarr_url = links["zarr"]
+    copy = {}
+    if s3 is not None:
+        endpoint, folder = s3
+        copy["s3"] = (f"aws s3 cp --recursive --no-sign-request --endpoint-url {endpoint} "
+                      f"s3://zarr/{folder}/ {folder}")
     return {
         "napari": f"napari --plugin napari-ome-zarr {zarr_url}",
         "client": (
@@ -39,6 +45,7 @@ def snippets(links: dict, spec: ImageSpec) -> dict[str, str]:
             f'coarsest = group["{len(spec.levels) - 1}"][:]  # numpy (t, c, z, y, x)'
         ),
         "curl": f'curl -o box.npy "{cutout_example(links, spec)}"',
+        **copy,
     }
 
 

@@ -89,6 +89,14 @@ def readable(record: Record, creds: Credentials) -> bool:
     return record.access_now() == "public" or creds.covers(record.id)
 
 
+def s3_copy(config, base: str, dataset_id: str, views) -> tuple[str, str] | None:
+    """(S3 endpoint, the dataset's folder in the zarr bucket) for the page's copy command, if both are served."""
+    zarr = next((view for view in views if view.name == "zarr"), None)
+    if not config.s3_prefix or zarr is None:
+        return None
+    return f"{base}/{config.s3_prefix.strip('/')}", zarr.dataset_segment(dataset_id)
+
+
 def _image_url(base: str, record: Record, kind: str) -> str:
     return f"{base}/datasets/{record.id}/{kind}.png?v={record.version.rsplit('@', 1)[-1]}"
 
@@ -143,7 +151,9 @@ async def dataset_page(request: Request) -> Response:
     return page(
         "dataset.html", base=base, record=record, access=record.access_now(), can_read=can_read, links=links,
         views=[v.name for v in request.app.state.views if v.name in links], levels=levels,
-        channels=ds.spec.channels, snippets=snippets(links, ds.spec) if can_read else {},
+        channels=ds.spec.channels, snippets=snippets(links, ds.spec, s3_copy(svc.config, base, record.id,
+                                                                               request.app.state.views))
+        if can_read else {},
         thumbnail=_image_url(base, record, "thumbnail") if can_read else None,
         preview=_image_url(base, record, "preview") if can_read else None,
         preview_note=shown.describe(len(ds.spec.levels)), attached=attached,
