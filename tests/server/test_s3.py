@@ -285,6 +285,7 @@ def test_virtual_hosted_buckets(generated, tmp_path):
         key = f"/{one}/0/0/0/0/0/0"
         r = c.get(key, headers={**on, "Range": "bytes=5-9"})
         assert (r.status_code, r.content) == (206, c.get("/s3/zarr" + key).content[5:10])
+        assert c.get(key, headers={"Host": "zarr.s3.test.:8000"}).content == c.get("/s3/zarr" + key).content
         r = c.get(key, headers={"Host": "nope.s3.test"})
         assert r.status_code == 404 and error_code(r) == "NoSuchBucket"
         r = c.get(f"/{one}/..%2f..%2fx", headers=on)

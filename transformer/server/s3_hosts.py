@@ -16,7 +16,8 @@ def host_name(header: str) -> str:
     name = header.strip().lower()
     if name.startswith("["):
         return name.partition("]")[0] + "]"
-    return name.rpartition(":")[0] if ":" in name else name
+    name = name.rpartition(":")[0] if ":" in name else name
+    return name.rstrip(".")  # a fully qualified name (``zarr.s3.example.org.``) is the same host
 
 
 class VirtualHostedBuckets:
