@@ -27,6 +27,8 @@ DATA_ROUTES = [  # (route family, path template): voxel data and its documents
     ("zarr", "/zarr/{id}.ome.zarr/0/0/0/0/0/0"),
     ("zarr3", "/zarr3/{id}.ome.zarr/zarr.json"),
     ("zarr3", "/zarr3/{id}.ome.zarr/0/c/0/0/0/0/0"),
+    ("zarr3-sharded", "/zarr3-sharded/{id}.ome.zarr/zarr.json"),
+    ("zarr3-sharded", "/zarr3-sharded/{id}.ome.zarr/0/c/0/0/0/0/0"),  # a shard: sent part by part (parted.py)
     ("precomputed", "/precomputed/{id}/info"),
     ("precomputed", "/precomputed/{id}/0/0-20_0-16_0-1"),
     ("neuroglancer", "/api/datasets/{id}/neuroglancer"),

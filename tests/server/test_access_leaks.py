@@ -44,6 +44,7 @@ def test_probing_a_private_id_moves_the_public_metrics_as_an_unknown_id_does(wor
 
 @pytest.mark.parametrize("template", ["/zarr/{}.ome.zarr/.zattrs", "/zarr/{}.ome.zarr/0/0/0/0/0/0",
                                       "/zarr3/{}.ome.zarr/zarr.json", "/precomputed/{}/info",
+                                      "/zarr3-sharded/{}.ome.zarr/0/c/0/0/0/0/0",
                                       "/api/datasets/{}", "/api/datasets/{}/neuroglancer", "/neuroglancer/{}",
                                       "/datasets/{}", "/api/retrieve?id={}", "/datasets/{}/thumbnail.png",
                                       "/datasets/{}/preview.png", "/api/datasets/{}/cutout?format=npy",
