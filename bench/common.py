@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.sources import FORMATS, brain, ensure, written
 from catalog.record import Record
-from catalog.scan import describe
+from catalog.scan import ScanReport, describe, scan
 from catalog.store import Catalog
 from transformer.testing import Server
 from writers.registry import view_named
@@ -227,6 +227,17 @@ class Context:
         catalog.put(record)
         catalog.close()
         return record, db, time.perf_counter() - start
+
+
+def timed_scan(root: Path, db: Path) -> tuple[float, ScanReport]:
+    """Seconds to scan ``root`` into a fresh catalog at ``db`` (removed first), and the scan's report."""
+    db.unlink(missing_ok=True)
+    catalog = Catalog(db)
+    start = time.perf_counter()
+    report = scan(root, catalog)
+    seconds = time.perf_counter() - start
+    catalog.close()
+    return seconds, report
 
 
 @contextlib.contextmanager

@@ -28,9 +28,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.common import Context, Goal, MemoryWatch, Part, Settings, serve, table
+from bench.common import Context, Goal, MemoryWatch, Part, Settings, serve, table, timed_scan
 from bench.pyramid_cost import cpu_seconds
-from catalog.scan import scan
 from catalog.store import Catalog
 from readers.objects.swc import parse_swc
 
@@ -90,12 +89,7 @@ def brain(folder: Path, sidecar: dict) -> Path:
 
 
 def scan_seconds(root: Path, db: Path) -> float:
-    db.unlink(missing_ok=True)
-    catalog = Catalog(db)
-    start = time.perf_counter()
-    report = scan(root, catalog)
-    seconds = time.perf_counter() - start
-    catalog.close()
+    seconds, report = timed_scan(root, db)
     assert len(report.added) == 1, report.refused
     return seconds
 

@@ -21,9 +21,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from bench.common import serve
-from catalog.scan import scan
-from catalog.store import Catalog
+from bench.common import serve, timed_scan
 
 SLICES = 10_000
 GOAL_S = 2.0
@@ -87,12 +85,7 @@ def link_slices(stack: Path, sources: list[Path], slices: int) -> Path:
 def measure(stack: Path, work: Path) -> dict[str, float]:
     """Seconds to scan ``stack`` into a fresh catalog and for a fresh server's first ``.zmetadata``."""
     db = work / "registration.sqlite"
-    db.unlink(missing_ok=True)
-    catalog = Catalog(db)
-    start = time.perf_counter()
-    report = scan(stack, catalog)
-    scan_s = time.perf_counter() - start
-    catalog.close()
+    scan_s, report = timed_scan(stack, db)
     if len(report.added) != 1:
         raise RuntimeError(f"the stack did not register as one dataset: {report.refused or report.layout}")
     with serve(db) as srv:
