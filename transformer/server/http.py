@@ -20,6 +20,8 @@ OCTET = "application/octet-stream"
 #: Cache-Control of a versioned URL (``{id}@{version}``): its bytes never change, so any cache may keep them
 #: for a year without asking again (issue 14); non-public answers are still made private (server/auth.py)
 IMMUTABLE = "public, max-age=31536000, immutable"
+#: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
+UNVERSIONED_MAX_AGE = 60
 
 
 def gzip_bytes(body: bytes, level: int = 1) -> bytes:

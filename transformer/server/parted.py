@@ -13,12 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from transformer.server.bodies import SizedBody, request_id
-from transformer.server.http import IMMUTABLE, OCTET, etag_matches, range_refusal
+from transformer.server.http import IMMUTABLE, OCTET, UNVERSIONED_MAX_AGE, etag_matches, range_refusal
 from transformer.server.ranges import Unsatisfiable, content_range, plan
 from writers.view import Part, View
-
-#: an unversioned chunk URL follows the source (as service.UNVERSIONED_MAX_AGE)
-MAX_AGE = 60
 
 
 def overlapping(parts: list[Part], start: int, stop: int) -> list[tuple[Part, int, int]]:
@@ -76,8 +73,8 @@ async def respond_parts(request: Request, svc, view: View, ds, parts: list[Part]
     no byte is selected), caching as any chunk (http.respond)."""
     size = sum(part.size for part in parts)
     etag = parts_etag(ds.version, identity)
-    headers = {"ETag": etag, "Cache-Control": IMMUTABLE if immutable else f"public, max-age={MAX_AGE}",
-               "Accept-Ranges": "bytes"}
+    cache = IMMUTABLE if immutable else f"public, max-age={UNVERSIONED_MAX_AGE}"
+    headers = {"ETag": etag, "Cache-Control": cache, "Accept-Ranges": "bytes"}
     if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     try:

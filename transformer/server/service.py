@@ -16,12 +16,9 @@ from transformer.engine.objects import ObjectStore
 from transformer.engine.resources import Resources
 from transformer.server.auth import CREDENTIALS, Credentials, admit
 from transformer.server.fastpath import CachedResponse, cache_key
-from transformer.server.http import etag_of, gzip_bytes, gzip_wanted, ranged, respond
+from transformer.server.http import UNVERSIONED_MAX_AGE, etag_of, gzip_bytes, gzip_wanted, ranged, respond
 from transformer.server.ranges import wants_identity
 from transformer.server.scratch import Scratch
-
-#: an unversioned chunk URL follows the source: caches (the browser's, nginx's) ask again after a minute
-UNVERSIONED_MAX_AGE = 60
 
 
 class Encoded(NamedTuple):
