@@ -20,16 +20,18 @@ from itertools import product
 import google_crc32c
 import numpy as np
 
-from writers.codecs import compressor, encode_full_chunk, plain_buffer
+from writers.codecs import compressor
 from writers.spec import ImageSpec, LevelSpec
 from writers.view import Chunk, Document, Part, PeekBlock, ReadBlock, ViewOptions
 from writers.zarr_v3 import ZarrV3, array_json, group_json
+from writers.zarr_view import ZarrView
 
 #: a shard holds at most this many bytes of inner chunks (and at least one chunk)
 SHARD_BYTES = 16 * 2**20
 #: an index entry of an inner chunk that lies wholly outside the array (zarr's "empty" marker)
 EMPTY = 2**64 - 1
 PLAIN = compressor("none")
+INNER = ViewOptions(PLAIN, plain=True)  #: how inner chunks are encoded, whatever --compressor says
 INNER_CODECS = [{"name": "bytes", "configuration": {"endian": "little"}}]
 INDEX_CODECS = [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}]
 
@@ -120,17 +122,13 @@ class ZarrV3Sharded(ZarrV3):
     def parts(self, key: Chunk, spec: ImageSpec) -> list[Part]:
         return Layout(spec, key).parts()
 
+    # an inner chunk is the zarr3 view's plain chunk of the same index (ZarrView: the level's own grid)
+
     def encode_part(self, part: Part, spec: ImageSpec, read: ReadBlock) -> bytes:
-        if part.chunk is None:
-            return part.data
-        return encode_full_chunk(read(part.chunk.level, part.chunk.index), spec.levels[part.chunk.level].chunks,
-                                 PLAIN)
+        return part.data if part.chunk is None else ZarrView.encode(self, part.chunk, spec, read, INNER)
 
     def part_in_memory(self, part: Part, spec: ImageSpec, peek: PeekBlock) -> bytes | memoryview | None:
-        if part.chunk is None:
-            return part.data
-        block = peek(part.chunk.level, part.chunk.index)
-        return None if block is None else plain_buffer(block, spec.levels[part.chunk.level].chunks)
+        return part.data if part.chunk is None else ZarrView.plain_in_memory(self, part.chunk, spec, peek)
 
     def encode(self, key: Chunk, spec: ImageSpec, read: ReadBlock, options: ViewOptions) -> bytes:
         return b"".join(self.encode_part(part, spec, read) for part in self.parts(key, spec))
