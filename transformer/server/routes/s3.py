@@ -176,8 +176,9 @@ def max_keys_of(raw: str | None) -> int:
 
 
 async def list_objects(request: Request, rid: str, bucket: str, view: View | Iterable[View],
-                       options: ViewOptions) -> Response:
-    """ListObjects (v1 or v2) of one view's bucket, or of every view at the server's root (``view``: several)."""
+                       options: ViewOptions, browsing: bool = False) -> Response:
+    """ListObjects (v1 or v2) of one view's bucket, or of every view at the server's root (``view``: several).
+    ``browsing``: the listing of a view prefix or the root, which Neuroglancer's folder browsing asks for."""
     q = request.query_params
     prefix, delimiter = _checked(q.get("prefix", ""), "prefix"), _checked(q.get("delimiter", ""), "delimiter")
     encoding = q.get("encoding-type")
@@ -206,9 +207,9 @@ async def list_objects(request: Request, rid: str, bucket: str, view: View | Ite
     if v2:
         next_token = (s3_xml.token(bucket, prefix, delimiter, result.resume)
                       if result.truncated and result.resume is not None else None)
-        # a browser's fetch of a view prefix's listing is Neuroglancer browsing folders (Sec-Fetch-Mode: only
-        # browsers send it): answered so its released versions parse it too (s3_xml.list_v2)
-        for_browser = options is not PLAIN and "sec-fetch-mode" in request.headers
+        # a browser's fetch of such a listing is Neuroglancer browsing folders (Sec-Fetch-Mode: only browsers send
+        # it): answered so its released versions parse it too (s3_xml.list_v2)
+        for_browser = browsing and "sec-fetch-mode" in request.headers
         body = s3_xml.list_v2(bucket, prefix, delimiter, max_keys, url, result, continuation, next_token, start_after,
                               unqualified_copies=for_browser)
     else:
@@ -317,12 +318,12 @@ def routes(views: Iterable[View], prefix: str, browse_options: ViewOptions) -> l
 
     def browse(view: View):
         async def listing(request: Request, rid: str) -> Response:
-            return await list_objects(request, rid, view.prefix.strip("/"), view, browse_options)
+            return await list_objects(request, rid, view.prefix.strip("/"), view, browse_options, browsing=True)
 
         return listing
 
     async def root(request: Request, rid: str) -> Response:
-        return await list_objects(request, rid, "", buckets.values(), browse_options)
+        return await list_objects(request, rid, "", buckets.values(), browse_options, browsing=True)
 
     out = [Route(f"{view.prefix}/", _guarded(browse(view)), methods=METHODS) for view in buckets.values()]
     out.append(ListingRoute("/", _guarded(root), methods=["GET", "HEAD"]))
