@@ -74,8 +74,8 @@ def _rclone(source: str, dest: Path, *options: str) -> float:
     return time.perf_counter() - start
 
 
-def _s3_remote(endpoint: str, prefix: str) -> str:
-    return f":s3,provider=Other,endpoint='{endpoint}/s3',force_path_style=true,env_auth=false:zarr/{prefix}"
+def _s3_remote(endpoint: str, prefix: str, bucket: str = "zarr") -> str:
+    return f":s3,provider=Other,endpoint='{endpoint}/s3',force_path_style=true,env_auth=false:{bucket}/{prefix}"
 
 
 def _tree_bytes(folder: Path) -> tuple[int, int]:
@@ -115,7 +115,7 @@ def run(ctx: Context) -> Part:
             p.chmod(0o755 if p.is_dir() else 0o644)  # nginx's workers may run as another user
         listing = f"location = /s3/zarr {{ proxy_pass {srv.url}; }}"
         with nginx(root, ctx.tmp / "nginx-s3", location="autoindex on;", extra=listing) as url:
-            sharded = _s3_remote(srv.url, prefix).replace(":zarr/", ":zarr3-sharded/")
+            sharded = _s3_remote(srv.url, prefix, "zarr3-sharded")
             _rclone(sharded, copies / "sharded-first", "--fast-list")
             times: dict[str, list[float]] = {"s3": [], "nginx": [], "http": [], "sharded": []}
             for i in range(ROUNDS):  # interleaved, so a change in the machine's load falls on both sides

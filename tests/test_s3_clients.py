@@ -94,9 +94,12 @@ def test_s3fs_and_zarr_read_the_source(server, generated, bucket, fmt, name):
     assert np.array_equal(group["0"][:], g.data)
 
 
-def aws_env(tmp: Path) -> dict[str, str]:
+def aws_env(tmp: Path, addressing: str | None = "path") -> dict[str, str]:
+    """aws-cli's environment with no credentials; ``addressing``: its S3 addressing style (None: no configuration
+    at all, as a new user has)."""
     config = tmp / "aws-config"
-    config.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = path\n")
+    style = "" if addressing is None else f"s3 =\n    addressing_style = {addressing}\n"
+    config.write_text(f"[default]\nregion = us-east-1\n{style}")
     return {**os.environ, "AWS_CONFIG_FILE": str(config), "AWS_SHARED_CREDENTIALS_FILE": str(tmp / "none"),
             "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1"}
 
@@ -227,9 +230,7 @@ def test_rclone_and_aws_cli_virtual_hosted_style(vhost, generated, tmp_path):
     assert run.returncode == 0, run.stderr
     opened_copy(dest, g, 3)
     if AWS.exists():
-        config = tmp_path / "aws-config"
-        config.write_text("[default]\nregion = us-east-1\ns3 =\n    addressing_style = virtual\n")
-        aws = {**aws_env(tmp_path), **env, "AWS_CONFIG_FILE": str(config)}
+        aws = {**aws_env(tmp_path, "virtual"), **env}
         ls = subprocess.run([str(AWS), "s3", "ls", "--no-sign-request", "--endpoint-url", f"http://s3.test:{port}",
                              "s3://zarr/"], capture_output=True, text=True, env=aws, timeout=120)
         assert ls.returncode == 0 and f"PRE {g.dataset_id}.ome.zarr/" in ls.stdout, ls.stderr
@@ -290,9 +291,7 @@ def test_the_landing_pages_copy_command_runs(server, generated, tmp_path):
     g = generated["tc"]
     page = httpx.get(f"{server.url}/datasets/{g.dataset_id}").text
     command = html.unescape(re.search(r'id="snippet-s3".*?<code>(.*?)</code>', page, re.S).group(1))
-    env = {**os.environ, "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "no"),
-           "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "us-east-1",
-           "PATH": f"{AWS.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = {**aws_env(tmp_path, None), "PATH": f"{AWS.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     run = subprocess.run(["bash", "-euc", command + " --only-show-errors"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
